@@ -1,0 +1,244 @@
+// Package conf reads kaifuku's configuration: Masakari's ini files (oslo.config
+// syntax) into typed, validated values that remember the file and line of every
+// section, key and flow task.
+package conf
+
+import (
+	"fmt"
+	"time"
+)
+
+// Pos is a place in a configuration file. Col is 0 when unknown.
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+// IsZero reports whether p names no place (a default value).
+func (p Pos) IsZero() bool { return p.File == "" && p.Line == 0 }
+
+func (p Pos) String() string {
+	switch {
+	case p.IsZero():
+		return "(default)"
+	case p.Line == 0:
+		return p.File
+	case p.Col > 0:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	default:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+}
+
+// Error is one configuration problem: "file:line: [section] key: problem".
+type Error struct {
+	Pos     Pos
+	Section string
+	Key     string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	s := ""
+	if !e.Pos.IsZero() {
+		s = e.Pos.String() + ": "
+	}
+	if e.Section != "" {
+		s += "[" + e.Section + "] "
+	}
+	if e.Key != "" {
+		s += e.Key + ": "
+	}
+	return s + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FlowKind names one of the four recovery workflows.
+type FlowKind string
+
+// The four workflows, in the order kaifuku lists them.
+const (
+	FlowHostAuto FlowKind = "host_auto"
+	FlowHostRH   FlowKind = "host_rh"
+	FlowInstance FlowKind = "instance"
+	FlowProcess  FlowKind = "process"
+)
+
+// FlowKinds lists every flow kind in display order.
+var FlowKinds = []FlowKind{FlowHostAuto, FlowHostRH, FlowInstance, FlowProcess}
+
+// Option returns the [taskflow_driver_recovery_flows] option of the flow.
+func (k FlowKind) Option() string { return string(k) + "_failure_recovery_tasks" }
+
+// Phase is pre, main or post.
+type Phase int
+
+// The three phases of a flow.
+const (
+	Pre Phase = iota
+	Main
+	Post
+)
+
+// Phases lists the phases in order.
+var Phases = []Phase{Pre, Main, Post}
+
+func (p Phase) String() string { return [...]string{"pre", "main", "post"}[p] }
+
+// TaskRef is one task name in a flow option, with where it was written.
+type TaskRef struct {
+	Name string
+	Pos  Pos
+}
+
+// FlowSpec is one parsed [taskflow_driver_recovery_flows] option.
+type FlowSpec struct {
+	Kind   FlowKind
+	Pos    Pos // where the option is set; zero for Masakari's default
+	Phases [3][]TaskRef
+}
+
+// Section is a section of the files that kaifuku does not own itself: the
+// settings of a task (a section named after the task) or an oslo section of a
+// real masakari.conf. Values are raw strings after continuation joining.
+type Section struct {
+	Name   string
+	Pos    Pos
+	Values map[string]string
+	KeyPos map[string]Pos
+}
+
+// Get returns a value and whether it is set.
+func (s Section) Get(key string) (string, bool) {
+	v, ok := s.Values[key]
+	return v, ok
+}
+
+// HostFailure is [host_failure].
+type HostFailure struct {
+	EvacuateAllInstances         bool   // evacuate_all_instances, default true
+	HAEnabledInstanceMetadataKey string // ha_enabled_instance_metadata_key, default HA_Enabled
+	IgnoreInstancesInErrorState  bool   // ignore_instances_in_error_state, default false
+	AddReservedHostToAggregate   bool   // add_reserved_host_to_aggregate, default false
+	ServiceDisableReason         string // service_disable_reason, default "Masakari detected host failed."
+	// ForceDownService (kaifuku) forces the failed host's service down before
+	// disabling it instead of waiting until Nova reports it down. Default false.
+	ForceDownService bool // force_down_service
+}
+
+// InstanceFailure is [instance_failure].
+type InstanceFailure struct {
+	ProcessAllInstances          bool   // process_all_instances, default false
+	HAEnabledInstanceMetadataKey string // ha_enabled_instance_metadata_key, default HA_Enabled
+}
+
+// ProcessFailure is [process_failure].
+type ProcessFailure struct {
+	ServiceDisableReason string // default "Masakari detected process failed."
+}
+
+// Engine holds the [DEFAULT] options of Masakari's engine (reference section 6).
+type Engine struct {
+	DuplicateNotificationDetectionInterval time.Duration // 180 s
+	WaitPeriodAfterServiceUpdate           time.Duration // 180 s
+	WaitPeriodAfterEvacuation              time.Duration // 90 s
+	VerifyInterval                         time.Duration // 1 s
+	WaitPeriodAfterPowerOff                time.Duration // 180 s
+	WaitPeriodAfterPowerOn                 time.Duration // 60 s
+	ProcessUnfinishedNotificationsInterval time.Duration // 120 s
+	RetryNotificationNewStatusInterval     time.Duration // 60 s
+	CheckExpiredNotificationsInterval      time.Duration // 600 s
+	NotificationsExpiredInterval           time.Duration // 86400 s
+	HostFailureRecoveryThreads             int           // 3, min 1
+}
+
+// Lua is [lua] (and [DEFAULT] scripts_dir).
+type Lua struct {
+	ScriptsDir       string        // [DEFAULT] scripts_dir; default "scripts" beside the first config file
+	TaskTimeout      time.Duration // task_timeout, default 30 s
+	HTTPAllowedHosts []string      // http_allowed_hosts, comma separated host or host:port
+	MemoryLimitMiB   int           // memory_limit_mib, default 256: the heap watchdog's budget
+}
+
+// SMTP is [smtp] for the Lua smtp module.
+type SMTP struct {
+	Host     string // default localhost
+	Port     int    // default 25
+	From     string // default kaifuku@localhost
+	StartTLS bool   // starttls, default false
+	Username string
+	Password string // secret
+	Timeout  time.Duration // default 30 s
+}
+
+// API is [api].
+type API struct {
+	Listen       string // default 127.0.0.1:15868
+	AuthStrategy string // token (default) | noauth
+	TokenFile    string // default <state_dir>/tokens
+	MaxBodyBytes int64  // default 1 MiB
+	WorkerCount  int    // notification workers, default 4
+	GracePeriod  time.Duration // SIGTERM grace, default 30 s
+}
+
+// Compute is [compute].
+type Compute struct {
+	Driver  string // simulated (default) | nova
+	Fixture string // simulated cloud fixture; default conf/examples/demo-cloud.json (embedded)
+}
+
+// Nova is [nova] (Masakari's [DEFAULT] os_privileged_user_* are aliases).
+type Nova struct {
+	AuthURL           string
+	Username          string
+	Password          string // secret
+	ProjectName       string
+	UserDomainName    string // default "Default"
+	ProjectDomainName string // default "Default"
+	RegionName        string
+	Interface         string // default public
+	CAFile            string
+	Insecure          bool
+	Timeout           time.Duration // per request, default 60 s
+	Token             string        // static token instead of a password login (secret)
+	Endpoint          string        // compute endpoint override (with Token)
+}
+
+// Database is [database].
+type Database struct {
+	Connection   string        // default sqlite:///<state_dir>/kaifuku.db
+	LeaseSeconds time.Duration // lease_seconds, default 60 s
+}
+
+// Config is everything kaifuku reads from its files.
+type Config struct {
+	Files    []string // the files read, in order
+	StateDir string   // [DEFAULT] state_dir, default /var/lib/kaifuku
+
+	Flows           map[FlowKind]FlowSpec
+	Engine          Engine
+	HostFailure     HostFailure
+	InstanceFailure InstanceFailure
+	ProcessFailure  ProcessFailure
+	Lua             Lua
+	SMTP            SMTP
+	API             API
+	Compute         Compute
+	Nova            Nova
+	Database        Database
+
+	// Sections holds every section kaifuku does not own, by name: task
+	// settings and oslo sections. Which are which is decided once the task
+	// names are known (see Config.TaskSection and Config.Unclaimed).
+	Sections map[string]Section
+}
+
+// TaskSection returns the settings section of a task (empty when absent).
+func (c *Config) TaskSection(task string) Section {
+	if s, ok := c.Sections[task]; ok {
+		return s
+	}
+	return Section{Name: task, Values: map[string]string{}, KeyPos: map[string]Pos{}}
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+)
+
+// Factory builds a task for one flow from its settings section (the config
+// section named after the task; empty when there is none).
+type Factory func(settings conf.Section) (Task, error)
+
+// Registry maps task names to their specs. It is a value: every daemon, test
+// and harness run builds its own.
+type Registry struct {
+	specs map[string]Spec
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{specs: map[string]Spec{}} }
+
+// Register adds a Go task. A nil factory, an empty name or a duplicate is a
+// programming error and panics, as database/sql.Register does.
+func (r *Registry) Register(s Spec) {
+	if err := r.Add(s); err != nil {
+		panic(err)
+	}
+}
+
+// Add adds a task and reports a duplicate as an error naming both sources;
+// the Lua loader uses it for scripts.
+func (r *Registry) Add(s Spec) error {
+	if s.Name == "" {
+		return fmt.Errorf("task with an empty name")
+	}
+	if s.New == nil {
+		return fmt.Errorf("task %q has no factory", s.Name)
+	}
+	if s.Kind == "" {
+		s.Kind = "go"
+	}
+	if old, ok := r.specs[s.Name]; ok {
+		return fmt.Errorf("task %q from %s clashes with the %s", s.Name, s.describe(), old.describe())
+	}
+	r.specs[s.Name] = s
+	return nil
+}
+
+func (s Spec) describe() string {
+	if s.Kind == "lua" {
+		return "Lua script " + s.Source
+	}
+	return "built-in task " + s.Name
+}
+
+// Clone returns a copy that can be extended (with reloaded Lua scripts, say)
+// without touching r.
+func (r *Registry) Clone() *Registry {
+	c := NewRegistry()
+	for k, v := range r.specs {
+		c.specs[k] = v
+	}
+	return c
+}
+
+// Lookup returns the spec of a task, or an error naming the closest names.
+func (r *Registry) Lookup(name string) (Spec, error) {
+	if s, ok := r.specs[name]; ok {
+		return s, nil
+	}
+	if name == "" {
+		return Spec{}, fmt.Errorf("empty task name")
+	}
+	if c := Closest(name, r.Names(), 3); len(c) > 0 {
+		return Spec{}, fmt.Errorf("unknown task %q (did you mean %s?)", name, quoteJoin(c))
+	}
+	return Spec{}, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(r.Names(), ", "))
+}
+
+// Names returns every registered name, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.specs))
+	for n := range r.specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func quoteJoin(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, " or ")
+}
+
+// Closest returns up to n candidates within a small edit distance of name,
+// nearest first.
+func Closest(name string, candidates []string, n int) []string {
+	type scored struct {
+		s string
+		d int
+	}
+	var out []scored
+	limit := len(name)/3 + 2
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if d <= limit || strings.Contains(c, name) && len(name) >= 4 {
+			out = append(out, scored{c, d})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].d < out[j].d })
+	var names []string
+	for i := 0; i < len(out) && i < n; i++ {
+		names = append(names, out[i].s)
+	}
+	return names
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

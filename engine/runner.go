@@ -1,0 +1,398 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+)
+
+// Runner executes flows. Its zero value is not usable: set Clock and Log.
+type Runner struct {
+	Clock clock.Clock
+	Log   *logrus.Logger
+	// Listener receives every run event; may be nil.
+	Listener Listener
+	// TaskTimeout bounds a task whose Spec has no Timeout; 0 means none.
+	TaskTimeout time.Duration
+}
+
+// Request is one flow run.
+type Request struct {
+	NotificationUUID string
+	Flow             *Flow
+	// Store is the initial store (InitialKeys of the flow); it is copied.
+	Store Store
+	Hosts HostUpdater
+	Locks Locker
+	// Resume continues an interrupted run: tasks whose record is SUCCESS are
+	// not executed again, and Resume.Store replaces Store.
+	Resume *Checkpoint
+}
+
+// Checkpoint is the persisted state of a run, enough to resume it.
+type Checkpoint struct {
+	Store   Store
+	Records []TaskRecord
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Status string       // finished, ignored or error
+	Err    error        // nil when finished without a skip
+	Tasks  []TaskRecord // every task that ran, in flow order
+	Store  Store
+}
+
+// ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.
+var ErrNoReservedHosts = &RecoveryError{Msg: "No reserved_hosts available for evacuation."}
+
+type run struct {
+	r       *Runner
+	req     Request
+	store   Store
+	mu      sync.Mutex // guards records and store against progress from task goroutines
+	records map[string]*TaskRecord
+	order   []string
+	done    map[string]bool // resumed tasks that already succeeded
+	ran     []FlowTask      // tasks to revert, in run order
+	log     *logrus.Entry
+	attempt int
+	rhost   string
+	shared  shared
+}
+
+// Run executes the flow: pre, main (once per reserved host in the
+// reserved-host flow until one attempt succeeds), post. On a failure it
+// reverts the tasks that ran in reverse order. Skips and ignores end the flow
+// early without reverting. Run never panics because of a task.
+func (r *Runner) Run(ctx context.Context, req Request) Result {
+	ru := &run{r: r, req: req, records: map[string]*TaskRecord{}, done: map[string]bool{}}
+	ru.log = r.Log.WithField("notification_uuid", req.NotificationUUID)
+	ru.store = req.Store.Clone()
+	if req.Resume != nil {
+		ru.store = req.Resume.Store.Clone()
+		for _, rec := range req.Resume.Records {
+			rec := rec
+			ru.records[rec.Name] = &rec
+			ru.order = append(ru.order, rec.Name)
+			if rec.State == StateSuccess {
+				ru.done[rec.Name] = true
+			}
+		}
+	}
+	err := ru.flow(ctx)
+	ru.shared.close()
+	status := StatusOf(err)
+	res := Result{Status: status, Err: err, Store: ru.store.Clone(), Tasks: ru.snapshot()}
+	ru.emit(Event{Type: FlowFinished, Status: status, Err: err, Store: res.Store})
+	return res
+}
+
+func (ru *run) flow(ctx context.Context) error {
+	f := ru.req.Flow
+	if err := ru.phase(ctx, conf.Pre); err != nil {
+		return ru.fail(ctx, err)
+	}
+	if f.Kind == conf.FlowHostRH {
+		if err := ru.retryMain(ctx); err != nil {
+			return ru.fail(ctx, err)
+		}
+	} else if err := ru.phase(ctx, conf.Main); err != nil {
+		return ru.fail(ctx, err)
+	}
+	if err := ru.phase(ctx, conf.Post); err != nil {
+		return ru.fail(ctx, err)
+	}
+	return nil
+}
+
+// retryMain runs main once per reserved host, in list order, until an attempt
+// succeeds (reference 1.4). A failed attempt reverts the main tasks it ran.
+func (ru *run) retryMain(ctx context.Context) error {
+	hosts, err := ru.store.Strings(KeyReservedHostList)
+	if err != nil || len(hosts) == 0 {
+		return ErrNoReservedHosts
+	}
+	start := 0
+	if cur, ok := ru.store[KeyReservedHost].(string); ok {
+		if i := slices.Index(hosts, cur); i >= 0 {
+			start = i // resuming: go on with the host that was being tried
+		}
+	}
+	var last error
+	for i := start; i < len(hosts); i++ {
+		ru.attempt, ru.rhost = i+1, hosts[i]
+		ru.mu.Lock()
+		ru.store[KeyReservedHost] = hosts[i]
+		ru.mu.Unlock()
+		mark := len(ru.ran)
+		last = ru.phase(ctx, conf.Main)
+		if last == nil || IsEarlyEnd(last) || ctx.Err() != nil {
+			return last
+		}
+		ru.log.WithField("reserved_host", hosts[i]).Warnf("recovery with reserved host %s failed: %v", hosts[i], last)
+		ru.revert(ctx, ru.ran[mark:], last)
+		ru.ran = ru.ran[:mark]
+		if i+1 < len(hosts) {
+			// A new attempt must run the main tasks again.
+			for _, t := range ru.req.Flow.Phases[conf.Main] {
+				delete(ru.done, t.Spec.Name)
+			}
+		}
+	}
+	ru.mu.Lock()
+	delete(ru.store, KeyReservedHost)
+	ru.mu.Unlock()
+	return last
+}
+
+// fail reverts everything that ran unless err is an early end.
+func (ru *run) fail(ctx context.Context, err error) error {
+	if IsEarlyEnd(err) {
+		return err
+	}
+	ru.revert(ctx, ru.ran, err)
+	ru.ran = nil
+	return err
+}
+
+func (ru *run) phase(ctx context.Context, p conf.Phase) error {
+	for _, t := range ru.req.Flow.Phases[p] {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("flow interrupted before task %q: %w", t.Spec.Name, err)
+		}
+		ru.ran = append(ru.ran, t)
+		if ru.done[t.Spec.Name] {
+			ru.log.WithField("task", t.Spec.Name).Info("task already succeeded before the restart; not run again")
+			continue
+		}
+		if err := ru.execute(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ru *run) record(t FlowTask) *TaskRecord {
+	rec, ok := ru.records[t.Spec.Name]
+	if !ok {
+		rec = &TaskRecord{Name: t.Spec.Name, Atom: t.Spec.AtomName(), Phase: t.Phase.String(), NoProgress: t.Spec.NoProgress}
+		ru.records[t.Spec.Name] = rec
+		ru.order = append(ru.order, t.Spec.Name)
+	}
+	return rec
+}
+
+func (ru *run) timeout(t FlowTask) time.Duration {
+	if t.Spec.Timeout > 0 {
+		return t.Spec.Timeout
+	}
+	return ru.r.TaskTimeout
+}
+
+func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
+	return &Env{
+		NotificationUUID: ru.req.NotificationUUID,
+		Task:             t.Spec.Name,
+		Clock:            ru.r.Clock,
+		Log:              log,
+		Hosts:            ru.req.Hosts,
+		Locks:            ru.req.Locks,
+		shared:           &ru.shared,
+		progress: func(msg string, p float64) {
+			ru.mu.Lock()
+			rec := ru.record(t)
+			e := ProgressEntry{Timestamp: ru.r.Clock.Now().UTC(), Progress: p, Message: msg}
+			rec.Details = append(rec.Details, e)
+			rec.Progress = p
+			snap := cloneRecord(rec)
+			ru.mu.Unlock()
+			ru.emit(Event{Type: TaskProgress, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Entry: &e})
+		},
+	}
+}
+
+func (ru *run) execute(ctx context.Context, t FlowTask) error {
+	log := ru.log.WithField("task", t.Spec.Name)
+	if ru.rhost != "" && t.Phase == conf.Main {
+		log = log.WithField("reserved_host", ru.rhost)
+	}
+	ru.mu.Lock()
+	rec := ru.record(t)
+	rec.State, rec.Progress, rec.Error = StateRunning, 0, ""
+	rec.Started, rec.Ended = ru.r.Clock.Now().UTC(), time.Time{}
+	snap := cloneRecord(rec)
+	in := ru.inputs(t)
+	ru.mu.Unlock()
+	ru.emit(Event{Type: TaskStarted, Task: t.Spec.Name, Phase: t.Phase, Record: snap})
+	log.Debug("task started")
+
+	tctx, cancel := ctx, context.CancelFunc(func() {})
+	if d := ru.timeout(t); d > 0 {
+		tctx, cancel = context.WithTimeout(ctx, d)
+		tctx = clock.WithDeadline(tctx, ru.r.Clock.Now().Add(d))
+	}
+	began := ru.r.Clock.Now()
+	out, err := safeExecute(tctx, t.Task, ru.env(t, log), in)
+	cancel()
+	if err == nil {
+		err = checkProvides(t.Spec, out)
+	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("task %q timed out after %s: %w", t.Spec.Name, ru.timeout(t), err)
+	}
+	dur := ru.r.Clock.Now().Sub(began)
+
+	ru.mu.Lock()
+	rec.Ended = ru.r.Clock.Now().UTC()
+	if err == nil || IsEarlyEnd(err) {
+		for k, v := range out {
+			ru.store[k] = v
+		}
+		rec.State, rec.Progress = StateSuccess, 1
+	} else {
+		rec.State, rec.Error = StateFailure, err.Error()
+	}
+	snap = cloneRecord(rec)
+	store := ru.store.Clone()
+	ru.mu.Unlock()
+
+	switch {
+	case err == nil:
+		log.WithField("duration", dur).Info("task succeeded")
+		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Store: store, Duration: dur})
+	case IsEarlyEnd(err):
+		log.WithField("duration", dur).Infof("task ended the flow early: %v", err)
+		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Store: store, Duration: dur, Err: err})
+	default:
+		log.WithField("duration", dur).Errorf("task failed: %v", err)
+		ru.emit(Event{Type: TaskFailed, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Err: err, Duration: dur})
+	}
+	return err
+}
+
+// inputs copies the store for a task (callers hold ru.mu).
+func (ru *run) inputs(t FlowTask) Store {
+	in := ru.store.Clone()
+	if t.Phase != conf.Main || ru.req.Flow.Kind != conf.FlowHostRH {
+		delete(in, KeyReservedHost)
+	}
+	return in
+}
+
+func (ru *run) revert(ctx context.Context, tasks []FlowTask, cause error) {
+	// Reverts must run even when ctx was cancelled (shutdown): give them a
+	// context of their own, bounded like a task.
+	rctx := context.WithoutCancel(ctx)
+	for i := len(tasks) - 1; i >= 0; i-- {
+		t := tasks[i]
+		log := ru.log.WithField("task", t.Spec.Name)
+		tctx, cancel := rctx, context.CancelFunc(func() {})
+		if d := ru.timeout(t); d > 0 {
+			tctx, cancel = context.WithTimeout(rctx, d)
+			tctx = clock.WithDeadline(tctx, ru.r.Clock.Now().Add(d))
+		}
+		ru.mu.Lock()
+		in := ru.inputs(t)
+		ru.mu.Unlock()
+		var err error
+		if t.Task != nil {
+			err = safeRevert(tctx, t.Task, ru.env(t, log), in, cause)
+		}
+		cancel()
+		ru.mu.Lock()
+		rec := ru.record(t)
+		if err != nil {
+			rec.State = StateRevertFailure
+			rec.Error = err.Error()
+		} else {
+			rec.State, rec.Progress = StateReverted, 1
+		}
+		snap := cloneRecord(rec)
+		ru.mu.Unlock()
+		if err != nil {
+			log.Errorf("revert failed: %v", err)
+		} else {
+			log.Info("task reverted")
+		}
+		ru.emit(Event{Type: TaskReverted, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Err: err})
+	}
+}
+
+func (ru *run) emit(e Event) {
+	if ru.r.Listener == nil {
+		return
+	}
+	e.NotificationUUID = ru.req.NotificationUUID
+	e.Flow = ru.req.Flow.Kind
+	e.Attempt, e.ReservedHost = ru.attempt, ru.rhost
+	ru.r.Listener.OnEvent(e)
+}
+
+func (ru *run) snapshot() []TaskRecord {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	out := make([]TaskRecord, 0, len(ru.order))
+	for _, n := range ru.order {
+		out = append(out, cloneRecord(ru.records[n]))
+	}
+	return out
+}
+
+func cloneRecord(r *TaskRecord) TaskRecord {
+	c := *r
+	c.Details = slices.Clone(r.Details)
+	return c
+}
+
+// checkProvides enforces the declared contract: a task provides exactly its
+// declared keys, with storable values.
+func checkProvides(s Spec, out Store) error {
+	for k, v := range out {
+		if !slices.Contains(s.Provides, k) {
+			return fmt.Errorf("task %q provided %q, which it does not declare in provides (%s)", s.Name, k, joinKeys(s.Provides))
+		}
+		n, err := Normalize(v)
+		if err != nil {
+			return fmt.Errorf("task %q provided %q: %w", s.Name, k, err)
+		}
+		out[k] = n
+	}
+	for _, k := range s.Provides {
+		if _, ok := out[k]; !ok {
+			return fmt.Errorf("task %q did not provide %q, which it declares in provides", s.Name, k)
+		}
+	}
+	return nil
+}
+
+func safeExecute(ctx context.Context, t Task, env *Env, in Store) (out Store, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("task panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	out, err = t.Execute(ctx, env, in)
+	if err != nil && IsEarlyEnd(err) {
+		return out, err
+	}
+	return out, err
+}
+
+func safeRevert(ctx context.Context, t Task, env *Env, in Store, cause error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("revert panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return t.Revert(ctx, env, in, cause)
+}

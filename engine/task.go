@@ -1,0 +1,112 @@
+// Package engine is kaifuku's recovery flow engine: tasks registered by name,
+// flows of pre, main and post phases built from configuration and validated
+// before they run, and a runner that executes them with timeouts, reverts,
+// typed outcomes and progress events. It knows no concrete task, no Lua and no
+// cloud.
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+)
+
+// Task is one step of a recovery flow.
+type Task interface {
+	// Execute does the work. in holds the flow store (read it, do not keep
+	// it); the returned store holds exactly the keys the task provides.
+	Execute(ctx context.Context, env *Env, in Store) (Store, error)
+	// Revert undoes what Execute did when a later task fails; cause is the
+	// error that made the flow revert. Tasks with nothing to undo return nil.
+	Revert(ctx context.Context, env *Env, in Store, cause error) error
+}
+
+// Env is what a running task may use besides its store: who it runs for,
+// the clock, a logger and the progress recorder.
+type Env struct {
+	NotificationUUID string
+	Task             string // the task's configured name
+	Clock            clock.Clock
+	Log              *logrus.Entry
+	// Hosts lets host-recovery tasks update the failover segment's hosts
+	// (Masakari's update_host_method); nil where no segment database exists.
+	Hosts HostUpdater
+	// Locks serialises use of a reserved host across flows (and engines).
+	Locks Locker
+
+	progress func(message string, fraction float64)
+	shared   *shared
+}
+
+// Shared returns the value stored under key for this flow run, creating it
+// with create on first use. Tasks of one run share it (the Lua sandbox keeps
+// its per-run state here); values that implement io.Closer are closed when
+// the run ends. Without a runner (NewEnv) every call creates a new value.
+func (e *Env) Shared(key any, create func() (any, error)) (any, error) {
+	if e.shared == nil {
+		return create()
+	}
+	return e.shared.get(key, create)
+}
+
+// Progress records a progress entry for the running task, as Masakari's
+// update_details does.
+func (e *Env) Progress(message string, fraction float64) {
+	if e.progress != nil {
+		e.progress(message, fraction)
+	}
+}
+
+// NewEnv returns an Env whose progress entries go to record; for tests and
+// for callers that run tasks without a Runner.
+func NewEnv(notificationUUID, task string, c clock.Clock, log *logrus.Entry, record func(string, float64)) *Env {
+	return &Env{NotificationUUID: notificationUUID, Task: task, Clock: c, Log: log, progress: record}
+}
+
+// HostUpdater changes a host of the failover segment.
+type HostUpdater interface {
+	SetReserved(ctx context.Context, host string, reserved bool) error
+}
+
+// Locker takes named non-blocking locks. TryLock returns ErrLockHeld when the
+// lock is taken; unlock releases it.
+type Locker interface {
+	TryLock(ctx context.Context, name string) (unlock func(), err error)
+}
+
+// ProgressEntry is one recorded progress message.
+type ProgressEntry struct {
+	Timestamp time.Time `json:"timestamp"`
+	Progress  float64   `json:"progress"`
+	Message   string    `json:"message"`
+}
+
+// Spec is what the registry knows of a task before any instance exists: its
+// name, its data contract and where it comes from.
+type Spec struct {
+	Name     string   // configured name: "evacuate_instances_task", "send_alert_mail"
+	Atom     string   // Masakari's atom name for recovery_workflow_details; defaults to Name
+	Kind     string   // "go" or "lua"
+	Source   string   // where a Lua task lives (file path); empty for Go tasks
+	Requires []string // store keys it must find
+	Optional []string // store keys it reads when present (reserved_host)
+	Provides []string // store keys it adds
+	// NoProgress marks tasks that record no progress (no_op), which Masakari
+	// leaves out of recovery_workflow_details.
+	NoProgress bool
+	// Timeout bounds one execution; 0 means the runner's default.
+	Timeout time.Duration
+	// New builds an instance for one flow from the task's settings section.
+	New Factory
+}
+
+// AtomName returns the name shown in recovery_workflow_details.
+func (s Spec) AtomName() string {
+	if s.Atom != "" {
+		return s.Atom
+	}
+	return s.Name
+}
