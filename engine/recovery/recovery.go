@@ -5,7 +5,11 @@ package recovery
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -61,6 +65,9 @@ type Outcome struct {
 	// Runs lists the flows that ran, in order (two for a priority method that
 	// fell back).
 	Runs []Run
+	// Interrupted is set when the context ended the run (shutdown): the
+	// notification is to be resumed, not marked as failed.
+	Interrupted bool
 }
 
 // Run is one flow run of a notification.
@@ -78,3 +85,150 @@ type Manager struct {
 
 // Checkpoints carries persisted runs into Process to resume them.
 type Checkpoints map[conf.FlowKind]*engine.Checkpoint
+
+// Process decides what n calls for and runs the recovery. host is the
+// notification's source host; segs updates the segment database (maintenance,
+// reserved flags) and lists reserved hosts. resume continues runs persisted
+// before a restart. The segment-enabled check and the double-delivery guard
+// belong to the caller, which owns the notification's status.
+func (m *Manager) Process(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
+	var out Outcome
+	switch n.Type {
+	case TypeComputeHost:
+		out = m.computeHost(ctx, n, host, segs, resume)
+	case TypeVM:
+		out = m.vm(ctx, n, resume)
+	case TypeProcess:
+		out = m.process(ctx, n, host, segs, resume)
+	default:
+		out = Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("unknown notification type %q", n.Type)}
+	}
+	out.Interrupted = ctx.Err() != nil && out.Status == engine.StatusError
+	return out
+}
+
+func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
+	hostStatus, ok := n.Payload["host_status"]
+	if !ok {
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored as host_status is not provided.", n.UUID)}
+	}
+	if strings.ToUpper(hostStatus) != "NORMAL" {
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored as host_status is '%s'", n.UUID, strings.ToUpper(hostStatus))}
+	}
+	switch strings.ToUpper(n.Payload["event"]) {
+	case "STARTED":
+		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Notification '%s' of event STARTED: nothing to recover.", n.UUID)}
+	case "STOPPED":
+	default:
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: unknown event '%s'.", n.UUID, n.Payload["event"])}
+	}
+	if err := segs.SetMaintenance(ctx, host.Name, true); err != nil {
+		return errorOutcome(fmt.Errorf("set host %s on maintenance: %w", host.Name, err))
+	}
+	if host.Reserved {
+		if err := segs.SetReserved(ctx, host.Name, false); err != nil {
+			return errorOutcome(fmt.Errorf("clear reserved flag of host %s: %w", host.Name, err))
+		}
+	}
+	method := host.RecoveryMethod
+	var reserved []string
+	if method != MethodAuto {
+		var err error
+		if reserved, err = segs.ReservedHosts(ctx, host.Name); err != nil {
+			return errorOutcome(fmt.Errorf("list reserved hosts: %w", err))
+		}
+	}
+	auto := func() Run {
+		return m.run(ctx, conf.FlowHostAuto, n, engine.Store{engine.KeyHostName: host.Name}, segs, resume)
+	}
+	rh := func() Run {
+		if len(reserved) == 0 && resume[conf.FlowHostRH] == nil {
+			return Run{Flow: conf.FlowHostRH, Result: engine.Result{Status: engine.StatusError, Err: engine.ErrNoReservedHosts}}
+		}
+		hosts := make([]any, len(reserved))
+		for i, h := range reserved {
+			hosts[i] = h
+		}
+		return m.run(ctx, conf.FlowHostRH, n, engine.Store{engine.KeyHostName: host.Name, engine.KeyReservedHostList: hosts}, segs, resume)
+	}
+	first, second := auto, rh
+	firstKind, secondKind := conf.FlowHostAuto, conf.FlowHostRH
+	switch method {
+	case MethodAuto:
+		second = nil
+	case MethodReservedHost:
+		first, second, firstKind = rh, nil, conf.FlowHostRH
+	case MethodAutoPriority:
+	default: // rh_priority, and any other value, as Masakari does
+		first, second = rh, auto
+		firstKind, secondKind = conf.FlowHostRH, conf.FlowHostAuto
+	}
+	var runs []Run
+	// A resumed notification that had already fallen back goes on with the
+	// fallback flow.
+	if second == nil || resume[secondKind] == nil || resume[firstKind] == nil {
+		r := first()
+		runs = append(runs, r)
+		if second == nil || r.Result.Err == nil || engine.IsSkip(r.Result.Err) || ctx.Err() != nil {
+			return outcome(runs)
+		}
+		m.logger().WithField("notification_uuid", n.UUID).Warnf("recovery method %s: %s flow failed (%v); falling back to the %s flow", method, firstKind, r.Result.Err, secondKind)
+	}
+	runs = append(runs, second())
+	return outcome(runs)
+}
+
+func (m *Manager) vm(ctx context.Context, n Notification, resume Checkpoints) Outcome {
+	event, domainEvent := n.Payload["event"], n.Payload["vir_domain_event"]
+	valid := map[string]string{"LIFECYCLE": "STOPPED_FAILED", "QEMU_GUEST_AGENT_ERROR": "STOPPED_FAILED", "IO_ERROR": "IO_ERROR_REPORT"}
+	if want, ok := valid[event]; !ok || want != domainEvent {
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: event '%s' with vir_domain_event '%s' is not a failure kaifuku recovers.", n.UUID, event, domainEvent)}
+	}
+	r := m.run(ctx, conf.FlowInstance, n, engine.Store{engine.KeyInstanceUUID: n.Payload["instance_uuid"]}, nil, resume)
+	return outcome([]Run{r})
+}
+
+func (m *Manager) process(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
+	switch strings.ToUpper(n.Payload["event"]) {
+	case "STARTED":
+		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Notification '%s' of event STARTED: nothing to recover.", n.UUID)}
+	case "STOPPED":
+	default:
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: unknown event '%s'.", n.UUID, n.Payload["event"])}
+	}
+	if err := segs.SetMaintenance(ctx, host.Name, true); err != nil {
+		return errorOutcome(fmt.Errorf("set host %s on maintenance: %w", host.Name, err))
+	}
+	name := n.Payload["process_name"]
+	if name != "nova-compute" {
+		m.logger().WithField("notification_uuid", n.UUID).Warnf("Skipping recovery for process: %s.", name)
+		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Skipping recovery for process: %s.", name)}
+	}
+	r := m.run(ctx, conf.FlowProcess, n, engine.Store{engine.KeyProcessName: name, engine.KeyHostName: host.Name}, segs, resume)
+	return outcome([]Run{r})
+}
+
+func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, store engine.Store, hosts engine.HostUpdater, resume Checkpoints) Run {
+	f, ok := m.Flows[kind]
+	if !ok {
+		return Run{Flow: kind, Result: engine.Result{Status: engine.StatusError, Err: fmt.Errorf("no %s flow is configured", kind)}}
+	}
+	store[engine.KeyNotificationUUID] = n.UUID
+	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Locks: m.Locks, Resume: resume[kind]}
+	return Run{Flow: kind, Result: m.Runner.Run(ctx, req)}
+}
+
+func (m *Manager) logger() *logrus.Logger { return m.Runner.Log }
+
+func outcome(runs []Run) Outcome {
+	last := runs[len(runs)-1].Result
+	o := Outcome{Status: last.Status, Runs: runs}
+	if last.Err != nil {
+		o.Message = last.Err.Error()
+	}
+	return o
+}
+
+func errorOutcome(err error) Outcome {
+	return Outcome{Status: engine.StatusError, Message: err.Error()}
+}
