@@ -1,0 +1,57 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
+)
+
+// Progress messages of confirm_compute_node_disabled_task (Masakari's).
+const (
+	msgConfirmingDisabled = "Confirming compute service is disabled on host: '%s'" // 0.0
+	msgConfirmedDisabled  = "Confirmed compute service is disabled on host: '%s'"  // 1.0
+	msgDisableFailed      = "Failed to disable service %s"                         // 1.0
+)
+
+// ConfirmComputeNodeDisabled is confirm_compute_node_disabled_task: it waits
+// until the service of process_name on host_name is disabled
+// (wait_period_after_service_update).
+type ConfirmComputeNodeDisabled struct{ base }
+
+var _ engine.Task = (*ConfirmComputeNodeDisabled)(nil)
+
+// Execute waits for the service to be disabled.
+func (t *ConfirmComputeNodeDisabled) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
+	process, err := in.String(engine.KeyProcessName)
+	if err != nil {
+		return nil, err
+	}
+	host, err := in.String(engine.KeyHostName)
+	if err != nil {
+		return nil, err
+	}
+	nova, err := t.nova()
+	if err != nil {
+		return nil, err
+	}
+	env.Progress(fmt.Sprintf(msgConfirmingDisabled, host), 0.0)
+	err = poll(ctx, envClock(env), t.opt.verifyInterval, t.opt.afterServiceUpdate, func(ctx context.Context) (bool, error) {
+		svc, err := findService(ctx, nova, host, process)
+		if err != nil {
+			return false, err
+		}
+		return svc.Status == serviceDisabled, nil
+	})
+	if errors.Is(err, errTimeout) {
+		msg := fmt.Sprintf(msgDisableFailed, process)
+		env.Progress(msg, 1.0)
+		return nil, engine.Fail("%s", msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	env.Progress(fmt.Sprintf(msgConfirmedDisabled, host), 1.0)
+	return nil, nil
+}

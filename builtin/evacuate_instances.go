@@ -1,0 +1,340 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+// Progress messages of evacuate_instances_task (Masakari's).
+const (
+	msgStartEvacuation    = "Start evacuation of instances from failed host '%s', instance uuids are: '%s'" // 0.0
+	msgEnablingReserved   = "Enabling reserved host: '%s'"                                                  // 0.1
+	msgAddToAggregate     = "Add host %s to aggregate %s"                                                   // 0.2
+	msgAddedToAggregate   = "Added host %s to aggregate %s"                                                 // 0.3
+	msgAlreadyInAggregate = "Host '%s' already has been added to aggregate '%s'."                           // 1.0
+	msgEvacuationStarted  = "Evacuation of instance started: '%s'"                                          // 0.5
+	msgEvacuated          = "Successfully evacuate instances '%s' from host '%s'"                           // 0.7
+	msgEvacuationFailed   = "Failed to evacuate instances '%s' from host '%s'"                              // 0.7
+	msgEvacuationDone     = "Evacuation process completed!"                                                 // 1.0
+)
+
+// lockPrefix names the per-reserved-host lock, as Masakari's
+// utils.synchronized does.
+const lockPrefix = "masakari-"
+
+// cleanupTimeout bounds the unlock of a server after its evacuation, which
+// runs even when the task was cancelled or timed out.
+const cleanupTimeout = time.Minute
+
+// LockHeldError is Masakari's LockAlreadyAcquired: another flow is using the
+// reserved host. In the reserved-host flow the runner then tries the next
+// reserved host.
+type LockHeldError struct{ Host string }
+
+func (e *LockHeldError) Error() string { return "Lock is already acquired on " + e.Host + "." }
+
+// Unwrap lets errors.Is(err, engine.ErrLockHeld) match.
+func (e *LockHeldError) Unwrap() error { return engine.ErrLockHeld }
+
+// EvacuateInstances is evacuate_instances_task: it evacuates the servers of
+// instance_list from the failed host host_name, up to
+// host_failure_recovery_threads at a time, each locked while it moves.
+// With reserved_host (the reserved-host flow) it first takes the reserved
+// host's lock, adds it to the failed host's aggregates
+// ([host_failure] add_reserved_host_to_aggregate), enables its compute
+// service and marks it as no longer reserved, then evacuates to it. Any
+// server that could not be evacuated fails the task (HostRecoveryFailure).
+type EvacuateInstances struct{ base }
+
+var _ engine.Task = (*EvacuateInstances)(nil)
+
+// Execute evacuates instance_list.
+func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
+	host, err := in.String(engine.KeyHostName)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := in.Strings(KeyInstanceList)
+	if err != nil {
+		return nil, err
+	}
+	rh := ""
+	if v, ok := in[engine.KeyReservedHost]; ok && v != nil {
+		if rh, err = in.String(engine.KeyReservedHost); err != nil {
+			return nil, err
+		}
+	}
+	nova, err := t.nova()
+	if err != nil {
+		return nil, err
+	}
+	env.Progress(fmt.Sprintf(msgStartEvacuation, host, strings.Join(ids, ",")), 0.0)
+
+	if rh != "" {
+		if env.Locks != nil {
+			unlock, err := env.Locks.TryLock(ctx, lockPrefix+rh)
+			if errors.Is(err, engine.ErrLockHeld) {
+				return nil, &LockHeldError{Host: rh}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("lock reserved host %q: %w", rh, err)
+			}
+			defer unlock()
+		}
+		if err := t.prepareReservedHost(ctx, env, nova, host, rh); err != nil {
+			return nil, err
+		}
+	}
+
+	errs, err := t.evacuateAll(ctx, env, nova, host, rh, ids)
+	if err != nil {
+		return nil, err
+	}
+	var done, failed []string
+	for i, id := range ids {
+		if errs[i] != nil {
+			failed = append(failed, id)
+		} else {
+			done = append(done, id)
+		}
+	}
+	if len(done) > 0 {
+		sort.Strings(done)
+		env.Progress(fmt.Sprintf(msgEvacuated, strings.Join(done, ","), host), 0.7)
+	}
+	if len(failed) > 0 {
+		msg := fmt.Sprintf(msgEvacuationFailed, strings.Join(failed, ","), host)
+		env.Progress(msg, 0.7)
+		return nil, engine.Fail("%s", msg)
+	}
+	env.Progress(msgEvacuationDone, 1.0)
+	return nil, nil
+}
+
+// prepareReservedHost readies the reserved host before any evacuation. It is
+// not undone if the evacuation then fails (reference 8.7).
+func (t *EvacuateInstances) prepareReservedHost(ctx context.Context, env *engine.Env, nova compute.Cloud, host, rh string) error {
+	log := envLog(env).WithField("reserved_host", rh)
+	env.Progress(fmt.Sprintf(msgEnablingReserved, rh), 0.1)
+	if t.opt.host.AddReservedHostToAggregate {
+		aggs, err := nova.ListAggregates(ctx)
+		if err != nil {
+			return fmt.Errorf("list aggregates: %w", err)
+		}
+		for _, a := range aggs {
+			if !slices.Contains(a.Hosts, host) {
+				continue
+			}
+			env.Progress(fmt.Sprintf(msgAddToAggregate, rh, a.Name), 0.2)
+			err := nova.AddHostToAggregate(ctx, a.ID, rh)
+			if errors.Is(err, compute.ErrConflict) {
+				msg := fmt.Sprintf(msgAlreadyInAggregate, rh, a.Name)
+				env.Progress(msg, 1.0)
+				log.Info(msg)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("add host %q to aggregate %q: %w", rh, a.Name, err)
+			}
+			env.Progress(fmt.Sprintf(msgAddedToAggregate, rh, a.Name), 0.3)
+		}
+	}
+	svc, err := findService(ctx, nova, rh, novaCompute)
+	if err != nil {
+		return err
+	}
+	if svc.Status != serviceEnabled {
+		if _, err := nova.UpdateService(ctx, svc.ID, compute.ServiceUpdate{Status: new(serviceEnabled)}); err != nil {
+			return fmt.Errorf("enable compute service on reserved host %q: %w", rh, err)
+		}
+	}
+	log.Info("enabled the compute service of the reserved host")
+	if env.Hosts != nil {
+		if err := env.Hosts.SetReserved(ctx, rh, false); err != nil {
+			return fmt.Errorf("mark host %q as no longer reserved: %w", rh, err)
+		}
+	}
+	return nil
+}
+
+// evacuateAll evacuates every server, at most host_failure_recovery_threads
+// at a time, and returns one error (nil on success) per server. Failures of
+// single servers are logged and returned in the slice; the error is set only
+// when the task itself was cancelled or ran out of time.
+func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, nova compute.Cloud, host, rh string, ids []string) ([]error, error) {
+	log := envLog(env)
+	errs := make([]error, len(ids))
+	slots := make(chan struct{}, t.opt.threads)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			for j := i; j < len(ids); j++ {
+				errs[j] = ctx.Err()
+			}
+		}
+		if errs[i] != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			errs[i] = t.evacuateOne(ctx, env, nova, id, host, rh)
+			if errs[i] != nil {
+				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := interrupted(ctx, envClock(env)); err != nil {
+		return nil, fmt.Errorf("evacuate instances from host %q: %w", host, err)
+	}
+	return errs, nil
+}
+
+// interrupted reports whether the task's context ended or its deadline on the
+// (possibly virtual) clock passed.
+func interrupted(ctx context.Context, clk clock.Clock) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := clock.Deadline(ctx); ok && !clk.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// evacuateOne is Masakari's _evacuate_and_confirm for one server. Nothing it
+// does escapes as a panic; every failure is its return value.
+func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, nova compute.Cloud, id, host, rh string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("evacuation of server %s panicked: %v\n%s", id, p, debug.Stack())
+		}
+	}()
+	clk := envClock(env)
+	log := envLog(env).WithField("instance_uuid", id)
+	srv, err := nova.GetServer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("get server %s: %w", id, err)
+	}
+	if !srv.Locked {
+		// Keep users away from the server until it is recovered; a server the
+		// user locked stays locked and is not unlocked afterwards.
+		if err := nova.Lock(ctx, id); err != nil {
+			return fmt.Errorf("lock server %s: %w", id, err)
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			cctx = clock.WithDeadline(cctx, clk.Now().Add(cleanupTimeout))
+			if err := nova.Unlock(cctx, id); err != nil {
+				log.Errorf("could not unlock server after its evacuation: %v", err)
+			}
+		}()
+	}
+
+	vm, task := srv.VMState, srv.TaskState
+	stopAfter := true
+	switch {
+	case vm != vmActive && vm != vmError && vm != vmStopped:
+		// Nova evacuates only active, stopped and error servers.
+		if srv, err = t.resetToError(ctx, nova, id); err != nil {
+			return err
+		}
+		if vm == vmResized && srv.PowerState != compute.PowerShutdown {
+			stopAfter = false
+		}
+	case vm == vmStopped && task == "":
+		// Nova rebuilds it stopped.
+		stopAfter = false
+	case task != "":
+		// Nova refuses to evacuate a server with a task in progress.
+		if srv, err = t.resetToError(ctx, nova, id); err != nil {
+			return err
+		}
+		if vm == vmActive {
+			stopAfter = false
+		}
+	}
+
+	if err := nova.Evacuate(ctx, id, rh); err != nil {
+		return fmt.Errorf("evacuate server %s: %w", id, err)
+	}
+	old := srv.VMState
+	dest := ""
+	err = poll(ctx, clk, t.opt.verifyInterval, t.opt.afterEvacuation, func(ctx context.Context) (bool, error) {
+		cur, err := nova.GetServer(ctx, id)
+		if err != nil {
+			return false, fmt.Errorf("get server %s: %w", id, err)
+		}
+		if cur.VMState == vmError && cur.VMState != old {
+			return false, fmt.Errorf("server %s went to vm_state error while being evacuated", id)
+		}
+		if cur.HypervisorHostname != host && (old == vmError && cur.VMState == vmActive || old == cur.VMState) {
+			dest = cur.HypervisorHostname
+			return true, nil
+		}
+		return false, nil
+	})
+	if errors.Is(err, errTimeout) {
+		return fmt.Errorf("server %s not evacuated within wait_period_after_evacuation (%s)", id, t.opt.afterEvacuation)
+	}
+	if err != nil {
+		return err
+	}
+
+	if vm != vmActive && stopAfter {
+		if err := nova.Stop(ctx, id); err != nil {
+			return fmt.Errorf("stop server %s after its evacuation: %w", id, err)
+		}
+		err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterPowerOff, func(ctx context.Context) (bool, error) {
+			cur, err := nova.GetServer(ctx, id)
+			if err != nil {
+				return false, fmt.Errorf("get server %s: %w", id, err)
+			}
+			return cur.VMState == vmStopped, nil
+		})
+		if errors.Is(err, errTimeout) {
+			return fmt.Errorf("server %s evacuated to %s but not stopped within wait_period_after_power_off (%s)", id, dest, t.opt.afterPowerOff)
+		}
+		if err != nil {
+			return err
+		}
+		// A server in error before the failure stays in error after it.
+		if vm == vmError {
+			if err := nova.ResetState(ctx, id, vmError); err != nil {
+				return fmt.Errorf("reset server %s to error after its evacuation: %w", id, err)
+			}
+		}
+	}
+	log.WithField("dest_host", dest).Info("server evacuated")
+	return nil
+}
+
+// resetToError resets a server's state to error (clearing its task_state) so
+// that Nova accepts to evacuate it, and reads it again.
+func (t *EvacuateInstances) resetToError(ctx context.Context, nova compute.Cloud, id string) (compute.Server, error) {
+	if err := nova.ResetState(ctx, id, vmError); err != nil {
+		return compute.Server{}, fmt.Errorf("reset server %s to error: %w", id, err)
+	}
+	srv, err := nova.GetServer(ctx, id)
+	if err != nil {
+		return compute.Server{}, fmt.Errorf("get server %s: %w", id, err)
+	}
+	return srv, nil
+}

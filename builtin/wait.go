@@ -1,0 +1,87 @@
+package builtin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+// errTimeout ends a poll whose condition did not hold in time.
+var errTimeout = errors.New("timed out")
+
+// poll runs check at once and then every interval, measured from the start
+// of each check (oslo's FixedIntervalWithTimeoutLoopingCall), until it
+// reports done, fails, or more than timeout has passed since the start: then
+// it returns errTimeout. Every pause goes through clk.
+func poll(ctx context.Context, clk clock.Clock, interval, timeout time.Duration, check func(context.Context) (bool, error)) error {
+	start := clk.Now()
+	for {
+		began := clk.Now()
+		done, err := check(ctx)
+		if err != nil || done {
+			return err
+		}
+		if clk.Now().Sub(start) > timeout {
+			return errTimeout
+		}
+		if err := clk.Sleep(ctx, max(interval-clk.Now().Sub(began), 0)); err != nil {
+			return err
+		}
+	}
+}
+
+// truthy is oslo's strutils.bool_from_string as Masakari calls it: "1", "t",
+// "true", "on", "y" and "yes", in any case and with surrounding blanks, are
+// true; anything else, and a missing key, is false.
+func truthy(metadata map[string]string, key string) bool {
+	v, ok := metadata[key]
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "t", "true", "on", "y", "yes":
+		return true
+	}
+	return false
+}
+
+// findService returns the first service of binary on host, as Masakari's
+// services.list(host, binary)[0] does.
+func findService(ctx context.Context, nova compute.Cloud, host, binary string) (compute.Service, error) {
+	svcs, err := nova.ListServices(ctx, host, binary)
+	if err != nil {
+		return compute.Service{}, fmt.Errorf("list %s services on host %q: %w", binary, host, err)
+	}
+	if len(svcs) == 0 {
+		return compute.Service{}, fmt.Errorf("no %s service on host %q: %w", binary, host, compute.ErrNotFound)
+	}
+	return svcs[0], nil
+}
+
+// envClock returns the run's clock (the wall clock when a caller left it
+// unset).
+func envClock(env *engine.Env) clock.Clock {
+	if env.Clock != nil {
+		return env.Clock
+	}
+	return clock.Real{}
+}
+
+// envLog returns the task's logger, or one that discards.
+func envLog(env *engine.Env) *logrus.Entry {
+	if env.Log != nil {
+		return env.Log
+	}
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	return logrus.NewEntry(l)
+}
