@@ -1,0 +1,747 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// timeNow is the wall clock of the store (replaced in tests through DB.Now).
+var timeNow = time.Now
+
+// DB is a kaifuku database: a writer pool (one connection with SQLite) and a
+// reader pool. Its methods are safe for concurrent use.
+type DB struct {
+	w, r    *sql.DB
+	d       Dialect
+	closers []func() error
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Open opens a database from a connection URL (sqlite:///path).
+func Open(ctx context.Context, connection string) (*DB, error) {
+	if strings.HasPrefix(connection, "sqlite://") {
+		p, err := SQLitePath(connection)
+		if err != nil {
+			return nil, err
+		}
+		return OpenSQLite(ctx, p)
+	}
+	scheme, _, _ := strings.Cut(connection, "://")
+	return nil, fmt.Errorf("connection %q: unsupported database %q (kaifuku supports sqlite:///path)", connection, scheme)
+}
+
+// Dialect returns the database's dialect.
+func (db *DB) Dialect() Dialect { return db.d }
+
+// Close closes the pools and releases the database lock.
+func (db *DB) Close() error {
+	var errs []error
+	for _, c := range db.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+func (db *DB) now() time.Time {
+	if db.Now != nil {
+		return db.Now().UTC()
+	}
+	return timeNow().UTC()
+}
+
+// stamp is a created_at/updated_at value: whole seconds, as Masakari stores them.
+func (db *DB) stamp() string { return formatTime(db.now().Truncate(time.Second)) }
+
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// ---- segments
+
+const segmentCols = `s.id, s.uuid, s.name, s.service_type, s.enabled, s.description, s.recovery_method, s.created_at, s.updated_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanSegment(sc scanner, extra ...any) (Segment, error) {
+	var s Segment
+	var enabled int
+	var desc, updated sql.NullString
+	var created string
+	dst := append([]any{&s.ID, &s.UUID, &s.Name, &s.ServiceType, &enabled, &desc, &s.RecoveryMethod, &created, &updated}, extra...)
+	if err := sc.Scan(dst...); err != nil {
+		return s, err
+	}
+	s.Enabled = enabled != 0
+	if desc.Valid {
+		d := desc.String
+		s.Description = &d
+	}
+	s.CreatedAt, _ = parseTime(created)
+	s.UpdatedAt = nullTime(updated)
+	return s, nil
+}
+
+func nullTime(ns sql.NullString) *time.Time {
+	if !ns.Valid {
+		return nil
+	}
+	t, err := parseTime(ns.String)
+	if err != nil {
+		return nil
+	}
+	return &t
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// CreateSegment stores a new segment (409 on a name in use).
+func (db *DB) CreateSegment(ctx context.Context, s Segment) (Segment, error) {
+	s.UUID = uuid.NewString()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.segmentNameFree(ctx, tx, s.Name, ""); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO failover_segments (uuid, name, service_type, enabled, description, recovery_method, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			s.UUID, s.Name, s.ServiceType, b2i(s.Enabled), s.Description, s.RecoveryMethod, db.stamp())
+		return err
+	})
+	if err != nil {
+		return Segment{}, err
+	}
+	return db.Segment(ctx, s.UUID)
+}
+
+func (db *DB) segmentNameFree(ctx context.Context, q querier, name, except string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, db.d.q(`SELECT COUNT(*) FROM failover_segments WHERE name = ? AND deleted = 0 AND uuid <> ?`), name, except).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrSegmentNameExists
+	}
+	return nil
+}
+
+// Segment returns a segment by uuid.
+func (db *DB) Segment(ctx context.Context, id string) (Segment, error) {
+	return db.segment(ctx, db.r, id)
+}
+
+func (db *DB) segment(ctx context.Context, q querier, id string) (Segment, error) {
+	s, err := scanSegment(q.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+` FROM failover_segments s WHERE s.uuid = ? AND s.deleted = 0`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, ErrNotFound
+	}
+	return s, err
+}
+
+var segmentSortKeys = map[string]string{"id": "s.id", "uuid": "s.uuid", "name": "s.name", "service_type": "s.service_type",
+	"enabled": "s.enabled", "description": "s.description", "recovery_method": "s.recovery_method",
+	"created_at": "s.created_at", "updated_at": "s.updated_at", "deleted_at": "s.deleted_at", "deleted": "s.deleted"}
+
+// Segments lists segments.
+func (db *DB) Segments(ctx context.Context, f SegmentFilter, p Page) ([]Segment, error) {
+	var where []string
+	var args []any
+	if f.RecoveryMethod != nil {
+		where, args = append(where, "s.recovery_method = ?"), append(args, *f.RecoveryMethod)
+	}
+	if f.ServiceType != nil {
+		where, args = append(where, "s.service_type = ?"), append(args, *f.ServiceType)
+	}
+	if f.Enabled != nil {
+		where, args = append(where, "s.enabled = ?"), append(args, b2i(*f.Enabled))
+	}
+	q, qargs, err := db.paged(ctx, "failover_segments s", "s", segmentSortKeys, where, args, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+segmentCols+` FROM `+q), qargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Segment{}
+	for rows.Next() {
+		s, err := scanSegment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// paged builds "table WHERE ... ORDER BY ... LIMIT n" for a list with
+// Masakari's paging: sort keys (default created_at desc, then created_at and
+// id appended), and a marker (the id of the last row seen).
+func (db *DB) paged(ctx context.Context, table, alias string, keys map[string]string, where []string, args []any, p Page) (string, []any, error) {
+	sorts := slices.Clone(p.Sort)
+	if len(sorts) == 0 {
+		sorts = []Sort{{Key: "created_at", Desc: true}}
+	}
+	dir := sorts[0].Desc
+	for _, k := range []string{"created_at", "id"} {
+		if !slices.ContainsFunc(sorts, func(s Sort) bool { return s.Key == k }) {
+			sorts = append(sorts, Sort{Key: k, Desc: dir})
+		}
+	}
+	var order []string
+	for _, s := range sorts {
+		col, ok := keys[s.Key]
+		if !ok {
+			return "", nil, ErrInvalidSortKey
+		}
+		if s.Desc {
+			order = append(order, col+" DESC")
+		} else {
+			order = append(order, col+" ASC")
+		}
+	}
+	where = append([]string{alias + ".deleted = 0"}, where...)
+	if p.Marker != 0 {
+		// The rows after the marker row in this order: for keys k1..kn,
+		// (k1 after m1) OR (k1 = m1 AND k2 after m2) OR ...
+		cols := make([]string, len(sorts))
+		for i, s := range sorts {
+			cols[i] = keys[s.Key]
+		}
+		vals := make([]any, len(sorts))
+		ptrs := make([]any, len(sorts))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		err := db.r.QueryRowContext(ctx, db.d.q(`SELECT `+strings.Join(cols, ", ")+` FROM `+table+` WHERE `+alias+`.id = ? AND `+alias+`.deleted = 0`), p.Marker).Scan(ptrs...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", nil, ErrMarkerNotFound
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		var ors []string
+		for i := range sorts {
+			var ands []string
+			for j := 0; j < i; j++ {
+				ands = append(ands, nullSafeEq(cols[j], vals[j], &args))
+			}
+			op := ">"
+			if sorts[i].Desc {
+				op = "<"
+			}
+			if vals[i] == nil {
+				if !sorts[i].Desc {
+					// NULL sorts first ascending: everything non-null is after it.
+					ands = append(ands, cols[i]+" IS NOT NULL")
+				} else {
+					continue
+				}
+			} else {
+				ands = append(ands, cols[i]+" "+op+" ?")
+				args = append(args, vals[i])
+				if sorts[i].Desc {
+					ands[len(ands)-1] = "(" + ands[len(ands)-1] + " OR " + cols[i] + " IS NULL)"
+				}
+			}
+			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		}
+		if len(ors) > 0 {
+			where = append(where, "("+strings.Join(ors, " OR ")+")")
+		} else {
+			where = append(where, "1 = 0")
+		}
+	}
+	q := table + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(order, ", ")
+	if p.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", p.Limit)
+	}
+	return q, args, nil
+}
+
+func nullSafeEq(col string, v any, args *[]any) string {
+	if v == nil {
+		return col + " IS NULL"
+	}
+	*args = append(*args, v)
+	return col + " = ?"
+}
+
+// inUse reports whether a segment (or one host of it) has a notification
+// in new, running or error.
+func (db *DB) inUse(ctx context.Context, q querier, segmentUUID, hostUUID string) (bool, error) {
+	query := `SELECT COUNT(*) FROM notifications n JOIN hosts h ON h.uuid = n.source_host_uuid WHERE h.failover_segment_id = ? AND n.deleted = 0 AND n.status IN (?, ?, ?)`
+	args := []any{segmentUUID, unfinished[0], unfinished[1], unfinished[2]}
+	if hostUUID != "" {
+		query += ` AND h.uuid = ?`
+		args = append(args, hostUUID)
+	}
+	var n int
+	if err := q.QueryRowContext(ctx, db.d.q(query), args...).Scan(&n); err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// UpdateSegment changes a segment (409 when in use or the name is taken).
+func (db *DB) UpdateSegment(ctx context.Context, id string, p SegmentPatch) (Segment, error) {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := db.segment(ctx, tx, id); err != nil {
+			return err
+		}
+		if busy, err := db.inUse(ctx, tx, id, ""); err != nil {
+			return err
+		} else if busy {
+			return ErrInUse
+		}
+		var sets []string
+		var args []any
+		if p.Name != nil {
+			if err := db.segmentNameFree(ctx, tx, *p.Name, id); err != nil {
+				return err
+			}
+			sets, args = append(sets, "name = ?"), append(args, *p.Name)
+		}
+		if p.ServiceType != nil {
+			sets, args = append(sets, "service_type = ?"), append(args, *p.ServiceType)
+		}
+		if p.Enabled != nil {
+			sets, args = append(sets, "enabled = ?"), append(args, b2i(*p.Enabled))
+		}
+		if p.Description != nil {
+			sets, args = append(sets, "description = ?"), append(args, *p.Description)
+		}
+		if p.RecoveryMethod != nil {
+			sets, args = append(sets, "recovery_method = ?"), append(args, *p.RecoveryMethod)
+		}
+		sets, args = append(sets, "updated_at = ?"), append(args, db.stamp(), id)
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE failover_segments SET `+strings.Join(sets, ", ")+` WHERE uuid = ? AND deleted = 0`), args...)
+		return err
+	})
+	if err != nil {
+		return Segment{}, err
+	}
+	return db.Segment(ctx, id)
+}
+
+// DeleteSegment soft-deletes a segment and its hosts (409 when in use).
+func (db *DB) DeleteSegment(ctx context.Context, id string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		s, err := db.segment(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if busy, err := db.inUse(ctx, tx, id, ""); err != nil {
+			return err
+		} else if busy {
+			return ErrInUse
+		}
+		now := db.stamp()
+		if _, err := tx.ExecContext(ctx, db.d.q(`UPDATE hosts SET deleted = id, deleted_at = ? WHERE failover_segment_id = ? AND deleted = 0`), now, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.d.q(`UPDATE failover_segments SET deleted = id, deleted_at = ? WHERE id = ?`), now, s.ID)
+		return err
+	})
+}
+
+// ---- hosts
+
+const hostCols = `h.id, h.uuid, h.name, h.failover_segment_id, h.type, h.reserved, h.control_attributes, h.on_maintenance, h.created_at, h.updated_at`
+
+func scanHost(sc scanner) (Host, error) {
+	var h Host
+	var reserved, maint int
+	var created string
+	var updated sql.NullString
+	s, err := scanSegment(sc, &h.ID, &h.UUID, &h.Name, &h.SegmentUUID, &h.Type, &reserved, &h.ControlAttributes, &maint, &created, &updated)
+	if err != nil {
+		return h, err
+	}
+	h.Segment = s
+	h.Reserved, h.OnMaintenance = reserved != 0, maint != 0
+	h.CreatedAt, _ = parseTime(created)
+	h.UpdatedAt = nullTime(updated)
+	return h, nil
+}
+
+const hostFrom = `hosts h JOIN failover_segments s ON s.uuid = h.failover_segment_id`
+
+func (db *DB) hostNameFree(ctx context.Context, q querier, name, except string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, db.d.q(`SELECT COUNT(*) FROM hosts WHERE name = ? AND deleted = 0 AND uuid <> ?`), name, except).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrHostNameExists
+	}
+	return nil
+}
+
+// CreateHost adds a host to a segment (host names are unique across segments).
+func (db *DB) CreateHost(ctx context.Context, segmentUUID string, h Host) (Host, error) {
+	h.UUID = uuid.NewString()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := db.segment(ctx, tx, segmentUUID); err != nil {
+			return err
+		}
+		if err := db.hostNameFree(ctx, tx, h.Name, ""); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO hosts (uuid, name, failover_segment_id, type, reserved, control_attributes, on_maintenance, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			h.UUID, h.Name, segmentUUID, h.Type, b2i(h.Reserved), h.ControlAttributes, b2i(h.OnMaintenance), db.stamp())
+		return err
+	})
+	if err != nil {
+		return Host{}, err
+	}
+	return db.Host(ctx, segmentUUID, h.UUID)
+}
+
+// Host returns a host of a segment: ErrNotFound for an unknown segment or
+// host, ErrHostOtherSegment when the host belongs to another segment.
+func (db *DB) Host(ctx context.Context, segmentUUID, hostUUID string) (Host, error) {
+	return db.host(ctx, db.r, segmentUUID, hostUUID)
+}
+
+func (db *DB) host(ctx context.Context, q querier, segmentUUID, hostUUID string) (Host, error) {
+	h, err := scanHost(q.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+hostFrom+` WHERE h.uuid = ? AND h.deleted = 0 AND s.deleted = 0`), hostUUID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, ErrNotFound
+	}
+	if err != nil {
+		return h, err
+	}
+	if h.SegmentUUID != segmentUUID {
+		return h, ErrHostOtherSegment
+	}
+	return h, nil
+}
+
+// HostByName returns a host by name, in whichever segment it is.
+func (db *DB) HostByName(ctx context.Context, name string) (Host, error) {
+	return db.hostByName(ctx, db.r, name)
+}
+
+func (db *DB) hostByName(ctx context.Context, q querier, name string) (Host, error) {
+	h, err := scanHost(q.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+hostFrom+` WHERE h.name = ? AND h.deleted = 0 AND s.deleted = 0`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, ErrNotFound
+	}
+	return h, err
+}
+
+// HostByUUID returns a host by uuid, in whichever segment it is.
+func (db *DB) HostByUUID(ctx context.Context, id string) (Host, error) {
+	h, err := scanHost(db.r.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+hostFrom+` WHERE h.uuid = ? AND h.deleted = 0`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, ErrNotFound
+	}
+	return h, err
+}
+
+var hostSortKeys = map[string]string{"id": "h.id", "uuid": "h.uuid", "name": "h.name", "type": "h.type",
+	"reserved": "h.reserved", "control_attributes": "h.control_attributes", "on_maintenance": "h.on_maintenance",
+	"failover_segment_id": "h.failover_segment_id", "created_at": "h.created_at", "updated_at": "h.updated_at",
+	"deleted_at": "h.deleted_at", "deleted": "h.deleted"}
+
+// Hosts lists the hosts of a segment.
+func (db *DB) Hosts(ctx context.Context, segmentUUID string, f HostFilter, p Page) ([]Host, error) {
+	if _, err := db.Segment(ctx, segmentUUID); err != nil {
+		return nil, err
+	}
+	where := []string{"h.failover_segment_id = ?"}
+	args := []any{segmentUUID}
+	if f.Type != nil {
+		where, args = append(where, "h.type = ?"), append(args, *f.Type)
+	}
+	if f.OnMaintenance != nil {
+		where, args = append(where, "h.on_maintenance = ?"), append(args, b2i(*f.OnMaintenance))
+	}
+	if f.Reserved != nil {
+		where, args = append(where, "h.reserved = ?"), append(args, b2i(*f.Reserved))
+	}
+	q, qargs, err := db.paged(ctx, hostFrom, "h", hostSortKeys, where, args, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+q), qargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Host{}
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// UpdateHost changes a host (409 when in use or the name is taken).
+func (db *DB) UpdateHost(ctx context.Context, segmentUUID, hostUUID string, p HostPatch) (Host, error) {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := db.host(ctx, tx, segmentUUID, hostUUID); err != nil {
+			return err
+		}
+		if busy, err := db.inUse(ctx, tx, segmentUUID, hostUUID); err != nil {
+			return err
+		} else if busy {
+			return ErrInUse
+		}
+		var sets []string
+		var args []any
+		if p.Name != nil {
+			if err := db.hostNameFree(ctx, tx, *p.Name, hostUUID); err != nil {
+				return err
+			}
+			sets, args = append(sets, "name = ?"), append(args, *p.Name)
+		}
+		if p.Type != nil {
+			sets, args = append(sets, "type = ?"), append(args, *p.Type)
+		}
+		if p.ControlAttributes != nil {
+			sets, args = append(sets, "control_attributes = ?"), append(args, *p.ControlAttributes)
+		}
+		if p.Reserved != nil {
+			sets, args = append(sets, "reserved = ?"), append(args, b2i(*p.Reserved))
+		}
+		if p.OnMaintenance != nil {
+			sets, args = append(sets, "on_maintenance = ?"), append(args, b2i(*p.OnMaintenance))
+		}
+		sets, args = append(sets, "updated_at = ?"), append(args, db.stamp(), hostUUID)
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE hosts SET `+strings.Join(sets, ", ")+` WHERE uuid = ? AND deleted = 0`), args...)
+		return err
+	})
+	if err != nil {
+		return Host{}, err
+	}
+	return db.Host(ctx, segmentUUID, hostUUID)
+}
+
+// DeleteHost soft-deletes a host (409 when in use).
+func (db *DB) DeleteHost(ctx context.Context, segmentUUID, hostUUID string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		h, err := db.host(ctx, tx, segmentUUID, hostUUID)
+		if err != nil {
+			return err
+		}
+		if busy, err := db.inUse(ctx, tx, segmentUUID, hostUUID); err != nil {
+			return err
+		} else if busy {
+			return ErrInUse
+		}
+		_, err = tx.ExecContext(ctx, db.d.q(`UPDATE hosts SET deleted = id, deleted_at = ? WHERE id = ?`), db.stamp(), h.ID)
+		return err
+	})
+}
+
+// SetMaintenance sets a host's on_maintenance flag by name.
+func (db *DB) SetMaintenance(ctx context.Context, name string, on bool) error {
+	return db.setHostFlag(ctx, name, "on_maintenance", on)
+}
+
+// SetReserved sets a host's reserved flag by name.
+func (db *DB) SetReserved(ctx context.Context, name string, reserved bool) error {
+	return db.setHostFlag(ctx, name, "reserved", reserved)
+}
+
+func (db *DB) setHostFlag(ctx context.Context, name, col string, v bool) error {
+	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE hosts SET `+col+` = ?, updated_at = ? WHERE name = ? AND deleted = 0`), b2i(v), db.stamp(), name)
+	if err != nil {
+		return fmt.Errorf("update host %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("host %s: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// ReservedHosts lists the names of the reserved hosts, not on maintenance,
+// of the segment of the named host, in Masakari's order (created_at desc,
+// id desc).
+func (db *DB) ReservedHosts(ctx context.Context, name string) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT r.name FROM hosts h JOIN hosts r ON r.failover_segment_id = h.failover_segment_id
+		WHERE h.name = ? AND h.deleted = 0 AND r.deleted = 0 AND r.reserved = 1 AND r.on_maintenance = 0
+		ORDER BY r.created_at DESC, r.id DESC`), name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// ---- notifications
+
+const notificationCols = `n.id, n.notification_uuid, n.generated_time, n.source_host_uuid, n.failover_segment_uuid, n.type, n.payload, n.status, n.message, n.retry, n.created_at, n.updated_at`
+
+func scanNotification(sc scanner) (Notification, error) {
+	var n Notification
+	var gen, created, payload string
+	var seg, msg, updated sql.NullString
+	var retry int
+	if err := sc.Scan(&n.ID, &n.UUID, &gen, &n.SourceHostUUID, &seg, &n.Type, &payload, &n.Status, &msg, &retry, &created, &updated); err != nil {
+		return n, err
+	}
+	n.GeneratedTime, _ = parseTime(gen)
+	n.SegmentUUID = seg.String
+	n.Payload = json.RawMessage(payload)
+	if msg.Valid {
+		m := msg.String
+		n.Message = &m
+	}
+	n.Retry = retry != 0
+	n.CreatedAt, _ = parseTime(created)
+	n.UpdatedAt = nullTime(updated)
+	return n, nil
+}
+
+// CreateNotification stores a new notification in status new, in one
+// transaction with Masakari's checks: the host exists (ErrNotFound), is not
+// on maintenance (ErrOnMaintenance), and no notification of the same type
+// and host with an equal payload was generated within window before it
+// (ErrDuplicate). The notification is committed when this returns.
+func (db *DB) CreateNotification(ctx context.Context, nn NewNotification, window time.Duration) (Notification, error) {
+	id := uuid.NewString()
+	var newPayload map[string]any
+	if err := json.Unmarshal(nn.Payload, &newPayload); err != nil {
+		return Notification{}, fmt.Errorf("payload: %w", err)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		h, err := db.hostByName(ctx, tx, nn.Hostname)
+		if err != nil {
+			return err
+		}
+		if h.OnMaintenance {
+			return ErrOnMaintenance
+		}
+		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT payload FROM notifications WHERE type = ? AND source_host_uuid = ? AND generated_time >= ? AND deleted = 0`),
+			nn.Type, h.UUID, formatTime(nn.GeneratedTime.Add(-window)))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			var old map[string]any
+			if json.Unmarshal([]byte(p), &old) == nil && reflect.DeepEqual(old, newPayload) {
+				rows.Close()
+				return ErrDuplicate
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.d.q(`INSERT INTO notifications (notification_uuid, generated_time, source_host_uuid, failover_segment_uuid, type, payload, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'new', ?)`),
+			id, formatTime(nn.GeneratedTime), h.UUID, h.SegmentUUID, nn.Type, string(nn.Payload), db.stamp())
+		return err
+	})
+	if err != nil {
+		return Notification{}, err
+	}
+	return db.notification(ctx, db.w, id)
+}
+
+// Notification returns a notification by uuid.
+func (db *DB) Notification(ctx context.Context, id string) (Notification, error) {
+	return db.notification(ctx, db.r, id)
+}
+
+func (db *DB) notification(ctx context.Context, q querier, id string) (Notification, error) {
+	n, err := scanNotification(q.QueryRowContext(ctx, db.d.q(`SELECT `+notificationCols+` FROM notifications n WHERE n.notification_uuid = ? AND n.deleted = 0`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, ErrNotFound
+	}
+	return n, err
+}
+
+var notificationSortKeys = map[string]string{"id": "n.id", "notification_uuid": "n.notification_uuid",
+	"generated_time": "n.generated_time", "source_host_uuid": "n.source_host_uuid", "type": "n.type",
+	"payload": "n.payload", "status": "n.status", "created_at": "n.created_at", "updated_at": "n.updated_at",
+	"deleted_at": "n.deleted_at", "deleted": "n.deleted", "failover_segment_uuid": "n.failover_segment_uuid", "message": "n.message"}
+
+// Notifications lists notifications.
+func (db *DB) Notifications(ctx context.Context, f NotificationFilter, p Page) ([]Notification, error) {
+	var where []string
+	var args []any
+	if f.Status != nil {
+		where, args = append(where, "n.status = ?"), append(args, *f.Status)
+	}
+	if f.SourceHostUUID != nil {
+		where, args = append(where, "n.source_host_uuid = ?"), append(args, *f.SourceHostUUID)
+	}
+	if f.Type != nil {
+		where, args = append(where, "n.type = ?"), append(args, *f.Type)
+	}
+	if f.GeneratedSince != nil {
+		where, args = append(where, "n.generated_time >= ?"), append(args, formatTime(*f.GeneratedSince))
+	}
+	q, qargs, err := db.paged(ctx, "notifications n", "n", notificationSortKeys, where, args, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+notificationCols+` FROM `+q), qargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Notification{}
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// CountNotifications counts the stored notifications.
+func (db *DB) CountNotifications(ctx context.Context) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE deleted = 0`).Scan(&n)
+	return n, err
+}

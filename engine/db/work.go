@@ -1,0 +1,267 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Claim takes the next notification to work on for owner, under a lease
+// that ends at leaseUntil, atomically: a notification left running under an
+// expired lease (a daemon died: Resumed is set), or else the oldest new one.
+// A new notification whose host has another notification running under a
+// live lease is not taken, so notifications of one host run one at a time.
+// ok is false when there is nothing to do.
+func (db *DB) Claim(ctx context.Context, owner string, leaseUntil time.Time) (n Notification, ok bool, err error) {
+	now := formatTime(db.now())
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		var status string
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT n.id, n.status FROM notifications n
+			WHERE n.deleted = 0 AND (
+			  (n.status = 'running' AND (n.lease_until IS NULL OR n.lease_until < ?))
+			  OR (n.status = 'new' AND NOT EXISTS (
+			    SELECT 1 FROM notifications r WHERE r.source_host_uuid = n.source_host_uuid AND r.id <> n.id
+			      AND r.deleted = 0 AND r.status = 'running' AND (r.id < n.id OR (r.lease_until IS NOT NULL AND r.lease_until >= ?)))))
+			ORDER BY CASE WHEN n.status = 'running' THEN 0 ELSE 1 END, n.id LIMIT 1`+db.d.LockClaim), now, now).Scan(&id, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ?`),
+			owner, formatTime(leaseUntil), db.stamp(), id, status)
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c != 1 {
+			return nil
+		}
+		n, err = scanNotification(tx.QueryRowContext(ctx, db.d.q(`SELECT `+notificationCols+` FROM notifications n WHERE n.id = ?`), id))
+		if err != nil {
+			return err
+		}
+		n.Resumed = status == "running"
+		ok = true
+		return nil
+	})
+	return n, ok, err
+}
+
+// ClaimRetry takes a notification in status error for the periodic retry:
+// it becomes running with the retry flag, under owner's lease.
+func (db *DB) ClaimRetry(ctx context.Context, id, owner string, leaseUntil time.Time) (Notification, bool, error) {
+	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = 'running', retry = 1, owner = ?, lease_until = ?, updated_at = ? WHERE notification_uuid = ? AND status = 'error' AND deleted = 0`),
+		owner, formatTime(leaseUntil), db.stamp(), id)
+	if err != nil {
+		return Notification{}, false, err
+	}
+	if c, _ := res.RowsAffected(); c != 1 {
+		return Notification{}, false, nil
+	}
+	n, err := db.notification(ctx, db.w, id)
+	return n, err == nil, err
+}
+
+// RenewLease extends owner's lease; false when owner no longer holds it.
+func (db *DB) RenewLease(ctx context.Context, id, owner string, leaseUntil time.Time) (bool, error) {
+	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET lease_until = ? WHERE notification_uuid = ? AND owner = ? AND status = 'running'`),
+		formatTime(leaseUntil), id, owner)
+	if err != nil {
+		return false, err
+	}
+	c, _ := res.RowsAffected()
+	return c == 1, nil
+}
+
+// Release gives up owner's lease of a running notification so that the next
+// claim resumes it at once (graceful shutdown).
+func (db *DB) Release(ctx context.Context, id, owner string) error {
+	_, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET lease_until = NULL WHERE notification_uuid = ? AND owner = ? AND status = 'running'`), id, owner)
+	return err
+}
+
+// ReleaseAll drops every lease of running notifications. Only for a
+// single-daemon database at start: nothing else can be running them.
+func (db *DB) ReleaseAll(ctx context.Context) (int, error) {
+	if !db.d.SingleNode {
+		return 0, fmt.Errorf("release all leases: %s is shared by several daemons; leases expire instead", db.d.Name)
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE notifications SET lease_until = NULL WHERE status = 'running' AND deleted = 0`)
+	if err != nil {
+		return 0, err
+	}
+	c, _ := res.RowsAffected()
+	return int(c), nil
+}
+
+// Finish stores the final status of a notification owner runs; false when
+// owner had lost it (expired and claimed by another, or failed by expiry).
+func (db *DB) Finish(ctx context.Context, id, owner, status string, message *string) (bool, error) {
+	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = ?, message = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE notification_uuid = ? AND owner = ? AND status = 'running'`),
+		status, message, db.stamp(), id, owner)
+	if err != nil {
+		return false, err
+	}
+	c, _ := res.RowsAffected()
+	return c == 1, nil
+}
+
+// SetStatus sets a notification's status unconditionally from one of from.
+func (db *DB) SetStatus(ctx context.Context, id, status string, message *string, from ...string) (bool, error) {
+	q := `UPDATE notifications SET status = ?, message = COALESCE(?, message), owner = NULL, lease_until = NULL, updated_at = ? WHERE notification_uuid = ?`
+	args := []any{status, message, db.stamp(), id}
+	if len(from) > 0 {
+		q += ` AND status IN (?` + repeat(", ?", len(from)-1) + `)`
+		for _, f := range from {
+			args = append(args, f)
+		}
+	}
+	res, err := db.w.ExecContext(ctx, db.d.q(q), args...)
+	if err != nil {
+		return false, err
+	}
+	c, _ := res.RowsAffected()
+	return c == 1, nil
+}
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
+
+// WithStatus lists the uuids and statuses of notifications in the given
+// statuses generated before the time (zero: any), oldest first.
+func (db *DB) WithStatus(ctx context.Context, before time.Time, statuses ...string) ([]Notification, error) {
+	q := `SELECT ` + notificationCols + ` FROM notifications n WHERE n.deleted = 0 AND n.status IN (?` + repeat(", ?", len(statuses)-1) + `)`
+	var args []any
+	for _, s := range statuses {
+		args = append(args, s)
+	}
+	if !before.IsZero() {
+		q += ` AND n.generated_time < ?`
+		args = append(args, formatTime(before))
+	}
+	rows, err := db.r.QueryContext(ctx, db.d.q(q+` ORDER BY n.id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// ---- flow progress
+
+// SaveTask stores a task's record (JSON) at its position in a flow run,
+// creating the flow run row on first use.
+func (db *DB) SaveTask(ctx context.Context, id, flow, task string, record []byte) error {
+	now := formatTime(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
+			VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
+			ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
+			id, flow, task, id, flow, string(record), now)
+		return err
+	})
+}
+
+// SaveTaskAndStore stores a task's record and the flow store in one
+// transaction (after a task succeeded).
+func (db *DB) SaveTaskAndStore(ctx context.Context, id, flow, task string, record, store []byte) error {
+	now := formatTime(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
+			VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
+			ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
+			id, flow, task, id, flow, string(record), now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
+		return err
+	})
+}
+
+// SaveStore stores the flow store of a flow run.
+func (db *DB) SaveStore(ctx context.Context, id, flow string, store []byte) error {
+	now := formatTime(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
+		return err
+	})
+}
+
+func (db *DB) ensureFlow(ctx context.Context, tx *sql.Tx, id, flow, now string) error {
+	_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO flow_runs (notification_uuid, flow, seq, updated_at)
+		VALUES (?, ?, (SELECT COUNT(*) FROM flow_runs WHERE notification_uuid = ?), ?)
+		ON CONFLICT (notification_uuid, flow) DO NOTHING`), id, flow, id, now)
+	return err
+}
+
+// FlowRuns returns the persisted flow runs of a notification in the order
+// they started, each with its task records in flow order.
+func (db *DB) FlowRuns(ctx context.Context, id string) ([]FlowRun, error) {
+	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT f.flow, f.seq, f.store, t.record FROM flow_runs f
+		LEFT JOIN task_records t ON t.notification_uuid = f.notification_uuid AND t.flow = f.flow
+		WHERE f.notification_uuid = ? ORDER BY f.seq, t.position`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []FlowRun
+	for rows.Next() {
+		var flow string
+		var seq int
+		var store, rec sql.NullString
+		if err := rows.Scan(&flow, &seq, &store, &rec); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Flow != flow {
+			fr := FlowRun{Flow: flow, Seq: seq}
+			if store.Valid {
+				fr.Store = json.RawMessage(store.String)
+			}
+			out = append(out, fr)
+		}
+		if rec.Valid {
+			last := &out[len(out)-1]
+			last.Records = append(last.Records, json.RawMessage(rec.String))
+		}
+	}
+	return out, rows.Err()
+}
+
+// ClearProgress forgets the persisted runs of a notification (before a
+// retry, which runs every task again).
+func (db *DB) ClearProgress(ctx context.Context, id string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, db.d.q(`DELETE FROM task_records WHERE notification_uuid = ?`), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`DELETE FROM flow_runs WHERE notification_uuid = ?`), id)
+		return err
+	})
+}
