@@ -1,0 +1,616 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/db"
+)
+
+// ---- views (field order as Masakari sends them)
+
+type segmentView struct {
+	ID             int64   `json:"id"`
+	UUID           string  `json:"uuid"`
+	Name           string  `json:"name"`
+	ServiceType    string  `json:"service_type"`
+	Enabled        bool    `json:"enabled"`
+	Description    *string `json:"description"`
+	RecoveryMethod string  `json:"recovery_method"`
+	CreatedAt      string  `json:"created_at"`
+	UpdatedAt      *string `json:"updated_at"`
+	DeletedAt      *string `json:"deleted_at"`
+	Deleted        bool    `json:"deleted"`
+}
+
+type hostView struct {
+	ID                int64       `json:"id"`
+	UUID              string      `json:"uuid"`
+	Name              string      `json:"name"`
+	FailoverSegmentID string      `json:"failover_segment_id"`
+	FailoverSegment   segmentView `json:"failover_segment"`
+	Type              string      `json:"type"`
+	Reserved          bool        `json:"reserved"`
+	ControlAttributes string      `json:"control_attributes"`
+	OnMaintenance     bool        `json:"on_maintenance"`
+	CreatedAt         string      `json:"created_at"`
+	UpdatedAt         *string     `json:"updated_at"`
+	DeletedAt         *string     `json:"deleted_at"`
+	Deleted           bool        `json:"deleted"`
+}
+
+type notificationView struct {
+	ID                      int64           `json:"id"`
+	NotificationUUID        string          `json:"notification_uuid"`
+	GeneratedTime           string          `json:"generated_time"`
+	SourceHostUUID          string          `json:"source_host_uuid"`
+	Type                    string          `json:"type"`
+	Payload                 json.RawMessage `json:"payload"`
+	Status                  string          `json:"status"`
+	RecoveryWorkflowDetails *[]taskDetail   `json:"recovery_workflow_details,omitempty"`
+	CreatedAt               string          `json:"created_at"`
+	UpdatedAt               *string         `json:"updated_at"`
+	DeletedAt               *string         `json:"deleted_at"`
+	Deleted                 bool            `json:"deleted"`
+}
+
+type taskDetail struct {
+	Name            string            `json:"name"`
+	Progress        float64           `json:"progress"`
+	ProgressDetails []progressDetails `json:"progress_details"`
+	State           string            `json:"state"`
+}
+
+type progressDetails struct {
+	Timestamp string `json:"timestamp"`
+	Progress  string `json:"progress"`
+	Message   string `json:"message"`
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(db.TimeFormat) }
+
+func stampPtr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := stamp(*t)
+	return &s
+}
+
+func viewSegment(s db.Segment) segmentView {
+	return segmentView{ID: s.ID, UUID: s.UUID, Name: s.Name, ServiceType: s.ServiceType, Enabled: s.Enabled,
+		Description: s.Description, RecoveryMethod: s.RecoveryMethod, CreatedAt: stamp(s.CreatedAt), UpdatedAt: stampPtr(s.UpdatedAt)}
+}
+
+func viewHost(h db.Host) hostView {
+	return hostView{ID: h.ID, UUID: h.UUID, Name: h.Name, FailoverSegmentID: h.SegmentUUID, FailoverSegment: viewSegment(h.Segment),
+		Type: h.Type, Reserved: h.Reserved, ControlAttributes: h.ControlAttributes, OnMaintenance: h.OnMaintenance,
+		CreatedAt: stamp(h.CreatedAt), UpdatedAt: stampPtr(h.UpdatedAt)}
+}
+
+func viewNotification(n db.Notification) notificationView {
+	return notificationView{ID: n.ID, NotificationUUID: n.UUID, GeneratedTime: stamp(n.GeneratedTime),
+		SourceHostUUID: n.SourceHostUUID, Type: n.Type, Payload: n.Payload, Status: n.Status,
+		CreatedAt: stamp(n.CreatedAt), UpdatedAt: stampPtr(n.UpdatedAt)}
+}
+
+// pyTime is Python's str() of a naive datetime (a space, microseconds only
+// when non-zero), as taskflow's progress details show timestamps.
+func pyTime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02 15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05.000000")
+}
+
+// workflowDetails builds recovery_workflow_details from the persisted runs:
+// every task that recorded progress, flow by flow in the order they ran.
+func workflowDetails(runs []db.FlowRun) ([]taskDetail, error) {
+	out := []taskDetail{}
+	for _, fr := range runs {
+		for _, raw := range fr.Records {
+			var rec engine.TaskRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return nil, err
+			}
+			if rec.NoProgress || len(rec.Details) == 0 {
+				continue
+			}
+			d := taskDetail{Name: rec.Atom, Progress: rec.Progress, State: rec.State, ProgressDetails: []progressDetails{}}
+			if d.Name == "" {
+				d.Name = rec.Name
+			}
+			for _, e := range rec.Details {
+				d.ProgressDetails = append(d.ProgressDetails, progressDetails{Timestamp: pyTime(e.Timestamp), Progress: pyFloat(e.Progress), Message: e.Message})
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// ---- paging and filters
+
+// page reads limit, marker, sort_key and sort_dir.
+func (req *request) page(max int) (db.Page, error) {
+	q := req.r.URL.Query()
+	p := db.Page{Limit: max}
+	if v, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil {
+			return p, errorf(400, "limit param must be an integer")
+		}
+		if n < 0 {
+			return p, errorf(400, "limit param must be positive")
+		}
+		if n > 0 && n < max {
+			p.Limit = n
+		}
+	}
+	if v := q.Get("marker"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return p, errorf(400, "Marker %s could not be found.", v)
+		}
+		p.Marker = id
+	}
+	keys, dirs := q["sort_key"], q["sort_dir"]
+	for i, k := range keys {
+		desc := true
+		if i < len(dirs) {
+			switch dirs[i] {
+			case "asc":
+				desc = false
+			case "desc":
+			default:
+				return p, errorf(400, "Unknown sort direction, must be 'asc' or 'desc'")
+			}
+		} else if len(dirs) > 0 {
+			desc = dirs[len(dirs)-1] != "asc"
+		}
+		p.Sort = append(p.Sort, db.Sort{Key: k, Desc: desc})
+	}
+	if len(keys) == 0 && len(dirs) > 0 {
+		switch dirs[0] {
+		case "asc":
+			p.Sort = []db.Sort{{Key: "created_at"}}
+		case "desc":
+		default:
+			return p, errorf(400, "Unknown sort direction, must be 'asc' or 'desc'")
+		}
+	}
+	return p, nil
+}
+
+func listError(err error, marker int64) error {
+	switch {
+	case errors.Is(err, db.ErrMarkerNotFound):
+		return errorf(400, "Marker %d could not be found.", marker)
+	case errors.Is(err, db.ErrInvalidSortKey):
+		return errorf(400, "Sort key supplied was not valid.")
+	}
+	return err
+}
+
+func strictBool(q url.Values, key string) (*bool, error) {
+	v, ok := q[key]
+	if !ok {
+		return nil, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v[0])) {
+	case "1", "t", "true", "on", "y", "yes":
+		b := true
+		return &b, nil
+	case "0", "f", "false", "off", "n", "no":
+		b := false
+		return &b, nil
+	}
+	return nil, errorf(400, "Invalid value for %s: Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", key, v[0])
+}
+
+func optString(q url.Values, key string) *string {
+	if v, ok := q[key]; ok {
+		return &v[0]
+	}
+	return nil
+}
+
+// ---- segments
+
+func segmentNotFound(id string) error { return errorf(404, "No failover segment with id %s.", id) }
+
+func (s *Server) listSegments(req *request) (int, any, error) {
+	p, err := req.page(s.settings.Load().MaxLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := req.r.URL.Query()
+	f := db.SegmentFilter{RecoveryMethod: optString(q, "recovery_method"), ServiceType: optString(q, "service_type")}
+	if f.Enabled, err = strictBool(q, "enabled"); err != nil {
+		return 0, nil, err
+	}
+	segs, err := s.store.Segments(req.r.Context(), f, p)
+	if err != nil {
+		return 0, nil, listError(err, p.Marker)
+	}
+	out := make([]segmentView, len(segs))
+	for i, sg := range segs {
+		out[i] = viewSegment(sg)
+	}
+	return 200, map[string]any{"segments": out}, nil
+}
+
+func (s *Server) createSegment(req *request) (int, any, error) {
+	doc, err := req.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	sch := s.schemas.segmentCreate
+	if req.minor >= 2 {
+		sch = s.schemas.segmentCreate12
+	}
+	if msg, ok := validate(sch, doc); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	b := doc.get("segment")
+	sg := db.Segment{Name: b.get("name").s, RecoveryMethod: b.get("recovery_method").s, ServiceType: b.get("service_type").s, Enabled: true}
+	if d := b.get("description"); d != nil && d.kind == 's' {
+		sg.Description = &d.s
+	}
+	if e := b.get("enabled"); e != nil {
+		sg.Enabled = pyBool(e)
+	}
+	created, err := s.store.CreateSegment(req.r.Context(), sg)
+	if errors.Is(err, db.ErrSegmentNameExists) {
+		return 0, nil, errorf(409, "Failover segment with name %s already exists.", sg.Name)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]any{"segment": viewSegment(created)}, nil
+}
+
+func (s *Server) showSegment(req *request) (int, any, error) {
+	id := req.r.PathValue("segment_id")
+	sg, err := s.store.Segment(req.r.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return 0, nil, segmentNotFound(id)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, map[string]any{"segment": viewSegment(sg)}, nil
+}
+
+func (s *Server) updateSegment(req *request) (int, any, error) {
+	id := req.r.PathValue("segment_id")
+	doc, err := req.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	sch := s.schemas.segmentUpdate
+	if req.minor >= 2 {
+		sch = s.schemas.segmentUpdate12
+	}
+	if msg, ok := validate(sch, doc); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	b := doc.get("segment")
+	var p db.SegmentPatch
+	if v := b.get("name"); v != nil {
+		p.Name = &v.s
+	}
+	if v := b.get("recovery_method"); v != nil {
+		p.RecoveryMethod = &v.s
+	}
+	if v := b.get("service_type"); v != nil {
+		p.ServiceType = &v.s
+	}
+	if v := b.get("description"); v != nil {
+		var d *string
+		if v.kind == 's' {
+			d = &v.s
+		}
+		p.Description = &d
+	}
+	if v := b.get("enabled"); v != nil {
+		e := pyBool(v)
+		p.Enabled = &e
+	}
+	sg, err := s.store.UpdateSegment(req.r.Context(), id, p)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil, segmentNotFound(id)
+	case errors.Is(err, db.ErrSegmentNameExists):
+		return 0, nil, errorf(409, "Failover segment with name %s already exists.", *p.Name)
+	case errors.Is(err, db.ErrInUse):
+		return 0, nil, errorf(409, "Failover segment %s can't be updated as it is in-use to process notifications.", id)
+	case err != nil:
+		return 0, nil, err
+	}
+	return 200, map[string]any{"segment": viewSegment(sg)}, nil
+}
+
+func (s *Server) deleteSegment(req *request) (int, any, error) {
+	id := req.r.PathValue("segment_id")
+	err := s.store.DeleteSegment(req.r.Context(), id)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil, segmentNotFound(id)
+	case errors.Is(err, db.ErrInUse):
+		return 0, nil, errorf(409, "Failover segment (%s) can't be deleted as it is in-use to process notifications.", id)
+	case err != nil:
+		return 0, nil, err
+	}
+	return 204, nil, nil
+}
+
+// ---- hosts
+
+func hostError(err error, segmentID, hostID string) error {
+	switch {
+	case errors.Is(err, db.ErrHostOtherSegment):
+		return errorf(404, "Host '%s' under failover_segment '%s' could not be found.", hostID, segmentID)
+	case errors.Is(err, db.ErrNotFound):
+		return errorf(404, "No host with id %s.", hostID)
+	}
+	return err
+}
+
+func (s *Server) segmentExists(req *request, id string) error {
+	if _, err := s.store.Segment(req.r.Context(), id); errors.Is(err, db.ErrNotFound) {
+		return segmentNotFound(id)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) checkCompute(req *request, name string) error {
+	if s.compute == nil {
+		return nil
+	}
+	ok, err := s.compute(req.r.Context(), name)
+	if err != nil {
+		return errorf(503, "The compute service could not be reached to check host %s: %v", name, err)
+	}
+	if !ok {
+		return errorf(400, "Compute service with name %s could not be found.", name)
+	}
+	return nil
+}
+
+func (s *Server) listHosts(req *request) (int, any, error) {
+	id := req.r.PathValue("segment_id")
+	if err := s.segmentExists(req, id); err != nil {
+		return 0, nil, err
+	}
+	p, err := req.page(s.settings.Load().MaxLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := req.r.URL.Query()
+	f := db.HostFilter{Type: optString(q, "type")}
+	if f.OnMaintenance, err = strictBool(q, "on_maintenance"); err != nil {
+		return 0, nil, err
+	}
+	if f.Reserved, err = strictBool(q, "reserved"); err != nil {
+		return 0, nil, err
+	}
+	hosts, err := s.store.Hosts(req.r.Context(), id, f, p)
+	if errors.Is(err, db.ErrNotFound) {
+		return 0, nil, segmentNotFound(id)
+	}
+	if err != nil {
+		return 0, nil, listError(err, p.Marker)
+	}
+	out := make([]hostView, len(hosts))
+	for i, h := range hosts {
+		out[i] = viewHost(h)
+	}
+	return 200, map[string]any{"hosts": out}, nil
+}
+
+func (s *Server) createHost(req *request) (int, any, error) {
+	id := req.r.PathValue("segment_id")
+	doc, err := req.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	if msg, ok := validate(s.schemas.hostCreate, doc); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	if err := s.segmentExists(req, id); err != nil {
+		return 0, nil, err
+	}
+	b := doc.get("host")
+	h := db.Host{Name: b.get("name").s, Type: b.get("type").s, ControlAttributes: b.get("control_attributes").s}
+	if v := b.get("reserved"); v != nil {
+		h.Reserved = pyBool(v)
+	}
+	if v := b.get("on_maintenance"); v != nil {
+		h.OnMaintenance = pyBool(v)
+	}
+	if err := s.checkCompute(req, h.Name); err != nil {
+		return 0, nil, err
+	}
+	created, err := s.store.CreateHost(req.r.Context(), id, h)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil, segmentNotFound(id)
+	case errors.Is(err, db.ErrHostNameExists):
+		return 0, nil, errorf(409, "Host with name %s already exists.", h.Name)
+	case err != nil:
+		return 0, nil, err
+	}
+	return 201, map[string]any{"host": viewHost(created)}, nil
+}
+
+func (s *Server) showHost(req *request) (int, any, error) {
+	sid, hid := req.r.PathValue("segment_id"), req.r.PathValue("host_id")
+	if err := s.segmentExists(req, sid); err != nil {
+		return 0, nil, err
+	}
+	h, err := s.store.Host(req.r.Context(), sid, hid)
+	if err != nil {
+		return 0, nil, hostError(err, sid, hid)
+	}
+	return 200, map[string]any{"host": viewHost(h)}, nil
+}
+
+func (s *Server) updateHost(req *request) (int, any, error) {
+	sid, hid := req.r.PathValue("segment_id"), req.r.PathValue("host_id")
+	doc, err := req.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	if msg, ok := validate(s.schemas.hostUpdate, doc); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	if err := s.segmentExists(req, sid); err != nil {
+		return 0, nil, err
+	}
+	b := doc.get("host")
+	var p db.HostPatch
+	if v := b.get("name"); v != nil {
+		p.Name = &v.s
+		if err := s.checkCompute(req, v.s); err != nil {
+			return 0, nil, err
+		}
+	}
+	if v := b.get("type"); v != nil {
+		p.Type = &v.s
+	}
+	if v := b.get("control_attributes"); v != nil {
+		p.ControlAttributes = &v.s
+	}
+	if v := b.get("reserved"); v != nil {
+		r := pyBool(v)
+		p.Reserved = &r
+	}
+	if v := b.get("on_maintenance"); v != nil {
+		m := pyBool(v)
+		p.OnMaintenance = &m
+	}
+	h, err := s.store.UpdateHost(req.r.Context(), sid, hid, p)
+	switch {
+	case errors.Is(err, db.ErrHostNameExists):
+		return 0, nil, errorf(409, "Host with name %s already exists.", *p.Name)
+	case errors.Is(err, db.ErrInUse):
+		return 0, nil, errorf(409, "Host %s can't be updated as it is in-use to process notifications.", hid)
+	case err != nil:
+		return 0, nil, hostError(err, sid, hid)
+	}
+	return 200, map[string]any{"host": viewHost(h)}, nil
+}
+
+func (s *Server) deleteHost(req *request) (int, any, error) {
+	sid, hid := req.r.PathValue("segment_id"), req.r.PathValue("host_id")
+	if err := s.segmentExists(req, sid); err != nil {
+		return 0, nil, err
+	}
+	err := s.store.DeleteHost(req.r.Context(), sid, hid)
+	switch {
+	case errors.Is(err, db.ErrInUse):
+		return 0, nil, errorf(409, "Host %s can't be deleted as it is in-use to process notifications.", hid)
+	case err != nil:
+		return 0, nil, hostError(err, sid, hid)
+	}
+	return 204, nil, nil
+}
+
+// ---- notifications
+
+func (s *Server) listNotifications(req *request) (int, any, error) {
+	p, err := req.page(s.settings.Load().MaxLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	q := req.r.URL.Query()
+	f := db.NotificationFilter{Status: optString(q, "status"), SourceHostUUID: optString(q, "source_host_uuid"), Type: optString(q, "type")}
+	if v, ok := q["generated-since"]; ok {
+		t, err := parseISOTime(v[0])
+		if err != nil {
+			return 0, nil, errorf(400, "Invalid generated-since value")
+		}
+		f.GeneratedSince = &t
+	}
+	ns, err := s.store.Notifications(req.r.Context(), f, p)
+	if err != nil {
+		return 0, nil, listError(err, p.Marker)
+	}
+	out := make([]notificationView, len(ns))
+	for i, n := range ns {
+		out[i] = viewNotification(n)
+	}
+	return 200, map[string]any{"notifications": out}, nil
+}
+
+func (s *Server) createNotification(req *request) (int, any, error) {
+	doc, err := req.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	if msg, ok := validate(s.schemas.notification, doc); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	b := doc.get("notification")
+	typ, hostname := b.get("type").s, b.get("hostname").s
+	payload := b.get("payload")
+	if msg, ok := validate(s.schemas.payload[typ], payload); !ok {
+		return 0, nil, errorf(400, "%s", msg)
+	}
+	gen, _ := parseISOTime(b.get("generated_time").s)
+	st := s.settings.Load()
+	n, err := s.store.CreateNotification(req.r.Context(), db.NewNotification{Type: typ, Hostname: hostname, GeneratedTime: gen, Payload: payload.raw()}, st.DuplicateWindow)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return 0, nil, errorf(400, "Host with name %s could not be found.", hostname)
+	case errors.Is(err, db.ErrOnMaintenance):
+		return 0, nil, errorf(409, "Notification received from host %s of type '%s' is ignored as the host is already under maintenance.", hostname, typ)
+	case errors.Is(err, db.ErrDuplicate):
+		return 0, nil, errorf(409, "Notification received from host %s of type %s is duplicate.", hostname, typ)
+	case err != nil:
+		return 0, nil, err
+	}
+	if s.Created != nil {
+		s.Created(n)
+	}
+	return 202, map[string]any{"notification": viewNotification(n)}, nil
+}
+
+func (s *Server) showNotification(req *request) (int, any, error) {
+	id := req.r.PathValue("notification_id")
+	if _, err := uuid.Parse(id); err != nil {
+		return 0, nil, errorf(404, "No notification with id %s.", id)
+	}
+	n, err := s.store.Notification(req.r.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return 0, nil, errorf(404, "No notification with id %s.", id)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	v := viewNotification(n)
+	if req.minor >= 1 {
+		runs, err := s.store.FlowRuns(req.r.Context(), n.UUID)
+		if err != nil {
+			return 0, nil, errorf(500, "Failed to fetch notification recovery workflow details for %s", n.UUID)
+		}
+		d, err := workflowDetails(runs)
+		if err != nil {
+			return 0, nil, errorf(500, "Failed to fetch notification recovery workflow details for %s", n.UUID)
+		}
+		v.RecoveryWorkflowDetails = &d
+	}
+	return 200, map[string]any{"notification": v}, nil
+}
+
