@@ -1,0 +1,788 @@
+// Package simulated is an in-memory Nova: compute services that go down when
+// their host fails, servers that stop, start and evacuate in (simulated) time,
+// a scheduler, aggregates, and the failures operators meet in real clouds,
+// including nova-api's 60 s wait when a service of a dead host is disabled
+// before Nova sees it down. It implements compute.Cloud on an injected clock,
+// so tests play minutes of Nova time in milliseconds. It is the default cloud
+// of `kaifuku serve` and the cloud of `kaifuku run`.
+//
+// State changes are computed lazily from timestamps whenever the state is
+// read: the cloud runs no goroutines, and a fake clock that jumps is fine.
+package simulated
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+// Cloud is a simulated Nova. It is safe for concurrent use.
+type Cloud struct {
+	clk        clock.Clock
+	latAPI     time.Duration
+	latStop    time.Duration
+	latStart   time.Duration
+	latEvac    time.Duration
+	downTime   time.Duration
+	rpcTimeout time.Duration
+
+	mu         sync.Mutex
+	hosts      []*host // fixture order
+	hostByName map[string]*host
+	hostBySvc  map[string]*host // lower-case service id
+	servers    []*server        // fixture order
+	serverByID map[string]*server
+	aggs       []*aggregate
+	faults     []*activeFault
+	migrations []*Migration
+	counts     counters
+	nextDue    time.Time // earliest completion of a pending operation
+	hasDue     bool
+}
+
+var _ compute.Cloud = (*Cloud)(nil)
+
+type host struct {
+	name       string
+	hyp        string
+	serviceID  string
+	disabled   bool
+	reason     string
+	forcedDown bool
+	reserved   bool
+	failed     bool      // nova-compute is dead
+	failedAt   time.Time // zero: long ago
+	maxServers int
+	aggregates []string
+}
+
+type server struct {
+	id, name   string
+	host       string
+	vmState    string
+	taskState  string
+	powerState int
+	locked     bool
+	metadata   map[string]string
+	tenantID   string
+	userID     string
+	op         *pending
+}
+
+// pending is work a compute host does after the API accepted it.
+type pending struct {
+	kind    string // evacuate | stop | start
+	due     time.Time
+	waiting bool // the compute that must do it is dead: waits for its restart
+	never   bool // injected: never completes
+	fail    bool // injected: the server goes to error on completion
+	dest    string
+	mig     *Migration
+}
+
+type aggregate struct {
+	id    int
+	name  string
+	hosts []string
+}
+
+type activeFault struct {
+	Fault
+	left int // hits left; 0: unlimited
+}
+
+// Migration is an evacuation record, as Nova's os-migrations shows it.
+type Migration struct {
+	ID       int       `json:"id"`
+	ServerID string    `json:"instance_uuid"`
+	Source   string    `json:"source_compute"`
+	Dest     string    `json:"dest_compute,omitempty"`
+	Status   string    `json:"status"` // accepted, done, completed (source restarted), error, failed
+	Created  time.Time `json:"created_at"`
+	Updated  time.Time `json:"updated_at"`
+}
+
+// serviceNamespace derives stable service UUIDs from host names.
+var serviceNamespace = uuid.MustParse("6b1d0c52-3c4e-4f57-9a0e-5f2a8d1c7e44")
+
+// New builds a simulated cloud from a fixture (validated again, so a Fixture
+// built in Go gets the same checks as a file).
+func New(f Fixture, clk clock.Clock) (*Cloud, error) {
+	if ps := f.validate(); len(ps) > 0 {
+		return nil, ps
+	}
+	c := &Cloud{
+		clk:        clk,
+		latAPI:     ms(f.Latency.API),
+		latStop:    ms(f.Latency.Stop),
+		latStart:   ms(f.Latency.Start),
+		latEvac:    ms(f.Latency.Evacuate),
+		downTime:   seconds(f.ServiceDownTime, defaultServiceDownTime),
+		rpcTimeout: seconds(f.RPCTimeout, defaultRPCTimeout),
+		hostByName: map[string]*host{},
+		hostBySvc:  map[string]*host{},
+		serverByID: map[string]*server{},
+		counts:     newCounters(),
+	}
+	now := clk.Now()
+	for _, fh := range f.Hosts {
+		h := &host{
+			name:       fh.Name,
+			hyp:        fh.HypervisorHostname,
+			serviceID:  strings.ToLower(fh.ServiceID),
+			disabled:   fh.Status == "disabled",
+			reason:     fh.DisabledReason,
+			forcedDown: fh.ForcedDown,
+			reserved:   fh.Reserved,
+			maxServers: fh.MaxServers,
+			aggregates: append([]string(nil), fh.Aggregates...),
+		}
+		if h.hyp == "" {
+			h.hyp = h.name
+		}
+		if h.serviceID == "" {
+			h.serviceID = uuid.NewSHA1(serviceNamespace, []byte(h.name)).String()
+		}
+		switch {
+		case fh.State == "down":
+			h.failed = true // long ago: reported down at once
+		case fh.Failed:
+			h.failed, h.failedAt = true, now
+		}
+		c.hosts = append(c.hosts, h)
+		c.hostByName[h.name] = h
+		c.hostBySvc[h.serviceID] = h
+	}
+	for i, name := range f.aggregateNames() {
+		a := &aggregate{id: i + 1, name: name}
+		for _, h := range c.hosts {
+			if contains(h.aggregates, name) {
+				a.hosts = append(a.hosts, h.name)
+			}
+		}
+		c.aggs = append(c.aggs, a)
+	}
+	for _, fs := range f.Servers {
+		s := &server{
+			id:         strings.ToLower(fs.ID),
+			name:       fs.Name,
+			host:       fs.Host,
+			vmState:    fs.VMState,
+			taskState:  fs.TaskState,
+			powerState: fs.PowerState,
+			locked:     fs.Locked,
+			metadata:   map[string]string{},
+			tenantID:   fs.TenantID,
+			userID:     fs.UserID,
+		}
+		if s.vmState == "" {
+			s.vmState = "active"
+		}
+		if s.powerState == 0 {
+			s.powerState = defaultPowerState(s.vmState)
+		}
+		for k, v := range fs.Metadata {
+			s.metadata[k] = v
+		}
+		c.servers = append(c.servers, s)
+		c.serverByID[s.id] = s
+	}
+	for _, ft := range f.Faults {
+		c.faults = append(c.faults, c.newFault(ft))
+	}
+	return c, nil
+}
+
+func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+
+func seconds(n, def int) time.Duration {
+	if n <= 0 {
+		n = def
+	}
+	return time.Duration(n) * time.Second
+}
+
+func (c *Cloud) newFault(ft Fault) *activeFault {
+	if s := c.findServer(ft.Server); s != nil {
+		ft.Server = s.id
+	}
+	return &activeFault{Fault: ft, left: ft.Count}
+}
+
+// findServer finds a server by id or name (for faults).
+func (c *Cloud) findServer(ref string) *server {
+	if ref == "" {
+		return nil
+	}
+	if s, ok := c.serverByID[strings.ToLower(ref)]; ok {
+		return s
+	}
+	for _, s := range c.servers {
+		if s.name == ref {
+			return s
+		}
+	}
+	return nil
+}
+
+// begin is the start of every API call: the API latency, on the clock and
+// without the lock.
+func (c *Cloud) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return requestError(err)
+	}
+	if c.latAPI > 0 {
+		if err := c.clk.Sleep(ctx, c.latAPI); err != nil {
+			return requestError(err)
+		}
+	}
+	return nil
+}
+
+func requestError(err error) error {
+	return fmt.Errorf("nova request: %w (%w)", err, compute.ErrUnavailable)
+}
+
+// lock takes the mutex and brings the state up to now.
+func (c *Cloud) lock() time.Time {
+	c.mu.Lock()
+	now := c.clk.Now()
+	c.settle(now)
+	return now
+}
+
+// reportedUp is Nova's servicegroup view: a forced down service is down; a
+// dead one is down once its last heartbeat is older than service_down_time.
+func (c *Cloud) reportedUp(h *host, now time.Time) bool {
+	if h.forcedDown {
+		return false
+	}
+	if !h.failed {
+		return true
+	}
+	return !h.failedAt.IsZero() && now.Sub(h.failedAt) <= c.downTime
+}
+
+// settle completes every pending operation that is due.
+func (c *Cloud) settle(now time.Time) {
+	if !c.hasDue || now.Before(c.nextDue) {
+		return
+	}
+	var due []*server
+	for _, s := range c.servers {
+		if op := s.op; op != nil && !op.waiting && !op.never && !op.due.After(now) {
+			due = append(due, s)
+		}
+	}
+	sort.SliceStable(due, func(i, j int) bool { return due[i].op.due.Before(due[j].op.due) })
+	for _, s := range due {
+		c.complete(s)
+	}
+	c.recomputeDue()
+}
+
+func (c *Cloud) recomputeDue() {
+	c.hasDue = false
+	for _, s := range c.servers {
+		if op := s.op; op != nil && !op.waiting && !op.never {
+			if !c.hasDue || op.due.Before(c.nextDue) {
+				c.nextDue, c.hasDue = op.due, true
+			}
+		}
+	}
+}
+
+// complete applies the end of s's pending operation, at its due time.
+func (c *Cloud) complete(s *server) {
+	op := s.op
+	s.op = nil
+	s.taskState = ""
+	if op.fail {
+		s.vmState = "error"
+		if op.mig != nil {
+			op.mig.Status, op.mig.Updated = "failed", op.due
+		}
+		return
+	}
+	switch op.kind {
+	case "stop":
+		s.vmState, s.powerState = "stopped", powerShutdown
+	case "start":
+		s.vmState, s.powerState = "active", powerRunning
+	case "evacuate":
+		// A rebuild on the destination keeps a stopped server stopped and
+		// makes an active or error one active.
+		s.host = op.dest
+		if s.vmState == "stopped" {
+			s.powerState = powerShutdown
+		} else {
+			s.vmState, s.powerState = "active", powerRunning
+		}
+		op.mig.Status, op.mig.Updated = "done", op.due
+	}
+}
+
+// dispatch schedules a pending operation to complete after d, unless the
+// compute that must do it is dead.
+func (c *Cloud) dispatch(s *server, op *pending, worker string, now time.Time, d time.Duration) {
+	s.op = op
+	if op.never {
+		return
+	}
+	if h := c.hostByName[worker]; h != nil && h.failed {
+		op.waiting = true
+		return
+	}
+	op.due = now.Add(d)
+	if !c.hasDue || op.due.Before(c.nextDue) {
+		c.nextDue, c.hasDue = op.due, true
+	}
+}
+
+func (c *Cloud) hostOf(s *server) *host { return c.hostByName[s.host] }
+
+func (c *Cloud) view(s *server) compute.Server {
+	md := make(map[string]string, len(s.metadata))
+	for k, v := range s.metadata {
+		md[k] = v
+	}
+	hyp := s.host
+	if h := c.hostOf(s); h != nil {
+		hyp = h.hyp
+	}
+	return compute.Server{
+		ID:                 s.id,
+		Name:               s.name,
+		Status:             serverStatus(s.vmState, s.taskState),
+		Host:               s.host,
+		HypervisorHostname: hyp,
+		VMState:            s.vmState,
+		TaskState:          s.taskState,
+		PowerState:         s.powerState,
+		Locked:             s.locked,
+		Metadata:           md,
+		TenantID:           s.tenantID,
+		UserID:             s.userID,
+	}
+}
+
+func (c *Cloud) service(h *host, now time.Time) compute.Service {
+	svc := compute.Service{
+		ID:             h.serviceID,
+		Binary:         "nova-compute",
+		Host:           h.name,
+		Status:         "enabled",
+		State:          "down",
+		ForcedDown:     h.forcedDown,
+		DisabledReason: h.reason,
+	}
+	if h.disabled {
+		svc.Status = "disabled"
+	}
+	if c.reportedUp(h, now) {
+		svc.State = "up"
+	}
+	return svc
+}
+
+// serverFor looks a server up for an API call, counting the call.
+func (c *Cloud) serverFor(op, id string) (*server, error) {
+	s, ok := c.serverByID[strings.ToLower(id)]
+	if !ok {
+		c.counts.add(op, id, "")
+		return nil, errInstanceNotFound(id)
+	}
+	c.counts.add(op, s.id, "")
+	return s, nil
+}
+
+// ListServers lists the servers on host (all tenants); an empty host lists
+// every server. Servers come in fixture order.
+func (c *Cloud) ListServers(ctx context.Context, hostName string) ([]compute.Server, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	c.counts.add("list_servers", "", hostName)
+	if err := c.injected("list_servers", nil, hostName); err != nil {
+		return nil, err
+	}
+	var out []compute.Server
+	for _, s := range c.servers {
+		if hostName == "" || s.host == hostName {
+			out = append(out, c.view(s))
+		}
+	}
+	return out, nil
+}
+
+// GetServer returns one server; an unknown id is 404.
+func (c *Cloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
+	if err := c.begin(ctx); err != nil {
+		return compute.Server{}, err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	s, err := c.serverFor("get_server", id)
+	if err != nil {
+		return compute.Server{}, err
+	}
+	if err := c.injected("get_server", s, s.host); err != nil {
+		return compute.Server{}, err
+	}
+	return c.view(s), nil
+}
+
+// ListServices lists the nova-compute services; empty host or binary match
+// any.
+func (c *Cloud) ListServices(ctx context.Context, hostName, binary string) ([]compute.Service, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	now := c.lock()
+	defer c.mu.Unlock()
+	c.counts.add("list_services", "", hostName)
+	if err := c.injected("list_services", nil, hostName); err != nil {
+		return nil, err
+	}
+	var out []compute.Service
+	if binary != "" && binary != "nova-compute" {
+		return out, nil
+	}
+	for _, h := range c.hosts {
+		if hostName == "" || h.name == hostName {
+			out = append(out, c.service(h, now))
+		}
+	}
+	return out, nil
+}
+
+// UpdateService enables, disables, forces down or up a service (PUT
+// /os-services/{id} at microversion 2.53). Changing the status of a service
+// whose host is dead but still reported up answers only after the RPC
+// timeout, as nova-api waits for the dead compute; the change itself is saved
+// at once.
+func (c *Cloud) UpdateService(ctx context.Context, id string, u compute.ServiceUpdate) (compute.Service, error) {
+	if err := c.begin(ctx); err != nil {
+		return compute.Service{}, err
+	}
+	now := c.lock()
+	h, err := c.updateService(id, u, now)
+	if err != nil {
+		c.mu.Unlock()
+		return compute.Service{}, err
+	}
+	trap := u.Status != nil && h.failed && c.reportedUp(h, now)
+	c.mu.Unlock()
+	if trap {
+		if err := c.clk.Sleep(ctx, c.rpcTimeout); err != nil {
+			return compute.Service{}, requestError(err)
+		}
+	}
+	now = c.lock()
+	defer c.mu.Unlock()
+	return c.service(h, now), nil
+}
+
+func (c *Cloud) updateService(id string, u compute.ServiceUpdate, now time.Time) (*host, error) {
+	h := c.hostBySvc[strings.ToLower(id)]
+	hostName := ""
+	if h != nil {
+		hostName = h.name
+	}
+	ops := []string{"update_service"}
+	if u.Status != nil {
+		ops = append(ops, map[string]string{"disabled": "disable_service", "enabled": "enable_service"}[*u.Status])
+	}
+	if u.ForcedDown != nil {
+		ops = append(ops, map[bool]string{true: "force_down", false: "force_up"}[*u.ForcedDown])
+	}
+	for _, op := range ops {
+		if op != "" {
+			c.counts.add(op, "", hostName)
+		}
+	}
+	if !isUUID(id) {
+		return nil, apiError(http.StatusBadRequest, "Invalid uuid %s", id)
+	}
+	if h == nil {
+		return nil, apiError(http.StatusNotFound, "Service %s could not be found.", id)
+	}
+	for _, op := range ops {
+		if op == "" {
+			continue
+		}
+		if err := c.injected(op, nil, h.name); err != nil {
+			return nil, err
+		}
+	}
+	if u.Status == nil && u.ForcedDown == nil {
+		return nil, apiError(http.StatusBadRequest, "At least one of 'status' or 'forced_down' should be specified.")
+	}
+	if u.Status != nil && *u.Status != "enabled" && *u.Status != "disabled" {
+		return nil, apiError(http.StatusBadRequest,
+			"Invalid input for field/attribute status. Value: %s. '%s' is not one of ['enabled', 'disabled']",
+			*u.Status, *u.Status)
+	}
+	if u.DisabledReason != "" && (u.Status == nil || *u.Status != "disabled") {
+		return nil, apiError(http.StatusBadRequest, "Specifying 'disabled_reason' with status 'enabled' is invalid.")
+	}
+	if u.ForcedDown != nil && !*u.ForcedDown {
+		for _, m := range c.migrations {
+			if m.Source == h.name && m.Status == "done" {
+				return nil, apiError(http.StatusBadRequest, "Unable to force up host %s as `done` evacuation "+
+					"migration records remain associated with the host. Ensure the compute service has been "+
+					"restarted, allowing these records to move to `completed` before retrying this request.", h.name)
+			}
+		}
+	}
+	if u.Status != nil {
+		h.disabled = *u.Status == "disabled"
+		h.reason = ""
+		if h.disabled {
+			h.reason = u.DisabledReason
+		}
+	}
+	if u.ForcedDown != nil {
+		h.forcedDown = *u.ForcedDown
+	}
+	return h, nil
+}
+
+// Evacuate rebuilds a server of a down host on another host: the target, or
+// the scheduler's choice when target is empty.
+func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	now := c.lock()
+	defer c.mu.Unlock()
+	s, err := c.serverFor("evacuate", id)
+	if err != nil {
+		return err
+	}
+	op := &pending{kind: "evacuate"}
+	if err := c.injectedAsync("evacuate", s, op); err != nil {
+		return err
+	}
+	if target != "" {
+		if _, ok := c.hostByName[target]; !ok {
+			return apiError(http.StatusNotFound, "Compute host %s not found.", target)
+		}
+		if target == s.host {
+			return apiError(http.StatusBadRequest, "The target host can't be the same one.")
+		}
+	}
+	if !contains([]string{"active", "stopped", "error"}, s.vmState) {
+		return errInvalidState("evacuate", s.id, "vm_state", s.vmState)
+	}
+	if s.taskState != "" {
+		return errInvalidState("evacuate", s.id, "task_state", s.taskState)
+	}
+	src := c.hostOf(s)
+	if c.reportedUp(src, now) {
+		return apiError(http.StatusBadRequest, "Compute service of %s is still in use.", src.name)
+	}
+	c.counts.evacuations[s.id]++
+	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
+		Created: now, Updated: now}
+	c.migrations = append(c.migrations, mig)
+	s.taskState = "rebuilding"
+	dest := c.schedule(s, target, now)
+	if dest == "" {
+		// The conductor's NoValidHost: the API has already answered.
+		s.vmState, s.taskState = "error", ""
+		mig.Status = "error"
+		return nil
+	}
+	mig.Dest = dest
+	op.dest, op.mig = dest, mig
+	c.dispatch(s, op, dest, now, c.latEvac)
+	return nil
+}
+
+// schedule picks the destination of an evacuation: an enabled, up host other
+// than the source (the requested target only, when there is one), the least
+// loaded first, then by name. "" is Nova's NoValidHost.
+func (c *Cloud) schedule(s *server, target string, now time.Time) string {
+	load := map[string]int{}
+	for _, o := range c.servers {
+		load[o.host]++
+		if o.op != nil && o.op.kind == "evacuate" {
+			load[o.op.dest]++
+		}
+	}
+	best := ""
+	for _, h := range c.hosts {
+		if h.name == s.host || (target != "" && h.name != target) {
+			continue
+		}
+		if h.disabled || !c.reportedUp(h, now) {
+			continue
+		}
+		if h.maxServers > 0 && load[h.name] >= h.maxServers {
+			continue
+		}
+		if best == "" || load[h.name] < load[best] || (load[h.name] == load[best] && h.name < best) {
+			best = h.name
+		}
+	}
+	return best
+}
+
+// ResetState sets vm_state to active or error and clears task_state
+// (os-resetState). Work in progress on the server is abandoned, as a compute
+// fails its final save once the task state has been reset.
+func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	s, err := c.serverFor("reset_state", id)
+	if err != nil {
+		return err
+	}
+	if err := c.injected("reset_state", s, s.host); err != nil {
+		return err
+	}
+	if state != "active" && state != "error" {
+		return apiError(http.StatusBadRequest,
+			"Invalid input for field/attribute state. Value: %s. '%s' is not one of ['active', 'error']", state, state)
+	}
+	if s.op != nil {
+		if s.op.mig != nil {
+			s.op.mig.Status = "failed"
+		}
+		s.op = nil
+		c.recomputeDue()
+	}
+	s.vmState, s.taskState = state, ""
+	return nil
+}
+
+// Stop powers a server off (os-stop): task_state powering-off, then
+// vm_state stopped after the stop latency.
+func (c *Cloud) Stop(ctx context.Context, id string) error {
+	return c.power(ctx, id, "stop", []string{"active", "rescued", "error"}, "powering-off", c.latStop)
+}
+
+// Start powers a stopped server on (os-start).
+func (c *Cloud) Start(ctx context.Context, id string) error {
+	return c.power(ctx, id, "start", []string{"stopped"}, "powering-on", c.latStart)
+}
+
+func (c *Cloud) power(ctx context.Context, id, action string, from []string, task string, d time.Duration) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	now := c.lock()
+	defer c.mu.Unlock()
+	s, err := c.serverFor(action, id)
+	if err != nil {
+		return err
+	}
+	op := &pending{kind: action}
+	if err := c.injectedAsync(action, s, op); err != nil {
+		return err
+	}
+	if !contains(from, s.vmState) {
+		return errInvalidState(action, s.id, "vm_state", s.vmState)
+	}
+	if s.taskState != "" {
+		return errInvalidState(action, s.id, "task_state", s.taskState)
+	}
+	s.taskState = task
+	c.dispatch(s, op, s.host, now, d)
+	return nil
+}
+
+// Lock locks a server. The caller is an administrator (as Masakari's
+// privileged user), whom a lock does not stop.
+func (c *Cloud) Lock(ctx context.Context, id string) error { return c.setLock(ctx, id, "lock", true) }
+
+// Unlock unlocks a server.
+func (c *Cloud) Unlock(ctx context.Context, id string) error {
+	return c.setLock(ctx, id, "unlock", false)
+}
+
+func (c *Cloud) setLock(ctx context.Context, id, op string, locked bool) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	s, err := c.serverFor(op, id)
+	if err != nil {
+		return err
+	}
+	if err := c.injected(op, s, s.host); err != nil {
+		return err
+	}
+	s.locked = locked
+	return nil
+}
+
+// ListAggregates lists the host aggregates.
+func (c *Cloud) ListAggregates(ctx context.Context) ([]compute.Aggregate, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	c.counts.add("list_aggregates", "", "")
+	if err := c.injected("list_aggregates", nil, ""); err != nil {
+		return nil, err
+	}
+	return c.aggregates(), nil
+}
+
+func (c *Cloud) aggregates() []compute.Aggregate {
+	out := make([]compute.Aggregate, 0, len(c.aggs))
+	for _, a := range c.aggs {
+		out = append(out, compute.Aggregate{ID: a.id, Name: a.name, Hosts: append([]string{}, a.hosts...)})
+	}
+	return out
+}
+
+// AddHostToAggregate adds a host to an aggregate; a member already is 409.
+func (c *Cloud) AddHostToAggregate(ctx context.Context, aggregateID int, hostName string) error {
+	if err := c.begin(ctx); err != nil {
+		return err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	c.counts.add("add_host_to_aggregate", "", hostName)
+	if err := c.injected("add_host_to_aggregate", nil, hostName); err != nil {
+		return err
+	}
+	var a *aggregate
+	for _, x := range c.aggs {
+		if x.id == aggregateID {
+			a = x
+		}
+	}
+	if a == nil {
+		return apiError(http.StatusNotFound, "Aggregate %d could not be found.", aggregateID)
+	}
+	h, ok := c.hostByName[hostName]
+	if !ok {
+		return apiError(http.StatusNotFound, "Compute host %s could not be found.", hostName)
+	}
+	if contains(a.hosts, hostName) {
+		return apiError(http.StatusConflict, "Aggregate %d already has host %s.", aggregateID, hostName)
+	}
+	a.hosts = append(a.hosts, hostName)
+	h.aggregates = append(h.aggregates, a.name)
+	return nil
+}

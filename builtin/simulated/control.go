@@ -1,0 +1,384 @@
+package simulated
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// counters count API calls. Calls that Nova refuses count too: they are
+// calls the engine made.
+type counters struct {
+	ops         map[string]int
+	servers     map[string]map[string]int
+	hosts       map[string]map[string]int
+	evacuations map[string]int
+}
+
+func newCounters() counters {
+	return counters{ops: map[string]int{}, servers: map[string]map[string]int{},
+		hosts: map[string]map[string]int{}, evacuations: map[string]int{}}
+}
+
+func (k *counters) add(op, serverID, hostName string) {
+	k.ops[op]++
+	if serverID != "" {
+		bump(k.servers, strings.ToLower(serverID), op)
+	}
+	if hostName != "" {
+		bump(k.hosts, hostName, op)
+	}
+}
+
+func bump(m map[string]map[string]int, key, op string) {
+	if m[key] == nil {
+		m[key] = map[string]int{}
+	}
+	m[key][op]++
+}
+
+// Counters are the numbers of API calls the cloud received.
+type Counters struct {
+	// Ops counts calls per operation (list_servers, get_server,
+	// list_services, update_service, disable_service, enable_service,
+	// force_down, force_up, evacuate, reset_state, stop, start, lock, unlock,
+	// list_aggregates, add_host_to_aggregate). A service update counts as
+	// update_service and as each kind of change it asks for.
+	Ops map[string]int `json:"ops"`
+	// Servers counts calls per server id, then operation.
+	Servers map[string]map[string]int `json:"servers"`
+	// Hosts counts calls about a host (server lists, services, aggregates).
+	Hosts map[string]map[string]int `json:"hosts"`
+	// Evacuations counts the evacuations Nova accepted, per server id.
+	Evacuations map[string]int `json:"evacuations"`
+}
+
+// Counters returns a copy of the call counters.
+func (c *Cloud) Counters() Counters {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp := func(m map[string]map[string]int) map[string]map[string]int {
+		out := make(map[string]map[string]int, len(m))
+		for k, v := range m {
+			out[k] = copyCounts(v)
+		}
+		return out
+	}
+	return Counters{Ops: copyCounts(c.counts.ops), Servers: cp(c.counts.servers), Hosts: cp(c.counts.hosts),
+		Evacuations: copyCounts(c.counts.evacuations)}
+}
+
+func copyCounts(m map[string]int) map[string]int {
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// injected applies a matching synchronous fault: the call fails.
+func (c *Cloud) injected(op string, s *server, hostName string) error {
+	f := c.matchFault(op, s, hostName)
+	if f == nil {
+		return nil
+	}
+	return faultError(f.Error, op, s)
+}
+
+// injectedAsync applies a matching fault to an accepted operation: error
+// and never shape its pending work, the others fail the call.
+func (c *Cloud) injectedAsync(op string, s *server, p *pending) error {
+	f := c.matchFault(op, s, s.host)
+	if f == nil {
+		return nil
+	}
+	switch f.Error {
+	case "error":
+		p.fail = true
+		return nil
+	case "never":
+		p.never = true
+		return nil
+	}
+	return faultError(f.Error, op, s)
+}
+
+func (c *Cloud) matchFault(op string, s *server, hostName string) *activeFault {
+	for i, f := range c.faults {
+		if f.Op != op {
+			continue
+		}
+		if f.Server != "" && (s == nil || !strings.EqualFold(f.Server, s.id)) {
+			continue
+		}
+		if f.Host != "" && f.Host != hostName {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+			if f.left == 0 {
+				c.faults = append(c.faults[:i:i], c.faults[i+1:]...)
+			}
+		}
+		return f
+	}
+	return nil
+}
+
+func faultError(kind, op string, s *server) error {
+	what := op
+	if s != nil {
+		what = fmt.Sprintf("%s of instance %s", op, s.id)
+	}
+	switch kind {
+	case "conflict":
+		return apiError(http.StatusConflict, "Injected fault: %s answers 409 Conflict.", what)
+	case "not_found":
+		return apiError(http.StatusNotFound, "Injected fault: %s answers 404 Not Found.", what)
+	case "invalid":
+		return apiError(http.StatusBadRequest, "Injected fault: %s answers 400 Bad Request.", what)
+	case "forbidden":
+		return apiError(http.StatusForbidden, "Injected fault: %s answers 403 Forbidden.", what)
+	}
+	return apiError(http.StatusInternalServerError,
+		"Unexpected API Error. Injected fault: %s answers 500 Internal Server Error.", what)
+}
+
+// InjectFault adds a fault at run time, checked as a fixture's faults are.
+func (c *Cloud) InjectFault(f Fault) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var hosts, servers []string
+	for _, h := range c.hosts {
+		hosts = append(hosts, h.name)
+	}
+	for _, s := range c.servers {
+		servers = append(servers, s.id, s.name)
+	}
+	if ps := f.check(hosts, servers); len(ps) > 0 {
+		for i := range ps {
+			ps[i].Path = "fault" + ps[i].Path
+		}
+		return ps
+	}
+	c.faults = append(c.faults, c.newFault(f))
+	return nil
+}
+
+// ClearFaults removes every fault.
+func (c *Cloud) ClearFaults() {
+	c.mu.Lock()
+	c.faults = nil
+	c.mu.Unlock()
+}
+
+// Faults lists the faults still active, with the hits they have left in
+// Count (0: unlimited).
+func (c *Cloud) Faults() []Fault {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Fault, 0, len(c.faults))
+	for _, f := range c.faults {
+		ft := f.Fault
+		ft.Count = f.left
+		out = append(out, ft)
+	}
+	return out
+}
+
+// FailHost kills the host's nova-compute now: Nova keeps reporting the
+// service up until service_down_time has passed (at once if it is forced
+// down), and work sent to the host waits for its restart.
+func (c *Cloud) FailHost(name string) error {
+	now := c.lock()
+	defer c.mu.Unlock()
+	h, ok := c.hostByName[name]
+	if !ok {
+		return fmt.Errorf("fail host: %w", c.unknownHost(name))
+	}
+	if !h.failed {
+		h.failed, h.failedAt = true, now
+	}
+	return nil
+}
+
+// RestartHost brings the host's nova-compute back: its heartbeat resumes (it
+// is reported up unless forced down), evacuations from it become completed,
+// and stop/start requests it missed are carried out.
+func (c *Cloud) RestartHost(name string) error {
+	now := c.lock()
+	defer c.mu.Unlock()
+	h, ok := c.hostByName[name]
+	if !ok {
+		return fmt.Errorf("restart host: %w", c.unknownHost(name))
+	}
+	c.restart(h, now)
+	return nil
+}
+
+func (c *Cloud) restart(h *host, now time.Time) {
+	h.failed, h.failedAt = false, time.Time{}
+	for _, m := range c.migrations {
+		if m.Source == h.name && m.Status == "done" {
+			m.Status, m.Updated = "completed", now
+		}
+	}
+	for _, s := range c.servers {
+		op := s.op
+		if op == nil || !op.waiting {
+			continue
+		}
+		worker := s.host
+		if op.kind == "evacuate" {
+			worker = op.dest
+		}
+		if worker != h.name {
+			continue
+		}
+		d := map[string]time.Duration{"stop": c.latStop, "start": c.latStart, "evacuate": c.latEvac}[op.kind]
+		op.waiting = false
+		op.due = now.Add(d)
+	}
+	c.recomputeDue()
+}
+
+// RecoverHost is the operator's step after a host failure: restart its
+// nova-compute, force its service up and enable it.
+func (c *Cloud) RecoverHost(name string) error {
+	now := c.lock()
+	defer c.mu.Unlock()
+	h, ok := c.hostByName[name]
+	if !ok {
+		return fmt.Errorf("recover host: %w", c.unknownHost(name))
+	}
+	c.restart(h, now)
+	h.forcedDown, h.disabled, h.reason = false, false, ""
+	return nil
+}
+
+func (c *Cloud) unknownHost(name string) error {
+	names := make([]string, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		names = append(names, h.name)
+	}
+	return apiError(http.StatusNotFound, "Compute host %s could not be found.%s", name, suggest(name, names))
+}
+
+// HostInfo is a host as the fixture declared it.
+type HostInfo struct {
+	Name               string   `json:"name"`
+	Reserved           bool     `json:"reserved"`
+	HypervisorHostname string   `json:"hypervisor_hostname"`
+	Aggregates         []string `json:"aggregates,omitempty"`
+}
+
+// Hosts lists the hosts in fixture order.
+func (c *Cloud) Hosts() []HostInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]HostInfo, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		out = append(out, HostInfo{Name: h.name, Reserved: h.reserved, HypervisorHostname: h.hyp,
+			Aggregates: append([]string(nil), h.aggregates...)})
+	}
+	return out
+}
+
+// ReservedHosts lists the hosts marked "reserved": true, in fixture order:
+// the segment's reserved hosts in `kaifuku run`.
+func (c *Cloud) ReservedHosts() []string {
+	var out []string
+	for _, h := range c.Hosts() {
+		if h.Reserved {
+			out = append(out, h.Name)
+		}
+	}
+	return out
+}
+
+// Snapshot is the whole visible state of the cloud at one time.
+type Snapshot struct {
+	Time       time.Time        `json:"time"`
+	Servers    []ServerState    `json:"servers"`
+	Services   []ServiceState   `json:"services"`
+	Aggregates []AggregateState `json:"aggregates"`
+	Migrations []Migration      `json:"migrations"`
+	Faults     []Fault          `json:"faults,omitempty"`
+}
+
+// ServerState is one server in a Snapshot.
+type ServerState struct {
+	ID                 string            `json:"id"`
+	Name               string            `json:"name"`
+	Status             string            `json:"status"`
+	Host               string            `json:"host"`
+	HypervisorHostname string            `json:"hypervisor_hostname"`
+	VMState            string            `json:"vm_state"`
+	TaskState          *string           `json:"task_state"`
+	PowerState         int               `json:"power_state"`
+	Locked             bool              `json:"locked"`
+	Metadata           map[string]string `json:"metadata"`
+}
+
+// ServiceState is one nova-compute service in a Snapshot.
+type ServiceState struct {
+	ID             string  `json:"id"`
+	Host           string  `json:"host"`
+	Binary         string  `json:"binary"`
+	Status         string  `json:"status"`
+	State          string  `json:"state"`
+	ForcedDown     bool    `json:"forced_down"`
+	DisabledReason *string `json:"disabled_reason"`
+	// Failed tells whether the host's nova-compute is dead (which Nova only
+	// shows as state down after service_down_time).
+	Failed bool `json:"failed"`
+}
+
+// AggregateState is one aggregate in a Snapshot.
+type AggregateState struct {
+	ID    int      `json:"id"`
+	Name  string   `json:"name"`
+	Hosts []string `json:"hosts"`
+}
+
+// Snapshot returns the current state.
+func (c *Cloud) Snapshot() Snapshot {
+	now := c.lock()
+	defer c.mu.Unlock()
+	snap := Snapshot{Time: now, Servers: []ServerState{}, Services: []ServiceState{},
+		Aggregates: []AggregateState{}, Migrations: []Migration{}}
+	for _, s := range c.servers {
+		v := c.view(s)
+		st := ServerState{ID: v.ID, Name: v.Name, Status: v.Status, Host: v.Host,
+			HypervisorHostname: v.HypervisorHostname, VMState: v.VMState, PowerState: v.PowerState,
+			Locked: v.Locked, Metadata: v.Metadata}
+		if v.TaskState != "" {
+			ts := v.TaskState
+			st.TaskState = &ts
+		}
+		snap.Servers = append(snap.Servers, st)
+	}
+	for _, h := range c.hosts {
+		v := c.service(h, now)
+		st := ServiceState{ID: v.ID, Host: v.Host, Binary: v.Binary, Status: v.Status, State: v.State,
+			ForcedDown: v.ForcedDown, Failed: h.failed}
+		if v.DisabledReason != "" {
+			r := v.DisabledReason
+			st.DisabledReason = &r
+		}
+		snap.Services = append(snap.Services, st)
+	}
+	for _, a := range c.aggregates() {
+		snap.Aggregates = append(snap.Aggregates, AggregateState{ID: a.ID, Name: a.Name, Hosts: a.Hosts})
+	}
+	for _, m := range c.migrations {
+		snap.Migrations = append(snap.Migrations, *m)
+	}
+	for _, f := range c.faults {
+		ft := f.Fault
+		ft.Count = f.left
+		snap.Faults = append(snap.Faults, ft)
+	}
+	return snap
+}
