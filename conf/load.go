@@ -1,11 +1,315 @@
 package conf
 
-// Load reads the files in order (later files override earlier ones).
-func Load(files ...string) (*Config, error) {
-	return Defaults(), nil
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultStateDir is [DEFAULT] state_dir when no file sets it.
+const DefaultStateDir = "/var/lib/kaifuku"
+
+// Defaults returns the configuration of an empty file set: Masakari's
+// defaults for its options, kaifuku's for its own.
+func Defaults() *Config {
+	c := &Config{
+		StateDir: DefaultStateDir,
+		Flows:    DefaultFlows(),
+		Engine: Engine{
+			DuplicateNotificationDetectionInterval: 180 * time.Second,
+			WaitPeriodAfterServiceUpdate:           180 * time.Second,
+			WaitPeriodAfterEvacuation:              90 * time.Second,
+			VerifyInterval:                         1 * time.Second,
+			WaitPeriodAfterPowerOff:                180 * time.Second,
+			WaitPeriodAfterPowerOn:                 60 * time.Second,
+			ProcessUnfinishedNotificationsInterval: 120 * time.Second,
+			RetryNotificationNewStatusInterval:     60 * time.Second,
+			CheckExpiredNotificationsInterval:      600 * time.Second,
+			NotificationsExpiredInterval:           86400 * time.Second,
+			HostFailureRecoveryThreads:             3,
+		},
+		HostFailure: HostFailure{
+			EvacuateAllInstances:         true,
+			HAEnabledInstanceMetadataKey: "HA_Enabled",
+			ServiceDisableReason:         "Masakari detected host failed.",
+		},
+		InstanceFailure: InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
+		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
+		Lua: Lua{
+			ScriptsDir:     defaultScriptsDir(nil),
+			TaskTimeout:    30 * time.Second,
+			MemoryLimitMiB: 256,
+		},
+		SMTP: SMTP{Host: "localhost", Port: 25, From: "kaifuku@localhost", Timeout: 30 * time.Second},
+		API: API{
+			Listen:       "127.0.0.1:15868",
+			AuthStrategy: "token",
+			MaxBodyBytes: 1 << 20,
+			WorkerCount:  4,
+			GracePeriod:  30 * time.Second,
+		},
+		Compute: Compute{Driver: "simulated"},
+		Nova: Nova{
+			UserDomainName:    "Default",
+			ProjectDomainName: "Default",
+			Interface:         "public",
+			Timeout:           60 * time.Second,
+		},
+		Database: Database{LeaseSeconds: 60 * time.Second},
+		Sections: map[string]Section{},
+	}
+	c.deriveFromStateDir(nil)
+	return c
 }
 
-// Defaults returns the configuration of an empty file set.
-func Defaults() *Config {
-	return &Config{}
+// deriveFromStateDir fills the defaults that live under state_dir unless
+// set is true for them.
+func (c *Config) deriveFromStateDir(set map[[2]string]setting) {
+	if _, ok := set[[2]string{"api", "token_file"}]; !ok {
+		c.API.TokenFile = filepath.Join(c.StateDir, "tokens")
+	}
+	if _, ok := set[[2]string{"database", "connection"}]; !ok {
+		c.Database.Connection = "sqlite:///" + filepath.Join(c.StateDir, "kaifuku.db")
+	}
+}
+
+// source is one file to read.
+type source struct {
+	name string
+	data []byte
+	err  error
+}
+
+// Load reads the files in order; a later file overrides the options an
+// earlier one sets, as oslo.config's repeated --config-file does. With no
+// file it returns Defaults. All problems of all files are returned, joined,
+// each an *Error.
+func Load(files ...string) (*Config, error) {
+	srcs := make([]source, len(files))
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		srcs[i] = source{name: f, data: data, err: err}
+	}
+	return load(srcs)
+}
+
+// Parse reads one file held in memory; name is used in positions and to
+// resolve relative paths.
+func Parse(name string, data []byte) (*Config, error) {
+	return load([]source{{name: name, data: data}})
+}
+
+func load(srcs []source) (*Config, error) {
+	c := Defaults()
+	var errs []error
+	var files []rawFile
+	for _, s := range srcs {
+		c.Files = append(c.Files, s.name)
+		if s.err != nil {
+			errs = append(errs, &Error{Pos: Pos{File: s.name}, Err: fmt.Errorf("cannot read the file: %w", unwrapPath(s.err))})
+			continue
+		}
+		rf, e := readINI(s.name, s.data)
+		errs = append(errs, e...)
+		files = append(files, rf)
+	}
+	if len(c.Files) > 0 {
+		c.Lua.ScriptsDir = defaultScriptsDir(c.Files)
+	}
+
+	// Merge: the last file setting an option wins.
+	set := map[[2]string]setting{}
+	for _, rf := range files {
+		dir := filepath.Dir(rf.name)
+		for _, h := range rf.sections {
+			if _, owned := ownedSection(h.name); owned {
+				continue
+			}
+			if _, ok := c.Sections[h.name]; !ok {
+				c.Sections[h.name] = Section{Name: h.name, Pos: h.pos, Values: map[string]string{}, KeyPos: map[string]Pos{}}
+			}
+		}
+		for _, e := range rf.entries {
+			def, owned := ownedSection(e.section)
+			if !owned {
+				s := c.Sections[e.section]
+				s.Values[e.key] = e.val.s
+				s.KeyPos[e.key] = e.pos
+				continue
+			}
+			if _, ok := def.option(e.key); !ok {
+				if err := checkUnknown(def, e.key); err != nil {
+					errs = append(errs, &Error{Pos: e.pos, Section: def.name, Key: e.key, Err: err})
+				}
+				continue
+			}
+			set[[2]string{def.name, e.key}] = setting{entry: e, dir: dir}
+		}
+	}
+
+	// Typed options, section by section.
+	fail := func(v setting, section, key string, err error) {
+		errs = append(errs, &Error{Pos: v.pos, Section: section, Key: key, Err: err})
+	}
+	for _, def := range sectionDefs {
+		for _, o := range def.opts {
+			if v, ok := set[[2]string{def.name, o.name}]; ok {
+				if err := o.set(c, v); err != nil {
+					fail(v, def.name, o.name, err)
+				}
+			}
+		}
+	}
+	c.deriveFromStateDir(set)
+	for _, k := range FlowKinds {
+		v, ok := set[[2]string{FlowSection, k.Option()}]
+		if !ok {
+			continue
+		}
+		spec, ferrs := parseFlowValue(k, v.pos, v.val)
+		if len(ferrs) > 0 {
+			errs = append(errs, ferrs...)
+			continue
+		}
+		c.Flows[k] = spec
+	}
+	errs = append(errs, c.applyAliases(set)...)
+	if v, ok := set[[2]string{"compute", "driver"}]; ok && c.Compute.Driver == "nova" && c.Nova.AuthURL == "" && c.Nova.Endpoint == "" {
+		fail(v, "compute", "driver", errors.New("the nova driver needs [nova] auth_url (or Masakari's [DEFAULT] os_privileged_user_auth_url), or [nova] token and endpoint"))
+	}
+
+	if len(errs) > 0 {
+		sortErrors(errs, c.Files)
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// applyAliases lets Masakari's [DEFAULT] options fill [nova] and [api] where
+// those sections do not set the option themselves.
+func (c *Config) applyAliases(set map[[2]string]setting) []error {
+	var errs []error
+	names := make([]string, 0, len(aliases))
+	for a := range aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	for _, a := range names {
+		v, ok := set[[2]string{"DEFAULT", a}]
+		target := aliases[a]
+		if _, overridden := set[target]; !ok || overridden {
+			continue
+		}
+		def, _ := ownedSection(target[0])
+		o, _ := def.option(target[1])
+		if err := o.set(c, v); err != nil {
+			errs = append(errs, &Error{Pos: v.pos, Section: "DEFAULT", Key: a, Err: err})
+		}
+	}
+	if _, ok := set[[2]string{"api", "listen"}]; !ok {
+		h, hok := set[[2]string{"DEFAULT", aliasListen}]
+		p, pok := set[[2]string{"DEFAULT", aliasListenPort}]
+		if hok || pok {
+			host, port := "127.0.0.1", 15868
+			if hok {
+				host = strings.Trim(h.s(), "[]")
+			}
+			if pok {
+				n, err := parsePort(p.s())
+				if err != nil {
+					errs = append(errs, &Error{Pos: p.pos, Section: "DEFAULT", Key: aliasListenPort, Err: err})
+				}
+				port = n
+			}
+			c.API.Listen = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+	}
+	if _, ok := set[[2]string{"api", "auth_strategy"}]; !ok {
+		if v, ok := set[[2]string{"DEFAULT", aliasAuth}]; ok && v.s() == "noauth2" {
+			c.API.AuthStrategy = "noauth"
+		}
+	}
+	return errs
+}
+
+// checkUnknown decides about a key that is not an option of a section
+// kaifuku owns.
+func checkUnknown(def sectionDef, key string) error {
+	if def.name == FlowSection {
+		return unknownKey(key, flowOptions())
+	}
+	if !def.lenient {
+		return unknownKey(key, def.names())
+	}
+	for _, f := range def.foreign {
+		if f == key {
+			return nil
+		}
+	}
+	if c, ok := closest(key, def.names()); ok {
+		return fmt.Errorf("unknown option; did you mean %q?", c)
+	}
+	return nil // an option of Masakari or an oslo library
+}
+
+// unwrapPath drops the file name from an *os.PathError (the position
+// already names the file).
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// sortErrors orders problems by file (in reading order), line and column.
+func sortErrors(errs []error, files []string) {
+	index := map[string]int{}
+	for i, f := range files {
+		if _, ok := index[f]; !ok {
+			index[f] = i
+		}
+	}
+	key := func(e error) (int, int, int) {
+		var ce *Error
+		if errors.As(e, &ce) {
+			return index[ce.Pos.File], ce.Pos.Line, ce.Pos.Col
+		}
+		return len(files), 0, 0
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		fi, li, ci := key(errs[i])
+		fj, lj, cj := key(errs[j])
+		if fi != fj {
+			return fi < fj
+		}
+		if li != lj {
+			return li < lj
+		}
+		return ci < cj
+	})
+}
+
+// Unclaimed returns the sorted names of the sections that kaifuku does not
+// own and that are not named after one of tasks: oslo sections of a real
+// masakari.conf, or settings of a task that does not exist.
+func (c *Config) Unclaimed(tasks []string) []string {
+	known := map[string]bool{}
+	for _, t := range tasks {
+		known[t] = true
+	}
+	var out []string
+	for name := range c.Sections {
+		if !known[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
