@@ -1,0 +1,295 @@
+package script
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+)
+
+// State sizes: CallStackSize bounds recursion ("stack overflow"), the fixed
+// registry bounds the data stack ("registry overflow"); both end a runaway
+// recursion in well under a millisecond.
+const (
+	callStackSize = 200
+	registrySize  = 256 * 16
+)
+
+// runState is one sealed Lua state, used by the Lua tasks of one flow run.
+type runState struct {
+	set *set
+	L   *lua.LState
+	// cur is the task running in the state (a state runs one task at a time).
+	cur *call
+
+	base    *lua.LTable // the globals every task sees (read through envMT)
+	envMT   *lua.LTable
+	cfgMT   *lua.LTable
+	arrayMT *lua.LTable // marks an (empty) table as a JSON array
+	objMT   *lua.LTable // marks an (empty) table as a JSON object
+	null    *lua.LUserData
+
+	// tainted states saw a timeout, an overflow or a panic: they finish
+	// their run and are then discarded instead of pooled.
+	tainted bool
+}
+
+// call is one execution of a task (or the load-time run of a script).
+type call struct {
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	env     *engine.Env // nil while loading
+	log     *logrus.Entry
+	task    *task
+	loading bool
+
+	skipped    bool
+	skipReason string
+	globals    *lua.LTable           // this execution's globals
+	modules    map[string]lua.LValue // require cache of this execution
+	requiring  map[string]bool
+}
+
+func (s *set) getState() *runState {
+	if v := s.pool.Get(); v != nil {
+		return v.(*runState)
+	}
+	return s.newState()
+}
+
+// release returns the state to the pool, or drops it when tainted.
+func (rs *runState) release() {
+	rs.cur = nil
+	rs.L.RemoveContext()
+	rs.L.SetTop(0)
+	if rs.tainted {
+		rs.L.Close()
+		return
+	}
+	rs.set.pool.Put(rs)
+}
+
+// Close ends the run's use of the state (engine.Env.Shared closes it when
+// the run ends).
+func (rs *runState) Close() error {
+	rs.release()
+	return nil
+}
+
+func (s *set) newState() *runState {
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: callStackSize, RegistrySize: registrySize})
+	rs := &runState{set: s, L: L}
+	for _, lib := range []struct {
+		name string
+		open lua.LGFunction
+	}{{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.StringLibName, lua.OpenString},
+		{lua.MathLibName, lua.OpenMath}, {lua.OsLibName, lua.OpenOs}} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(lua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	g := L.G.Global
+	rs.base = L.NewTable()
+	for _, name := range []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
+		"rawset", "select", "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "_VERSION"} {
+		rs.base.RawSetString(name, g.RawGetString(name))
+	}
+	for _, name := range []string{"dofile", "loadfile", "load", "loadstring", "collectgarbage", "getfenv",
+		"setfenv", "module", "newproxy", "_printregs", "gcinfo"} {
+		rs.base.RawSetString(name, rs.disabled(name, "it is not available in kaifuku tasks"))
+	}
+	rs.base.RawSetString("setmetatable", L.NewFunction(baseSetMetatable))
+
+	rs.arrayMT = rs.protectedTable()
+	rs.objMT = rs.protectedTable()
+	rs.null = L.NewUserData()
+	nullMT := rs.protectedTable()
+	nullMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("null")); return 1 }))
+	rs.null.Metatable = nullMT
+
+	str := rs.stringLib(g.RawGetString("string").(*lua.LTable))
+	strMT := rs.protectedTable()
+	strMT.RawSetString("__index", str)
+	L.SetMetatable(lua.LString(""), strMT)
+
+	rs.base.RawSetString("string", rs.seal("string", str))
+	rs.base.RawSetString("table", rs.seal("table", rs.tableLib(g.RawGetString("table").(*lua.LTable))))
+	rs.base.RawSetString("math", rs.seal("math", rs.mathLib(g.RawGetString("math").(*lua.LTable))))
+	rs.base.RawSetString("os", rs.seal("os", rs.osLib(g.RawGetString("os").(*lua.LTable))))
+	for _, name := range []string{"io", "debug", "package", "coroutine", "channel"} {
+		rs.base.RawSetString(name, rs.unavailable(name))
+	}
+	rs.openModules()
+
+	rs.envMT = rs.protectedTable()
+	rs.envMT.RawSetString("__index", rs.base)
+	rs.cfgMT = rs.protectedTable()
+	rs.cfgMT.RawSetString("__index", rs.configHelpers())
+
+	// Nothing may reach the state's own globals any more.
+	L.G.Global = L.NewTable()
+	L.Env = L.G.Global
+	return rs
+}
+
+// protectedTable returns a metatable that getmetatable and setmetatable
+// cannot reach.
+func (rs *runState) protectedTable() *lua.LTable {
+	mt := rs.L.NewTable()
+	mt.RawSetString("__metatable", lua.LString("protected"))
+	return mt
+}
+
+// seal returns a read-only view of a library table: a userdata whose
+// metatable reads from tbl and refuses writes. rawset, table.insert and
+// setmetatable cannot change a userdata, so the view stays as it is for
+// every task that uses the state.
+func (rs *runState) seal(name string, tbl *lua.LTable) *lua.LUserData {
+	L := rs.L
+	mt := rs.protectedTable()
+	mt.RawSetString("__index", tbl)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("cannot set %s.%s: library tables are read-only in kaifuku tasks (use a local variable instead)",
+			name, lua.LVAsString(L.Get(2)))
+		return 0
+	}))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LString("library " + name))
+		return 1
+	}))
+	ud := L.NewUserData()
+	ud.Value = name
+	ud.Metatable = mt
+	return ud
+}
+
+// unavailable returns a stand-in for a library kaifuku does not open: any
+// use of it raises a clear error.
+func (rs *runState) unavailable(name string) *lua.LUserData {
+	L := rs.L
+	mt := rs.protectedTable()
+	raise := L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("the %s library is not available in kaifuku tasks", name)
+		return 0
+	})
+	mt.RawSetString("__index", raise)
+	mt.RawSetString("__newindex", raise)
+	mt.RawSetString("__call", raise)
+	ud := L.NewUserData()
+	ud.Metatable = mt
+	return ud
+}
+
+// disabled returns a function that raises "NAME is disabled: why".
+func (rs *runState) disabled(name, why string) *lua.LFunction {
+	return rs.L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s is disabled: %s", name, why)
+		return 0
+	})
+}
+
+// baseSetMetatable is setmetatable restricted to tables: gopher-lua's own
+// accepts any value and would then change the metatable shared by every
+// number, boolean or function of the state.
+func baseSetMetatable(L *lua.LState) int {
+	tbl := L.CheckTable(1)
+	mt := L.Get(2)
+	if mt != lua.LNil {
+		if _, ok := mt.(*lua.LTable); !ok {
+			L.ArgError(2, "nil or table expected")
+		}
+	}
+	if cur, ok := tbl.Metatable.(*lua.LTable); ok && cur.RawGetString("__metatable") != lua.LNil {
+		L.RaiseError("cannot change a protected metatable")
+	}
+	tbl.Metatable = mt
+	L.SetTop(1)
+	return 1
+}
+
+// newEnv returns fresh globals for one execution: writes land in it, reads
+// fall through to the shared read-only base.
+func (rs *runState) newEnv(c *call) *lua.LTable {
+	env := rs.L.CreateTable(0, 4)
+	env.RawSetString("_G", env)
+	env.RawSetString("config", rs.configTable(c.task.settings))
+	env.Metatable = rs.envMT
+	return env
+}
+
+func (rs *runState) configTable(sec conf.Section) *lua.LTable {
+	t := rs.L.CreateTable(0, len(sec.Values))
+	for k, v := range sec.Values {
+		t.RawSetString(k, lua.LString(v))
+	}
+	t.Metatable = rs.cfgMT
+	return t
+}
+
+// begin makes c the running call of the state, bound to ctx.
+func (rs *runState) begin(ctx context.Context, c *call) (end func()) {
+	c.ctx, c.cancel = context.WithCancelCause(ctx)
+	remove := rs.set.watchdog.add(c.cancel)
+	rs.cur = c
+	rs.L.SetContext(c.ctx)
+	return func() {
+		remove()
+		c.cancel(nil)
+		rs.cur = nil
+		rs.L.RemoveContext()
+	}
+}
+
+// loadChunk runs the script's top level with fresh globals and returns the
+// table it returns.
+func (rs *runState) loadChunk(ctx context.Context, c *call) (*lua.LTable, error) {
+	end := rs.begin(ctx, c)
+	defer end()
+	return rs.runChunk(c)
+}
+
+func (rs *runState) runChunk(c *call) (*lua.LTable, error) {
+	L := rs.L
+	fn := L.NewFunctionFromProto(c.task.script.proto)
+	c.globals = rs.newEnv(c)
+	fn.Env = c.globals
+	L.Push(fn)
+	if err := L.PCall(0, 1, nil); err != nil {
+		return nil, rs.failure(c, err)
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	tbl, ok := ret.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("%s: the script must end with `return { requires = {...}, provides = {...}, execute = function(store) ... end }`, but it returned %s",
+			c.task.script.chunk, describeValue(ret))
+	}
+	return tbl, nil
+}
+
+func describeValue(v lua.LValue) string {
+	if v == lua.LNil {
+		return "nothing"
+	}
+	return "a " + v.Type().String()
+}
+
+// where returns the "scripts/NAME.lua:LINE" prefix of a Lua error message.
+func where(msg, fallback string) string {
+	if i := strings.Index(msg, ".lua:"); i >= 0 {
+		j := i + len(".lua:")
+		k := j
+		for k < len(msg) && msg[k] >= '0' && msg[k] <= '9' {
+			k++
+		}
+		if k > j {
+			return msg[:k]
+		}
+	}
+	return fallback
+}
