@@ -1,0 +1,43 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
+)
+
+// Listener returns the engine.Listener that persists every task event: the
+// task's record (state, progress entries) on every change, and with it the
+// flow store after each success, in one transaction. It is synchronous, so a
+// task's success is on disk before the next task starts.
+func (s *Service) Listener() engine.Listener {
+	return engine.ListenerFunc(s.persist)
+}
+
+func (s *Service) persist(e engine.Event) {
+	if e.Type == engine.FlowFinished || e.Task == "" {
+		return
+	}
+	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("task", e.Task)
+	rec, err := json.Marshal(e.Record)
+	if err != nil {
+		log.Errorf("encode task record: %v", err)
+		return
+	}
+	ctx := context.Background()
+	if e.Type == engine.TaskSucceeded && e.Store != nil {
+		store, err := json.Marshal(e.Store)
+		if err != nil {
+			log.Errorf("encode flow store: %v", err)
+			return
+		}
+		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, string(e.Flow), e.Task, rec, store); err != nil {
+			log.Errorf("persist task success: %v", err)
+		}
+		return
+	}
+	if err := s.store.SaveTask(ctx, e.NotificationUUID, string(e.Flow), e.Task, rec); err != nil {
+		log.Errorf("persist task %s: %v", e.Type, err)
+	}
+}

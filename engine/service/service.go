@@ -1,0 +1,450 @@
+// Package service is kaifuku's notification engine: workers that claim new
+// notifications from the database under a lease and run them through the
+// recovery manager, a listener that persists every task's state, progress and
+// the flow store as they change (so that a restart resumes a run from the
+// first task that had not succeeded), Masakari's periodic tasks, and a
+// graceful drain for shutdown.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
+)
+
+// SegmentDisabledMessage is Masakari's message (sic) for a notification
+// ignored because its segment is disabled.
+const SegmentDisabledMessage = "Recovery aboart: the segment HA is disabled."
+
+// Options are the engine's timing options ([DEFAULT] of masakari.conf and
+// kaifuku's [api]/[database]); zero values take Masakari's defaults.
+type Options struct {
+	Workers                  int           // [api] worker_count, default 4
+	Lease                    time.Duration // [database] lease_seconds, default 60 s
+	ProcessUnfinishedEvery   time.Duration // process_unfinished_notifications_interval, 120 s
+	RetryNewAfter            time.Duration // retry_notification_new_status_interval, 60 s
+	CheckExpiredEvery        time.Duration // check_expired_notifications_interval, 600 s
+	ExpireAfter              time.Duration // notifications_expired_interval, 86400 s
+	Poll                     time.Duration // claim poll interval without a wake-up, default 1 s
+	PeriodicFirstRunDelay    time.Duration // delay before the first periodic run, default 0
+	DisablePeriodicTasksTest bool          // tests only: no periodic tasks
+}
+
+// OptionsFrom reads the options of a configuration.
+func OptionsFrom(cfg *conf.Config) Options {
+	return Options{
+		Workers:                cfg.API.WorkerCount,
+		Lease:                  cfg.Database.LeaseSeconds,
+		ProcessUnfinishedEvery: cfg.Engine.ProcessUnfinishedNotificationsInterval,
+		RetryNewAfter:          cfg.Engine.RetryNotificationNewStatusInterval,
+		CheckExpiredEvery:      cfg.Engine.CheckExpiredNotificationsInterval,
+		ExpireAfter:            cfg.Engine.NotificationsExpiredInterval,
+	}
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	def(&o.Lease, 60*time.Second)
+	def(&o.ProcessUnfinishedEvery, 120*time.Second)
+	def(&o.RetryNewAfter, 60*time.Second)
+	def(&o.CheckExpiredEvery, 600*time.Second)
+	def(&o.ExpireAfter, 86400*time.Second)
+	def(&o.Poll, time.Second)
+	return o
+}
+
+// Store is what the engine needs of the database (db.DB implements it).
+type Store interface {
+	recovery.Segments
+	Claim(ctx context.Context, owner string, leaseUntil time.Time) (db.Notification, bool, error)
+	ClaimRetry(ctx context.Context, id, owner string, leaseUntil time.Time) (db.Notification, bool, error)
+	RenewLease(ctx context.Context, id, owner string, leaseUntil time.Time) (bool, error)
+	Release(ctx context.Context, id, owner string) error
+	Finish(ctx context.Context, id, owner, status string, message *string) (bool, error)
+	SetStatus(ctx context.Context, id, status string, message *string, from ...string) (bool, error)
+	WithStatus(ctx context.Context, before time.Time, statuses ...string) ([]db.Notification, error)
+	HostByUUID(ctx context.Context, id string) (db.Host, error)
+	SaveTask(ctx context.Context, id, flow, task string, record []byte) error
+	SaveTaskAndStore(ctx context.Context, id, flow, task string, record, store []byte) error
+	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
+	ClearProgress(ctx context.Context, id string) error
+}
+
+// Engine is what a configuration generation provides: the manager with its
+// flows. A reload swaps it; running notifications keep the one they started
+// with.
+type Engine struct {
+	Manager *recovery.Manager
+	Options Options
+}
+
+// Observer is told about final statuses (metrics).
+type Observer interface {
+	Notification(typ, status string, d time.Duration)
+}
+
+// Service runs notifications.
+type Service struct {
+	store    Store
+	log      *logrus.Logger
+	owner    string
+	engine   atomic.Pointer[Engine]
+	wake     chan struct{}
+	drain    chan struct{}
+	stopOnce sync.Once
+	Observer Observer
+	now      func() time.Time
+
+	wg      sync.WaitGroup
+	running sync.Map // notification uuid -> struct{}
+}
+
+// New returns a Service; set the engine with SetEngine before Start. The
+// manager's runner must drain with Drain() and report to Listener().
+func New(store Store, log *logrus.Logger) *Service {
+	return &Service{store: store, log: log, owner: "kaifuku-" + uuid.NewString(),
+		wake: make(chan struct{}, 1), drain: make(chan struct{}), now: time.Now}
+}
+
+// Owner is the name this service claims notifications under.
+func (s *Service) Owner() string { return s.owner }
+
+// Drain is closed when the service starts shutting down; give it to
+// engine.Runner.Drain.
+func (s *Service) Drain() <-chan struct{} { return s.drain }
+
+// SetEngine installs a configuration generation (at start and on reload).
+func (s *Service) SetEngine(e *Engine) {
+	e.Options = e.Options.withDefaults()
+	s.engine.Store(e)
+}
+
+// Wake tells the workers there is work (a notification was created).
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Running reports how many notifications are being processed.
+func (s *Service) Running() int {
+	n := 0
+	s.running.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// Start launches the workers and the periodic tasks. ctx is the hard stop:
+// cancelling it aborts tasks in flight (Stop drains gracefully first).
+func (s *Service) Start(ctx context.Context) {
+	opts := s.engine.Load().Options
+	for i := 0; i < opts.Workers; i++ {
+		s.wg.Add(1)
+		go s.worker(ctx, i)
+	}
+	if !opts.DisablePeriodicTasksTest {
+		s.wg.Add(2)
+		go s.periodic(ctx, "process_unfinished_notifications", func(o Options) time.Duration { return o.ProcessUnfinishedEvery }, s.processUnfinished)
+		go s.periodic(ctx, "check_expired_notifications", func(o Options) time.Duration { return o.CheckExpiredEvery }, s.checkExpired)
+	}
+}
+
+// Stop drains: no new claims, running flows stop at their next task boundary
+// and are left to resume. It returns when every worker has returned or ctx
+// ends (the caller then cancels Start's context and waits with Wait).
+func (s *Service) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.drain) })
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%d notification(s) still running after the grace period: %w", s.Running(), ctx.Err())
+	}
+}
+
+// Wait waits for every worker to return.
+func (s *Service) Wait() { s.wg.Wait() }
+
+func (s *Service) draining() bool {
+	select {
+	case <-s.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Service) worker(ctx context.Context, i int) {
+	defer s.wg.Done()
+	for {
+		if s.draining() || ctx.Err() != nil {
+			return
+		}
+		e := s.engine.Load()
+		n, ok, err := s.store.Claim(ctx, s.owner, s.now().Add(e.Options.Lease))
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Errorf("claim a notification: %v", err)
+			}
+			ok = false
+		}
+		if ok {
+			s.process(ctx, e, n)
+			continue
+		}
+		select {
+		case <-s.wake:
+		case <-time.After(e.Options.Poll):
+		case <-s.drain:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// process runs one claimed notification to its final status.
+func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
+	log := s.log.WithField("notification_uuid", n.UUID)
+	s.running.Store(n.UUID, struct{}{})
+	defer s.running.Delete(n.UUID)
+	start := s.now()
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	renewDone := make(chan struct{})
+	go s.renew(rctx, e.Options.Lease, n.UUID, log, cancel, renewDone)
+	defer func() { cancel(); <-renewDone }()
+
+	finish := func(status string, msg *string) {
+		ok, err := s.store.Finish(context.WithoutCancel(ctx), n.UUID, s.owner, status, msg)
+		switch {
+		case err != nil:
+			log.Errorf("store final status %s: %v", status, err)
+		case !ok:
+			log.Warnf("final status %s not stored: the notification is no longer held by this engine", status)
+		default:
+			log.Infof("Notification %s exits with status: %s.", n.UUID, status)
+			if s.Observer != nil {
+				s.Observer.Notification(n.Type, status, s.now().Sub(start))
+			}
+		}
+	}
+
+	host, err := s.store.HostByUUID(ctx, n.SourceHostUUID)
+	if err != nil {
+		msg := fmt.Sprintf("source host %s: %v", n.SourceHostUUID, err)
+		log.Error(msg)
+		finish(engine.StatusError, &msg)
+		return
+	}
+	if !n.Resumed && !n.Retry && !host.Segment.Enabled {
+		msg := SegmentDisabledMessage
+		log.Warn(msg)
+		finish(engine.StatusIgnored, &msg)
+		return
+	}
+	var cps recovery.Checkpoints
+	if n.Resumed {
+		if cps, err = s.checkpoints(ctx, n.UUID); err != nil {
+			msg := fmt.Sprintf("read persisted progress: %v", err)
+			log.Error(msg)
+			finish(engine.StatusError, &msg)
+			return
+		}
+		log.WithField("flows", len(cps)).Info("resuming a notification left running")
+	} else {
+		log.WithFields(logrus.Fields{"type": n.Type, "host": host.Name}).Info("processing notification")
+	}
+	rn := recovery.Notification{UUID: n.UUID, Type: n.Type, Hostname: host.Name, GeneratedTime: n.GeneratedTime, Payload: n.PayloadMap()}
+	rh := recovery.Host{Name: host.Name, Reserved: host.Reserved, OnMaintenance: host.OnMaintenance,
+		SegmentEnabled: host.Segment.Enabled, RecoveryMethod: host.Segment.RecoveryMethod}
+	out := e.Manager.Process(rctx, rn, rh, s.store, cps)
+
+	if out.Interrupted || interrupted(out) || ctx.Err() != nil {
+		if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
+			log.Errorf("release the lease: %v", err)
+		}
+		log.Info("stopped at a task boundary for shutdown; the next start resumes it")
+		return
+	}
+	if rctx.Err() != nil {
+		log.Warn("lease lost while running; another engine resumes the notification")
+		return
+	}
+	status := out.Status
+	if status == engine.StatusError && n.Retry {
+		log.Infof("Periodic task 'process_unfinished_notifications': Notification %s exits with status: failed.", n.UUID)
+		status = engine.StatusFailed
+	}
+	var msg *string
+	if out.Message != "" {
+		msg = &out.Message
+	}
+	finish(status, msg)
+}
+
+func interrupted(out recovery.Outcome) bool {
+	for _, r := range out.Runs {
+		if errors.Is(r.Result.Err, engine.ErrInterrupted) {
+			return true
+		}
+	}
+	return false
+}
+
+// renew extends the lease every third of its length; when the lease is lost
+// the run is cancelled.
+func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, lost func(), done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ok, err := s.store.RenewLease(ctx, id, s.owner, s.now().Add(lease))
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Errorf("renew lease: %v", err)
+				}
+				continue
+			}
+			if !ok {
+				log.Error("lease lost: the notification was claimed elsewhere or expired")
+				lost()
+				return
+			}
+		}
+	}
+}
+
+// checkpoints loads the persisted runs of a notification. A run is resumed
+// only once a task of it has succeeded (its store was saved); a run
+// interrupted in its first task starts again.
+func (s *Service) checkpoints(ctx context.Context, id string) (recovery.Checkpoints, error) {
+	runs, err := s.store.FlowRuns(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cps := recovery.Checkpoints{}
+	for _, fr := range runs {
+		if fr.Store == nil {
+			continue
+		}
+		cp := &engine.Checkpoint{}
+		if err := json.Unmarshal(fr.Store, &cp.Store); err != nil {
+			return nil, fmt.Errorf("flow %s store: %w", fr.Flow, err)
+		}
+		for _, raw := range fr.Records {
+			var rec engine.TaskRecord
+			if err := json.Unmarshal(raw, &rec); err != nil {
+				return nil, fmt.Errorf("flow %s task record: %w", fr.Flow, err)
+			}
+			cp.Records = append(cp.Records, rec)
+		}
+		cps[conf.FlowKind(fr.Flow)] = cp
+	}
+	return cps, nil
+}
+
+// ---- periodic tasks
+
+func (s *Service) periodic(ctx context.Context, name string, every func(Options) time.Duration, run func(context.Context)) {
+	defer s.wg.Done()
+	delay := s.engine.Load().Options.PeriodicFirstRunDelay
+	for {
+		if delay <= 0 {
+			delay = every(s.engine.Load().Options)
+		}
+		select {
+		case <-time.After(delay):
+		case <-s.drain:
+			return
+		case <-ctx.Done():
+			return
+		}
+		delay = 0
+		s.log.WithField("periodic_task", name).Debug("running periodic task")
+		run(ctx)
+	}
+}
+
+// processUnfinished is Masakari's _process_unfinished_notifications: every
+// error notification gets one retry (a second error makes it failed), and
+// new notifications older than retry_notification_new_status_interval are
+// picked up.
+func (s *Service) processUnfinished(ctx context.Context) {
+	e := s.engine.Load()
+	errs, err := s.store.WithStatus(ctx, time.Time{}, engine.StatusError)
+	if err != nil {
+		s.log.Errorf("periodic task 'process_unfinished_notifications': %v", err)
+		return
+	}
+	for _, n := range errs {
+		if s.draining() || ctx.Err() != nil {
+			return
+		}
+		log := s.log.WithField("notification_uuid", n.UUID)
+		if n.Retry {
+			// Retried already (a retry that was interrupted and resumed ends
+			// in failed when it errs again).
+			if ok, err := s.store.SetStatus(ctx, n.UUID, engine.StatusFailed, nil, engine.StatusError); err == nil && ok {
+				log.Infof("Periodic task 'process_unfinished_notifications': Notification %s exits with status: failed.", n.UUID)
+			}
+			continue
+		}
+		claimed, ok, err := s.store.ClaimRetry(ctx, n.UUID, s.owner, s.now().Add(e.Options.Lease))
+		if err != nil || !ok {
+			continue
+		}
+		if err := s.store.ClearProgress(ctx, n.UUID); err != nil {
+			log.Errorf("clear progress before retry: %v", err)
+		}
+		log.Info("Periodic task 'process_unfinished_notifications': retrying notification in status error")
+		s.process(ctx, e, claimed)
+	}
+	stale, err := s.store.WithStatus(ctx, s.now().Add(-e.Options.RetryNewAfter), engine.StatusNew)
+	if err == nil && len(stale) > 0 {
+		s.log.Infof("Periodic task 'process_unfinished_notifications': %d notification(s) in status new for more than %s; waking the workers", len(stale), e.Options.RetryNewAfter)
+		s.Wake()
+	}
+}
+
+// checkExpired is Masakari's _check_expired_notifications.
+func (s *Service) checkExpired(ctx context.Context) {
+	e := s.engine.Load()
+	old, err := s.store.WithStatus(ctx, s.now().Add(-e.Options.ExpireAfter), engine.StatusNew, engine.StatusRunning, engine.StatusError)
+	if err != nil {
+		s.log.Errorf("periodic task 'check_expired_notifications': %v", err)
+		return
+	}
+	for _, n := range old {
+		ok, err := s.store.SetStatus(ctx, n.UUID, engine.StatusFailed, nil, engine.StatusNew, engine.StatusRunning, engine.StatusError)
+		if err == nil && ok {
+			s.log.WithField("notification_uuid", n.UUID).Infof("Periodic task 'check_expired_notifications': Notification %s is expired.", n.UUID)
+		}
+	}
+}
