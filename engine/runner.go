@@ -23,7 +23,15 @@ type Runner struct {
 	Listener Listener
 	// TaskTimeout bounds a task whose Spec has no Timeout; 0 means none.
 	TaskTimeout time.Duration
+	// Drain, once closed, stops every run at its next task boundary: the
+	// task in flight finishes, nothing is reverted, and the run ends with an
+	// error wrapping ErrInterrupted so that it can be resumed (graceful
+	// shutdown). Nil never drains.
+	Drain <-chan struct{}
 }
+
+// ErrInterrupted ends a run stopped by Runner.Drain at a task boundary.
+var ErrInterrupted = errors.New("run interrupted for shutdown")
 
 // Request is one flow run.
 type Request struct {
@@ -136,7 +144,7 @@ func (ru *run) retryMain(ctx context.Context) error {
 		ru.mu.Unlock()
 		mark := len(ru.ran)
 		last = ru.phase(ctx, conf.Main)
-		if last == nil || IsEarlyEnd(last) || ctx.Err() != nil {
+		if last == nil || IsEarlyEnd(last) || ctx.Err() != nil || errors.Is(last, ErrInterrupted) {
 			return last
 		}
 		ru.log.WithField("reserved_host", hosts[i]).Warnf("recovery with reserved host %s failed: %v", hosts[i], last)
@@ -157,7 +165,7 @@ func (ru *run) retryMain(ctx context.Context) error {
 
 // fail reverts everything that ran unless err is an early end.
 func (ru *run) fail(ctx context.Context, err error) error {
-	if IsEarlyEnd(err) {
+	if IsEarlyEnd(err) || errors.Is(err, ErrInterrupted) {
 		return err
 	}
 	ru.revert(ctx, ru.ran, err)
@@ -169,6 +177,13 @@ func (ru *run) phase(ctx context.Context, p conf.Phase) error {
 	for _, t := range ru.req.Flow.Phases[p] {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("flow interrupted before task %q: %w", t.Spec.Name, err)
+		}
+		if ru.r.Drain != nil && !ru.done[t.Spec.Name] {
+			select {
+			case <-ru.r.Drain:
+				return fmt.Errorf("flow stopped before task %q: %w", t.Spec.Name, ErrInterrupted)
+			default:
+			}
 		}
 		ru.ran = append(ru.ran, t)
 		if ru.done[t.Spec.Name] {
