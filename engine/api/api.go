@@ -205,7 +205,6 @@ func (s *Server) selfURL(r *http.Request) string {
 	return scheme + "://" + r.Host + "/v1/"
 }
 
-
 type orderedVersion struct {
 	ID         string `json:"id"`
 	Status     string `json:"status"`
@@ -236,8 +235,8 @@ func (s *Server) v1(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = minor
 	v := orderedVersion{ID: "v1.0", Status: "CURRENT", Version: MaxVersion, MinVersion: MinVersion,
-		Updated: "2016-07-01T11:33:21Z",
-		Links: []link{{Rel: "self", Href: s.selfURL(r)}, {Rel: "describedby", Type: "text/html", Href: "https://docs.openstack.org/"}},
+		Updated:    "2016-07-01T11:33:21Z",
+		Links:      []link{{Rel: "self", Href: s.selfURL(r)}, {Rel: "describedby", Type: "text/html", Href: "https://docs.openstack.org/"}},
 		MediaTypes: []any{map[string]string{"base": "application/json", "type": "application/vnd.openstack.masakari+json;version=1"}}}
 	setVersionHeaders(w, "masakari "+ver)
 	writeJSON(w, 200, map[string]any{"version": v})

@@ -613,4 +613,3 @@ func (s *Server) showNotification(req *request) (int, any, error) {
 	}
 	return 200, map[string]any{"notification": v}, nil
 }
-

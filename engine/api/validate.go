@@ -78,7 +78,7 @@ func notificationSchema() map[string]any {
 			"hostname":       hostnameType,
 			"generated_time": map[string]any{"type": "string", "format": "date-time"},
 			"payload": map[string]any{"type": "object",
-				"patternProperties": map[string]any{`^[a-zA-Z0-9-_:. ]{1,255}$`: map[string]any{"type": "string", "maxLength": 255}},
+				"patternProperties":    map[string]any{`^[a-zA-Z0-9-_:. ]{1,255}$`: map[string]any{"type": "string", "maxLength": 255}},
 				"additionalProperties": false},
 		},
 		"required":             []any{"type", "hostname", "generated_time", "payload"},
