@@ -1,0 +1,610 @@
+package luatest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
+)
+
+// openHarness installs the harness global: run_task and run_flow on the
+// suite, with the test file's directory as the base of relative fixture
+// paths.
+func openHarness(f *file, suite *harness.Suite) {
+	L := f.L
+	base := filepath.Dir(f.path)
+	h := L.NewTable()
+	h.RawSetString("run_task", L.NewFunction(func(L *lua.LState) int {
+		name := L.CheckString(1)
+		opts, err := taskOptions(L.OptTable(2, L.NewTable()), base)
+		if err != nil {
+			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+err.Error(), "")
+		}
+		res, err := suite.RunTask(luaContext(L), name, opts)
+		if res != nil {
+			f.note(taskNotes(name, res))
+		}
+		if err != nil {
+			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+		}
+		L.Push(taskTable(L, res))
+		return 1
+	}))
+	h.RawSetString("run_flow", L.NewFunction(func(L *lua.LState) int {
+		opts, err := flowOptions(L.Get(1), L.OptTable(2, L.NewTable()), base)
+		if err != nil {
+			fail(L, "harness.run_flow: "+err.Error(), "")
+		}
+		res, err := suite.RunFlow(luaContext(L), opts)
+		if res != nil {
+			f.note(flowNotes(res))
+		}
+		if err != nil {
+			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+		}
+		L.Push(flowTable(L, res))
+		return 1
+	}))
+	L.SetGlobal("harness", h)
+}
+
+func luaContext(L *lua.LState) context.Context {
+	if ctx := L.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func (f *file) note(lines []string) { *f.output = append(*f.output, lines...) }
+
+// fields reads a table of named options, refusing unknown names.
+func fields(t *lua.LTable, path string, known ...string) (map[string]lua.LValue, error) {
+	out := map[string]lua.LValue{}
+	var bad error
+	t.ForEach(func(k, v lua.LValue) {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			bad = fmt.Errorf("%s: unexpected list item %s; give named options", path, show(v))
+			return
+		}
+		name := string(ks)
+		found := false
+		for _, n := range known {
+			if n == name {
+				found = true
+			}
+		}
+		if !found && bad == nil {
+			hint := ""
+			if c := engine.Closest(name, known, 1); len(c) > 0 {
+				hint = fmt.Sprintf(" (did you mean %q?)", c[0])
+			}
+			bad = fmt.Errorf("%s: unknown option %q%s; known: %s", path, name, hint, strings.Join(known, ", "))
+		}
+		out[name] = v
+	})
+	return out, bad
+}
+
+func str(v lua.LValue, path string) (string, error) {
+	switch t := v.(type) {
+	case lua.LString:
+		return string(t), nil
+	case lua.LNumber:
+		return formatNumber(t), nil
+	case lua.LBool:
+		return t.String(), nil
+	}
+	return "", fmt.Errorf("%s: want a string, got %s", path, v.Type())
+}
+
+// section reads a task's settings: names to values (numbers and booleans
+// are written as the config file would hold them).
+func section(v lua.LValue, path string) (map[string]string, error) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("%s: want a table of settings, got %s", path, v.Type())
+	}
+	out := map[string]string{}
+	var bad error
+	t.ForEach(func(k, e lua.LValue) {
+		ks, ok := k.(lua.LString)
+		if !ok {
+			bad = fmt.Errorf("%s: setting names must be strings", path)
+			return
+		}
+		if l, ok := e.(*lua.LTable); ok && bad == nil {
+			// A list setting, written as the config file would: "a, b".
+			var items []string
+			for i := 1; i <= l.Len(); i++ {
+				s, err := str(l.RawGetInt(i), fmt.Sprintf("%s.%s[%d]", path, ks, i))
+				if err != nil {
+					bad = err
+					return
+				}
+				items = append(items, s)
+			}
+			out[string(ks)] = strings.Join(items, ", ")
+			return
+		}
+		s, err := str(e, path+"."+string(ks))
+		if err != nil && bad == nil {
+			bad = err
+		}
+		out[string(ks)] = s
+	})
+	return out, bad
+}
+
+func fixture(v lua.LValue, base string) (*simulated.Fixture, error) {
+	switch t := v.(type) {
+	case lua.LString:
+		p := string(t)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(base, p)
+		}
+		fx, err := simulated.LoadFixture(p)
+		if err != nil {
+			return nil, fmt.Errorf("opts.cloud: %w", err)
+		}
+		return &fx, nil
+	case *lua.LTable:
+		g, err := toGo(t, "opts.cloud", emptyNull)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(g)
+		if err != nil {
+			return nil, fmt.Errorf("opts.cloud: %w", err)
+		}
+		fx, err := simulated.ParseFixture("opts.cloud", data)
+		if err != nil {
+			// Lines and columns of the JSON made from the table mean
+			// nothing to the test's author; the key paths do.
+			var ps simulated.Problems
+			if errors.As(err, &ps) {
+				for i := range ps {
+					ps[i].File, ps[i].Line, ps[i].Column = "", 0, 0
+					ps[i].Path = "opts.cloud." + ps[i].Path
+				}
+				return nil, ps
+			}
+			return nil, err
+		}
+		return &fx, nil
+	}
+	return nil, fmt.Errorf("opts.cloud: want a fixture table or a fixture file path, got %s", v.Type())
+}
+
+func httpResponses(v lua.LValue) ([]harness.HTTPResponse, error) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("opts.http: want a list of responses, got %s", v.Type())
+	}
+	var out []harness.HTTPResponse
+	for i := 1; i <= t.Len(); i++ {
+		path := fmt.Sprintf("opts.http[%d]", i)
+		e, ok := t.RawGetInt(i).(*lua.LTable)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a table such as {method = \"POST\", url = \"...\", status = 200}", path)
+		}
+		fs, err := fields(e, path, "method", "url", "pattern", "status", "body", "headers", "error", "times")
+		if err != nil {
+			return nil, err
+		}
+		var r harness.HTTPResponse
+		for k, v := range fs {
+			p := path + "." + k
+			switch k {
+			case "method":
+				r.Method, err = str(v, p)
+				r.Method = strings.ToUpper(r.Method)
+			case "url":
+				r.URL, err = str(v, p)
+			case "pattern":
+				r.Pattern = lua.LVAsBool(v)
+			case "status":
+				n, ok := v.(lua.LNumber)
+				if !ok || n < 100 || n > 599 {
+					err = fmt.Errorf("%s: want an HTTP status (100-599), got %s", p, show(v))
+				}
+				r.Status = int(n)
+			case "body":
+				if tb, ok := v.(*lua.LTable); ok {
+					var g any
+					if g, err = toGo(tb, p, emptyList); err == nil {
+						var b []byte
+						b, err = json.Marshal(g)
+						r.Body = string(b)
+					}
+				} else {
+					r.Body, err = str(v, p)
+				}
+			case "headers":
+				r.Headers, err = section(v, p)
+			case "error":
+				r.Error, err = str(v, p)
+			case "times":
+				n, ok := v.(lua.LNumber)
+				if !ok || n < 1 {
+					err = fmt.Errorf("%s: want a count of at least 1, got %s", p, show(v))
+				}
+				r.Times = int(n)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if r.URL == "" {
+			return nil, fmt.Errorf("%s: url is missing", path)
+		}
+		if r.Error != "" && r.Status != 0 {
+			return nil, fmt.Errorf("%s: give status or error, not both", path)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fakeTime reads opts.time: seconds since the epoch or an ISO 8601 time.
+func fakeTime(v lua.LValue) (time.Time, error) {
+	switch t := v.(type) {
+	case lua.LNumber:
+		sec := float64(t)
+		return time.Unix(0, int64(sec*1e9)).UTC(), nil
+	case lua.LString:
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+			if tm, err := time.Parse(layout, string(t)); err == nil {
+				return tm.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("opts.time: %q is not a time (want \"2026-01-01T00:00:00Z\" or seconds since 1970)", string(t))
+	}
+	return time.Time{}, fmt.Errorf("opts.time: want a time string or seconds, got %s", v.Type())
+}
+
+// fakes reads the options run_task and run_flow share.
+func fakes(fs map[string]lua.LValue, base string) (harness.Fakes, error) {
+	var fk harness.Fakes
+	var err error
+	if v, ok := fs["cloud"]; ok {
+		if fk.Cloud, err = fixture(v, base); err != nil {
+			return fk, err
+		}
+	}
+	if v, ok := fs["http"]; ok {
+		if fk.HTTP, err = httpResponses(v); err != nil {
+			return fk, err
+		}
+	}
+	if v, ok := fs["smtp"]; ok {
+		t, ok := v.(*lua.LTable)
+		if !ok {
+			return fk, fmt.Errorf("opts.smtp: want a table such as {error = \"554 5.7.1 relay access denied\"}")
+		}
+		sf, err := fields(t, "opts.smtp", "error")
+		if err != nil {
+			return fk, err
+		}
+		if e, ok := sf["error"]; ok {
+			if fk.SMTPRefuse, err = str(e, "opts.smtp.error"); err != nil {
+				return fk, err
+			}
+		}
+	}
+	if v, ok := fs["time"]; ok {
+		if fk.Start, err = fakeTime(v); err != nil {
+			return fk, err
+		}
+	}
+	return fk, nil
+}
+
+func taskOptions(t *lua.LTable, base string) (harness.TaskOptions, error) {
+	var opts harness.TaskOptions
+	fs, err := fields(t, "opts", "store", "config", "cloud", "http", "smtp", "time", "phase")
+	if err != nil {
+		return opts, err
+	}
+	if opts.Fakes, err = fakes(fs, base); err != nil {
+		return opts, err
+	}
+	if v, ok := fs["store"]; ok {
+		st, ok := v.(*lua.LTable)
+		if !ok {
+			return opts, fmt.Errorf("opts.store: want a table, got %s", v.Type())
+		}
+		opts.Store = engine.Store{}
+		var bad error
+		st.ForEach(func(k, e lua.LValue) {
+			ks, ok := k.(lua.LString)
+			if !ok {
+				bad = fmt.Errorf("opts.store: keys must be strings, got %s", show(k))
+				return
+			}
+			g, err := toGo(e, "opts.store."+string(ks), emptyList)
+			if err != nil && bad == nil {
+				bad = err
+			}
+			opts.Store[string(ks)] = g
+		})
+		if bad != nil {
+			return opts, bad
+		}
+	}
+	if v, ok := fs["config"]; ok {
+		if opts.Config, err = section(v, "opts.config"); err != nil {
+			return opts, err
+		}
+	}
+	if v, ok := fs["phase"]; ok {
+		s, _ := str(v, "opts.phase")
+		switch s {
+		case "pre":
+			opts.Phase = conf.Pre
+		case "main":
+			opts.Phase = conf.Main
+		case "post":
+			opts.Phase = conf.Post
+		default:
+			return opts, fmt.Errorf("opts.phase: want \"pre\", \"main\" or \"post\", got %s", show(v))
+		}
+	} else {
+		opts.Phase = conf.Main
+	}
+	return opts, nil
+}
+
+func flowOptions(kind lua.LValue, t *lua.LTable, base string) (harness.FlowOptions, error) {
+	var opts harness.FlowOptions
+	switch k := kind.(type) {
+	case lua.LString:
+		opts.Kind = conf.FlowKind(k)
+	case *lua.LTable:
+		g, err := toGo(k, "notification", emptyNull)
+		if err != nil {
+			return opts, err
+		}
+		m, ok := g.(map[string]any)
+		if !ok {
+			return opts, fmt.Errorf("notification: want a table such as {type = \"COMPUTE_HOST\", hostname = ..., payload = {...}}")
+		}
+		opts.Notification = m
+	default:
+		return opts, fmt.Errorf("argument 1: want a flow kind (instance, process, host_auto, host_rh) or a notification table, got %s", kind.Type())
+	}
+	fs, err := fields(t, "opts", "config", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
+	if err != nil {
+		return opts, err
+	}
+	if opts.Fakes, err = fakes(fs, base); err != nil {
+		return opts, err
+	}
+	for k, v := range fs {
+		p := "opts." + k
+		switch k {
+		case "host":
+			opts.Host, err = str(v, p)
+		case "instance_uuid":
+			opts.InstanceUUID, err = str(v, p)
+		case "recovery_method":
+			opts.RecoveryMethod, err = str(v, p)
+		case "notification_uuid":
+			opts.NotificationUUID, err = str(v, p)
+		case "config":
+			tb, ok := v.(*lua.LTable)
+			if !ok {
+				return opts, fmt.Errorf("opts.config: want a table of task sections, {task_name = {key = value}}")
+			}
+			opts.Config = map[string]map[string]string{}
+			tb.ForEach(func(tk, tv lua.LValue) {
+				if err != nil {
+					return
+				}
+				var sec map[string]string
+				sec, err = section(tv, "opts.config."+tk.String())
+				opts.Config[tk.String()] = sec
+			})
+		}
+		if err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
+
+func progressTable(L *lua.LState, ps []harness.Progress) *lua.LTable {
+	t := L.CreateTable(len(ps), 0)
+	for i, p := range ps {
+		e := L.CreateTable(0, 3)
+		e.RawSetString("timestamp", lua.LString(p.Timestamp))
+		e.RawSetString("progress", lua.LString(p.Progress))
+		e.RawSetString("message", lua.LString(p.Message))
+		t.RawSetInt(i+1, e)
+	}
+	return t
+}
+
+// recordedInto adds what the fakes saw to a result table.
+func recordedInto(L *lua.LState, t *lua.LTable, r harness.Recorded) {
+	logs := L.CreateTable(len(r.Logs), 0)
+	for i, e := range r.Logs {
+		lt := L.CreateTable(0, 3)
+		lt.RawSetString("level", lua.LString(e.Level))
+		lt.RawSetString("message", lua.LString(e.Message))
+		lt.RawSetString("fields", toLua(L, e.Fields))
+		logs.RawSetInt(i+1, lt)
+	}
+	t.RawSetString("logs", logs)
+	reqs := L.CreateTable(len(r.HTTPRequests), 0)
+	for i, q := range r.HTTPRequests {
+		qt := L.CreateTable(0, 4)
+		qt.RawSetString("method", lua.LString(q.Method))
+		qt.RawSetString("url", lua.LString(q.URL))
+		qt.RawSetString("headers", toLua(L, q.Headers))
+		qt.RawSetString("body", toLua(L, q.Body))
+		qt.RawSetString("raw_body", lua.LString(q.RawBody))
+		reqs.RawSetInt(i+1, qt)
+	}
+	t.RawSetString("http_requests", reqs)
+	mails := L.CreateTable(len(r.Mails), 0)
+	for i, m := range r.Mails {
+		mt := L.CreateTable(0, 5)
+		mt.RawSetString("from", lua.LString(m.From))
+		mt.RawSetString("to", toLua(L, m.To))
+		mt.RawSetString("cc", toLua(L, m.Cc))
+		mt.RawSetString("subject", lua.LString(m.Subject))
+		mt.RawSetString("body", lua.LString(m.Body))
+		mails.RawSetInt(i+1, mt)
+	}
+	t.RawSetString("mails", mails)
+	t.RawSetString("duration", lua.LNumber(r.Duration.Seconds()))
+}
+
+func hostChangesTable(L *lua.LState, cs []harness.HostChange) *lua.LTable {
+	t := L.CreateTable(len(cs), 0)
+	for i, c := range cs {
+		ct := L.CreateTable(0, 3)
+		ct.RawSetString("host", lua.LString(c.Host))
+		ct.RawSetString("field", lua.LString(c.Field))
+		ct.RawSetString("value", lua.LBool(c.Value))
+		t.RawSetInt(i+1, ct)
+	}
+	return t
+}
+
+func taskTable(L *lua.LState, r *harness.TaskResult) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("ok", lua.LBool(r.OK))
+	if r.Err != nil {
+		t.RawSetString("error", lua.LString(r.Err.Error()))
+	}
+	if engine.IsEarlyEnd(r.Err) {
+		t.RawSetString("skipped", lua.LBool(engine.IsSkip(r.Err)))
+	}
+	t.RawSetString("status", lua.LString(r.Status))
+	t.RawSetString("state", lua.LString(r.Record.State))
+	t.RawSetString("provides", toLua(L, map[string]any(r.Provides)))
+	t.RawSetString("store", toLua(L, map[string]any(r.Store)))
+	t.RawSetString("progress", progressTable(L, r.Progress))
+	t.RawSetString("host_changes", hostChangesTable(L, r.HostChanges))
+	t.RawSetString("cloud", toLua(L, r.Cloud))
+	recordedInto(L, t, r.Recorded)
+	return t
+}
+
+func flowTable(L *lua.LState, r *harness.FlowResult) *lua.LTable {
+	t := L.NewTable()
+	t.RawSetString("status", lua.LString(r.Status))
+	t.RawSetString("ok", lua.LBool(r.Status == engine.StatusFinished))
+	if r.Message != "" {
+		t.RawSetString("message", lua.LString(r.Message))
+	}
+	flows := L.CreateTable(len(r.Flows), 0)
+	for i, f := range r.Flows {
+		flows.RawSetInt(i+1, lua.LString(f))
+	}
+	t.RawSetString("flows", flows)
+	tasks := L.CreateTable(len(r.Tasks), 0)
+	order := L.CreateTable(len(r.Tasks), 0)
+	for i, task := range r.Tasks {
+		tt := L.CreateTable(0, 6)
+		tt.RawSetString("flow", lua.LString(task.Flow))
+		tt.RawSetString("name", lua.LString(task.Name))
+		tt.RawSetString("phase", lua.LString(task.Phase))
+		tt.RawSetString("state", lua.LString(task.State))
+		if task.Error != "" {
+			tt.RawSetString("error", lua.LString(task.Error))
+		}
+		tt.RawSetString("progress", progressTable(L, task.Progress))
+		tasks.RawSetInt(i+1, tt)
+		order.RawSetInt(i+1, lua.LString(task.Name))
+	}
+	t.RawSetString("tasks", tasks)
+	t.RawSetString("task_order", order)
+	t.RawSetString("store", toLua(L, map[string]any(r.Store)))
+	t.RawSetString("cloud", toLua(L, r.Cloud))
+	seg := L.CreateTable(len(r.Segment), 0)
+	for i, h := range r.Segment {
+		ht := L.CreateTable(0, 3)
+		ht.RawSetString("name", lua.LString(h.Name))
+		ht.RawSetString("reserved", lua.LBool(h.Reserved))
+		ht.RawSetString("on_maintenance", lua.LBool(h.OnMaintenance))
+		seg.RawSetInt(i+1, ht)
+	}
+	t.RawSetString("segment", seg)
+	t.RawSetString("host_changes", hostChangesTable(L, r.HostChanges))
+	recordedInto(L, t, r.Recorded)
+	return t
+}
+
+// taskNotes and flowNotes are what -v prints of a run under its test.
+func taskNotes(name string, r *harness.TaskResult) []string {
+	state := r.Record.State
+	if r.Err != nil {
+		state += ": " + firstLine(r.Err.Error())
+	}
+	lines := []string{fmt.Sprintf("run_task %s: %s (%s of fake time)", name, state, r.Duration)}
+	return append(lines, recordedNotes(r.Progress, r.Recorded)...)
+}
+
+func flowNotes(r *harness.FlowResult) []string {
+	var flows []string
+	for _, f := range r.Flows {
+		flows = append(flows, string(f))
+	}
+	lines := []string{fmt.Sprintf("run_flow %s: %s (%s of fake time)", strings.Join(flows, " then "), r.Status, r.Duration)}
+	for _, t := range r.Tasks {
+		line := fmt.Sprintf("  task %s [%s %s]: %s", t.Name, t.Flow, t.Phase, t.State)
+		if t.Error != "" {
+			line += ": " + firstLine(t.Error)
+		}
+		lines = append(lines, line)
+		for _, p := range t.Progress {
+			lines = append(lines, fmt.Sprintf("    progress %s %s", p.Progress, p.Message))
+		}
+	}
+	return append(lines, recordedNotes(nil, r.Recorded)...)
+}
+
+func recordedNotes(progress []harness.Progress, r harness.Recorded) []string {
+	var lines []string
+	for _, p := range progress {
+		lines = append(lines, fmt.Sprintf("  progress %s %s", p.Progress, p.Message))
+	}
+	for _, e := range r.Logs {
+		keys := make([]string, 0, len(e.Fields))
+		for k := range e.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var fs []string
+		for _, k := range keys {
+			fs = append(fs, fmt.Sprintf("%s=%v", k, e.Fields[k]))
+		}
+		lines = append(lines, fmt.Sprintf("  log %s %s %s", e.Level, e.Message, strings.Join(fs, " ")))
+	}
+	for _, q := range r.HTTPRequests {
+		answer := "no canned response"
+		if q.Answer != nil {
+			answer = q.Answer.String()
+		}
+		lines = append(lines, fmt.Sprintf("  http %s %s -> %s", q.Method, q.URL, answer))
+	}
+	for _, m := range r.Mails {
+		lines = append(lines, fmt.Sprintf("  mail to %s: %s", strings.Join(m.To, ", "), m.Subject))
+	}
+	return lines
+}

@@ -1,0 +1,327 @@
+package luatest
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeFiles writes name → content into a fresh directory and returns it.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, opts Options) (*Report, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	opts.Out = &out
+	rep, err := Run(context.Background(), opts)
+	return rep, out.String(), err
+}
+
+const passing = `
+local calls = {}
+
+describe("outer", function()
+  before_each(function() table.insert(calls, "before outer") end)
+  after_each(function() table.insert(calls, "after outer") end)
+
+  describe("inner", function()
+    before_each(function() table.insert(calls, "before inner") end)
+    after_each(function() table.insert(calls, "after inner") end)
+
+    it("runs hooks outside in, then inside out", function()
+      assert.same({"before outer", "before inner"}, calls)
+    end)
+  end)
+
+  it("sees the hooks of the previous test", function()
+    assert.same({"before outer", "before inner", "after inner", "after outer", "before outer"}, calls)
+  end)
+
+  pending("is not written yet")
+  it("has no body yet")
+end)
+
+it("compares values", function()
+  assert.equals(3, 1 + 2)
+  assert.equals("a", "a")
+  local t = {}
+  assert.equals(t, t)
+  assert.same({a = {1, 2, {b = true}}, c = "x"}, {c = "x", a = {1, 2, {b = true}}})
+  assert.truthy(0)
+  assert.truthy("")
+  assert.falsy(nil)
+  assert.falsy(false)
+  assert.is_nil(nil)
+  assert.matches("^scripts/.-%.lua:%d+", "scripts/a.lua:12: boom")
+  assert.matches("x.lua:3: attempt", "x.lua:3: attempt to call nil")
+  assert.has_error(function() error("config: to is required") end)
+  assert.has_error(function() error("config: to is required") end, "to is required")
+  assert.has_error(function() error({code = 42}) end)
+  assert(true, "plain assert still works")
+  assert.same({1, 2}, json.decode(json.encode({1, 2})))
+end)
+`
+
+func TestPassingSuite(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a_test.lua": passing})
+	rep, out, err := run(t, Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passed != 3 || rep.Failed != 0 || rep.Skipped != 2 {
+		t.Fatalf("counts %d/%d/%d, output:\n%s", rep.Passed, rep.Failed, rep.Skipped, out)
+	}
+	if !strings.HasSuffix(out, "3 passed, 0 failed, 2 skipped\n") {
+		t.Errorf("closing line wrong:\n%s", out)
+	}
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("failures printed:\n%s", out)
+	}
+	want := []string{"outer inner runs hooks outside in, then inside out", "outer sees the hooks of the previous test",
+		"outer is not written yet", "outer has no body yet", "compares values"}
+	for i, r := range rep.Results {
+		if r.Name != want[i] {
+			t.Errorf("test %d is named %q, want %q", i, r.Name, want[i])
+		}
+	}
+}
+
+// Every test here fails; each failure must name the assertion's line and say
+// what was expected.
+const failing = `describe("assertions", function()
+  it("equals", function()
+    assert.equals("ops@example.com", "op@example.com")
+  end)
+  it("equals types", function()
+    assert.equals(1, "1")
+  end)
+  it("same tables", function()
+    assert.same({to = {"a@x", "b@x"}, subject = "host down"}, {to = {"a@x", "c@x"}, subject = "host down"})
+  end)
+  it("truthy", function() assert.truthy(nil) end)
+  it("falsy", function() assert.falsy("x") end)
+  it("is_nil", function() assert.is_nil(0) end)
+  it("matches", function() assert.matches("^ok", "not ok") end)
+  it("has_error without error", function() assert.has_error(function() end) end)
+  it("has_error with another message", function()
+    assert.has_error(function() error("boom") end, "bang")
+  end)
+  it("runtime error", function()
+    local t = nil
+    return t.x
+  end)
+  it("message", function() assert.equals(1, 2, "the count") end)
+  it("equals tables", function() assert.equals({1}, {1}) end)
+end)
+`
+
+func TestFailingAssertionsNameLineAndValues(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"f_test.lua": failing})
+	rep, out, err := run(t, Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "f_test.lua")
+	want := []struct{ line, msg string }{
+		{"3", `expected "ops@example.com", got "op@example.com"`},
+		{"6", `expected 1 (number), got "1" (string)`},
+		{"9", `tables differ (- expected, + actual):`},
+		{"11", `expected a truthy value, got nil`},
+		{"12", `expected a falsy value (nil or false), got "x"`},
+		{"13", `expected nil, got 0 (number)`},
+		{"14", `expected a string matching "^ok", got "not ok"`},
+		{"15", `expected an error, but the function returned normally`},
+		{"17", `expected an error matching "bang", got "` + path + `:17: boom"`},
+		{"21", `attempt to index a non-table object(nil) with key 'x'`},
+		{"23", `the count: expected 1, got 2`},
+		{"24", `expected the very same table, got another one with equal contents`},
+	}
+	if rep.Failed != len(want) || rep.Passed != 0 {
+		t.Fatalf("%d passed, %d failed; output:\n%s", rep.Passed, rep.Failed, out)
+	}
+	for i, w := range want {
+		r := rep.Results[i]
+		if r.Failure.Where != path+":"+w.line {
+			t.Errorf("%s: failure at %s, want line %s", r.Name, r.Failure.Where, w.line)
+		}
+		if !strings.HasPrefix(r.Failure.Message, w.msg) {
+			t.Errorf("%s: message %q, want %q", r.Name, r.Failure.Message, w.msg)
+		}
+		line := "FAIL " + r.Name + " (" + path + ":" + w.line + "): " + w.msg
+		if !strings.Contains(out, line) {
+			t.Errorf("output lacks %q:\n%s", line, out)
+		}
+	}
+	if rep.Results[9].Status != Errored || rep.Results[0].Status != Failed {
+		t.Errorf("statuses: %v, %v", rep.Results[9].Status, rep.Results[0].Status)
+	}
+	diff := "      to = {\n          \"a@x\",\n    -     \"b@x\",\n    +     \"c@x\",\n        },"
+	if !strings.Contains(out, diff) {
+		t.Errorf("table diff not shown as expected; output:\n%s", out)
+	}
+	if !strings.HasSuffix(out, "0 passed, 12 failed\n") {
+		t.Errorf("closing line wrong:\n%s", out)
+	}
+}
+
+func TestRunFilter(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a_test.lua": passing})
+	rep, out, err := run(t, Options{Paths: []string{dir}, Run: regexp.MustCompile("outside in")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Passed != 1 || len(rep.Results) != 1 || !strings.HasSuffix(out, "1 passed, 0 failed\n") {
+		t.Fatalf("filter ran %d tests:\n%s", len(rep.Results), out)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := map[string]struct {
+		src  string
+		want string
+	}{
+		"syntax":    {"describe('x', function()\n  it('y', function() assert.equals(1 1) end)\nend)\n", `bad_test.lua:2:`},
+		"top level": {"local x = nil\nx.y = 1\n", `bad_test.lua:2: attempt to index`},
+		"nested it": {"it('a', function() it('b', function() end) end)\n", ""},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"bad_test.lua": c.src})
+			rep, out, err := run(t, Options{Paths: []string{dir}})
+			if c.want == "" {
+				// it() inside a running test is the test's error, not a load error.
+				if err != nil || rep.Failed != 1 || !strings.Contains(out, "declares tests") {
+					t.Fatalf("err %v, output:\n%s", err, out)
+				}
+				return
+			}
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("want a load error, got %v (output %s)", err, out)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q lacks %q", err, c.want)
+			}
+		})
+	}
+	if _, _, err := run(t, Options{Paths: []string{filepath.Join(t.TempDir(), "missing")}}); err == nil {
+		t.Error("a missing path must be a load error")
+	}
+	if _, _, err := run(t, Options{Paths: []string{t.TempDir()}}); err == nil || !strings.Contains(err.Error(), "no *_test.lua files") {
+		t.Errorf("an empty directory: %v", err)
+	}
+}
+
+func TestSandboxOfTestFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"s_test.lua": `
+it("has no io, debug, loaders or process control", function()
+  assert.is_nil(io)
+  assert.is_nil(debug)
+  assert.is_nil(require)
+  assert.is_nil(dofile)
+  assert.is_nil(loadfile)
+  assert.is_nil(load)
+  assert.is_nil(loadstring)
+  assert.is_nil(os.execute)
+  assert.is_nil(os.exit)
+  assert.is_nil(os.getenv)
+  assert.is_nil(os.remove)
+  assert.truthy(os.time())
+  assert.is_nil(string.dump)
+end)
+`})
+	rep, out, err := run(t, Options{Paths: []string{dir}})
+	if err != nil || rep.Passed != 1 {
+		t.Fatalf("err %v, output:\n%s", err, out)
+	}
+}
+
+func TestRealTimeLimitStopsARunawayTest(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"loop_test.lua": "it('loops', function()\n  while true do end\nend)\nit('runs after', function() end)\n"})
+	began := time.Now()
+	rep, out, err := run(t, Options{Paths: []string{dir}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(began) > 20*time.Second {
+		t.Errorf("the limit did not stop the loop in time: %s", time.Since(began))
+	}
+	if rep.Failed != 1 || rep.Passed != 1 || !strings.Contains(out, "ran longer than 200ms") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a_test.lua": passing, "f_test.lua": failing})
+	rep, _, err := run(t, Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		XMLName  xml.Name `xml:"testsuites"`
+		Tests    int      `xml:"tests,attr"`
+		Failures int      `xml:"failures,attr"`
+		Errors   int      `xml:"errors,attr"`
+		Skipped  int      `xml:"skipped,attr"`
+		Suites   []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Errors   int    `xml:"errors,attr"`
+			Skipped  int    `xml:"skipped,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+				Skipped *struct{} `xml:"skipped"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("invalid XML: %v\n%s", err, buf.String())
+	}
+	if doc.Tests != 17 || doc.Failures != 11 || doc.Errors != 1 || doc.Skipped != 2 || len(doc.Suites) != 2 {
+		t.Fatalf("counts: tests %d failures %d errors %d skipped %d suites %d", doc.Tests, doc.Failures, doc.Errors, doc.Skipped, len(doc.Suites))
+	}
+	for _, s := range doc.Suites {
+		var f, e, sk int
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				f++
+			}
+			if c.Error != nil {
+				e++
+			}
+			if c.Skipped != nil {
+				sk++
+			}
+		}
+		if len(s.Cases) != s.Tests || f != s.Failures || e != s.Errors || sk != s.Skipped {
+			t.Errorf("suite %s: attributes disagree with its cases", s.Name)
+		}
+	}
+}
