@@ -1,0 +1,240 @@
+package nova
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/aggregates"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+// server is Nova's server at 2.53, read field by field (servers.Server has no
+// tenant-independent power state type and must not be embedded).
+type server struct {
+	ID                 string            `json:"id"`
+	Name               string            `json:"name"`
+	Status             string            `json:"status"`
+	TenantID           string            `json:"tenant_id"`
+	UserID             string            `json:"user_id"`
+	Metadata           map[string]string `json:"metadata"`
+	Host               string            `json:"OS-EXT-SRV-ATTR:host"`
+	HypervisorHostname string            `json:"OS-EXT-SRV-ATTR:hypervisor_hostname"`
+	VMState            string            `json:"OS-EXT-STS:vm_state"`
+	TaskState          *string           `json:"OS-EXT-STS:task_state"`
+	PowerState         int               `json:"OS-EXT-STS:power_state"`
+	Locked             bool              `json:"locked"`
+}
+
+func (s server) compute() compute.Server {
+	out := compute.Server{
+		ID: s.ID, Name: s.Name, Status: s.Status, Host: s.Host, HypervisorHostname: s.HypervisorHostname,
+		VMState: s.VMState, PowerState: s.PowerState, Locked: s.Locked, Metadata: s.Metadata,
+		TenantID: s.TenantID, UserID: s.UserID,
+	}
+	if s.TaskState != nil {
+		out.TaskState = *s.TaskState
+	}
+	if out.Metadata == nil {
+		out.Metadata = map[string]string{}
+	}
+	return out
+}
+
+// ListServers is GET /servers/detail?all_tenants=true&host=<host>.
+func (c *Cloud) ListServers(ctx context.Context, host string) ([]compute.Server, error) {
+	var out []compute.Server
+	err := c.do(ctx, "list servers on host "+host, true, func(ctx context.Context) error {
+		out = out[:0]
+		return servers.List(c.sc, servers.ListOpts{Host: host, AllTenants: true}).EachPage(ctx,
+			func(_ context.Context, p pagination.Page) (bool, error) {
+				var page []server
+				if err := servers.ExtractServersInto(p, &page); err != nil {
+					return false, err
+				}
+				for _, s := range page {
+					out = append(out, s.compute())
+				}
+				return true, nil
+			})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []compute.Server{}
+	}
+	return out, nil
+}
+
+// GetServer is GET /servers/{id}.
+func (c *Cloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
+	var s struct {
+		Server server `json:"server"`
+	}
+	err := c.do(ctx, "get server "+id, true, func(ctx context.Context) error {
+		return servers.Get(ctx, c.sc, id).ExtractInto(&s)
+	})
+	if err != nil {
+		return compute.Server{}, err
+	}
+	return s.Server.compute(), nil
+}
+
+// ListServices is GET /os-services?binary=<binary>&host=<host>.
+func (c *Cloud) ListServices(ctx context.Context, host, binary string) ([]compute.Service, error) {
+	var out []compute.Service
+	err := c.do(ctx, fmt.Sprintf("list services (host %q, binary %q)", host, binary), true, func(ctx context.Context) error {
+		pages, err := services.List(c.sc, services.ListOpts{Binary: binary, Host: host}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		svcs, err := services.ExtractServices(pages)
+		if err != nil {
+			return err
+		}
+		out = make([]compute.Service, 0, len(svcs))
+		for _, s := range svcs {
+			out = append(out, service(s))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func service(s services.Service) compute.Service {
+	return compute.Service{
+		ID: s.ID, Binary: s.Binary, Host: s.Host, Status: s.Status, State: s.State,
+		ForcedDown: s.ForcedDown, DisabledReason: s.DisabledReason,
+	}
+}
+
+// serviceUpdate is the body of PUT /os-services/{id} at 2.53; unlike
+// services.UpdateOpts it can send "forced_down": false.
+type serviceUpdate map[string]any
+
+func (u serviceUpdate) ToServiceUpdateMap() (map[string]any, error) { return u, nil }
+
+// UpdateService is PUT /os-services/{id} (2.53): enable, disable with a reason,
+// force down or up.
+func (c *Cloud) UpdateService(ctx context.Context, id string, u compute.ServiceUpdate) (compute.Service, error) {
+	body := serviceUpdate{}
+	if u.Status != nil {
+		body["status"] = *u.Status
+		if *u.Status == "disabled" && u.DisabledReason != "" {
+			body["disabled_reason"] = u.DisabledReason
+		}
+	}
+	if u.ForcedDown != nil {
+		body["forced_down"] = *u.ForcedDown
+	}
+	if len(body) == 0 {
+		return compute.Service{}, fmt.Errorf("nova update service %s: nothing to change: %w", id, compute.ErrInvalid)
+	}
+	var out compute.Service
+	// PUT sets absolute values: repeating it is harmless.
+	err := c.do(ctx, "update service "+id, true, func(ctx context.Context) error {
+		s, err := services.Update(ctx, c.sc, id, body).Extract()
+		if err != nil {
+			return err
+		}
+		out = service(*s)
+		return nil
+	})
+	return out, err
+}
+
+// evacuate is the evacuate action's body at 2.53: only "host", and only when
+// set (servers.EvacuateOpts always sends onSharedStorage, which Nova rejects
+// since 2.14).
+type evacuate struct{ host string }
+
+func (e evacuate) ToEvacuateMap() (map[string]any, error) {
+	b := map[string]any{}
+	if e.host != "" {
+		b["host"] = e.host
+	}
+	return map[string]any{"evacuate": b}, nil
+}
+
+// Evacuate is POST /servers/{id}/action {"evacuate": {"host": target}}.
+func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
+	return c.do(ctx, "evacuate server "+id, false, func(ctx context.Context) error {
+		return servers.Evacuate(ctx, c.sc, id, evacuate{host: target}).Err
+	})
+}
+
+// ResetState is POST /servers/{id}/action {"os-resetState": {"state": state}}.
+func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
+	if state != string(servers.StateActive) && state != string(servers.StateError) {
+		return fmt.Errorf("nova reset state of server %s: state %q is not active or error: %w", id, state, compute.ErrInvalid)
+	}
+	// Setting a state is idempotent.
+	return c.do(ctx, "reset state of server "+id, true, func(ctx context.Context) error {
+		return servers.ResetState(ctx, c.sc, id, servers.ServerState(state)).ExtractErr()
+	})
+}
+
+// Stop is POST /servers/{id}/action {"os-stop": null}.
+func (c *Cloud) Stop(ctx context.Context, id string) error {
+	return c.do(ctx, "stop server "+id, false, func(ctx context.Context) error {
+		return servers.Stop(ctx, c.sc, id).ExtractErr()
+	})
+}
+
+// Start is POST /servers/{id}/action {"os-start": null}.
+func (c *Cloud) Start(ctx context.Context, id string) error {
+	return c.do(ctx, "start server "+id, false, func(ctx context.Context) error {
+		return servers.Start(ctx, c.sc, id).ExtractErr()
+	})
+}
+
+// Lock is POST /servers/{id}/action {"lock": null}.
+func (c *Cloud) Lock(ctx context.Context, id string) error {
+	return c.do(ctx, "lock server "+id, false, func(ctx context.Context) error {
+		return servers.Lock(ctx, c.sc, id).ExtractErr()
+	})
+}
+
+// Unlock is POST /servers/{id}/action {"unlock": null}.
+func (c *Cloud) Unlock(ctx context.Context, id string) error {
+	return c.do(ctx, "unlock server "+id, false, func(ctx context.Context) error {
+		return servers.Unlock(ctx, c.sc, id).ExtractErr()
+	})
+}
+
+// ListAggregates is GET /os-aggregates.
+func (c *Cloud) ListAggregates(ctx context.Context) ([]compute.Aggregate, error) {
+	var out []compute.Aggregate
+	err := c.do(ctx, "list aggregates", true, func(ctx context.Context) error {
+		pages, err := aggregates.List(c.sc).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		aggs, err := aggregates.ExtractAggregates(pages)
+		if err != nil {
+			return err
+		}
+		out = make([]compute.Aggregate, 0, len(aggs))
+		for _, a := range aggs {
+			hosts := a.Hosts
+			if hosts == nil {
+				hosts = []string{}
+			}
+			out = append(out, compute.Aggregate{ID: a.ID, Name: a.Name, Hosts: hosts})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddHostToAggregate is POST /os-aggregates/{id}/action {"add_host": ...}.
+func (c *Cloud) AddHostToAggregate(ctx context.Context, aggregateID int, host string) error {
+	return c.do(ctx, fmt.Sprintf("add host %s to aggregate %d", host, aggregateID), false, func(ctx context.Context) error {
+		_, err := aggregates.AddHost(ctx, c.sc, aggregateID, aggregates.AddHostOpts{Host: host}).Extract()
+		return err
+	})
+}
