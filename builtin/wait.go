@@ -19,9 +19,10 @@ import (
 var errTimeout = errors.New("timed out")
 
 // poll runs check at once and then every interval, measured from the start
-// of each check (oslo's FixedIntervalWithTimeoutLoopingCall), until it
-// reports done, fails, or more than timeout has passed since the start: then
-// it returns errTimeout. Every pause goes through clk.
+// of each check (oslo's FixedIntervalLoopingCall), until it reports done,
+// fails, or timeout has passed since the start: then it returns errTimeout,
+// as the eventlet timeout around Masakari 14.0.2's loops does. Every pause
+// goes through clk.
 func poll(ctx context.Context, clk clock.Clock, interval, timeout time.Duration, check func(context.Context) (bool, error)) error {
 	start := clk.Now()
 	for {
@@ -30,7 +31,7 @@ func poll(ctx context.Context, clk clock.Clock, interval, timeout time.Duration,
 		if err != nil || done {
 			return err
 		}
-		if clk.Now().Sub(start) > timeout {
+		if clk.Now().Sub(start) >= timeout {
 			return errTimeout
 		}
 		if err := clk.Sleep(ctx, max(interval-clk.Now().Sub(began), 0)); err != nil {

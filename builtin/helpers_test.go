@@ -1,0 +1,224 @@
+package builtin_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/builtin"
+	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// uid returns a server UUID that is easy to read in failures.
+func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
+
+// masakariConfig is Masakari's configuration with every option at its
+// documented default (reference section 6) and the four default flows
+// (reference 1.1), written out so the tests say what they assume.
+func masakariConfig() *conf.Config {
+	ref := func(names ...string) []conf.TaskRef {
+		var out []conf.TaskRef
+		for _, n := range names {
+			out = append(out, conf.TaskRef{Name: n})
+		}
+		return out
+	}
+	flow := func(k conf.FlowKind, pre, main, post []conf.TaskRef) conf.FlowSpec {
+		return conf.FlowSpec{Kind: k, Phases: [3][]conf.TaskRef{pre, main, post}}
+	}
+	return &conf.Config{
+		Flows: map[conf.FlowKind]conf.FlowSpec{
+			conf.FlowHostAuto: flow(conf.FlowHostAuto, ref("disable_compute_service_task"),
+				ref("prepare_HA_enabled_instances_task"), ref("evacuate_instances_task")),
+			conf.FlowHostRH: flow(conf.FlowHostRH, ref("disable_compute_service_task"),
+				ref("prepare_HA_enabled_instances_task", "evacuate_instances_task"), nil),
+			conf.FlowInstance: flow(conf.FlowInstance, ref("stop_instance_task"),
+				ref("start_instance_task"), ref("confirm_instance_active_task")),
+			conf.FlowProcess: flow(conf.FlowProcess, ref("disable_compute_node_task"),
+				ref("confirm_compute_node_disabled_task"), nil),
+		},
+		Engine: conf.Engine{
+			DuplicateNotificationDetectionInterval: 180 * time.Second,
+			WaitPeriodAfterServiceUpdate:           180 * time.Second,
+			WaitPeriodAfterEvacuation:              90 * time.Second,
+			VerifyInterval:                         time.Second,
+			WaitPeriodAfterPowerOff:                180 * time.Second,
+			WaitPeriodAfterPowerOn:                 60 * time.Second,
+			HostFailureRecoveryThreads:             3,
+		},
+		HostFailure: conf.HostFailure{
+			EvacuateAllInstances:         true,
+			HAEnabledInstanceMetadataKey: "HA_Enabled",
+			ServiceDisableReason:         "Masakari detected host failed.",
+		},
+		InstanceFailure: conf.InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
+		ProcessFailure:  conf.ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
+		Sections:        map[string]conf.Section{},
+	}
+}
+
+// entry is a progress entry without its timestamp.
+type entry struct {
+	Msg string
+	P   float64
+}
+
+func (e entry) String() string { return fmt.Sprintf("%.1f %q", e.P, e.Msg) }
+
+// hostRecorder is the segment database's update_host_method.
+type hostRecorder struct {
+	mu    sync.Mutex
+	calls []string
+	err   error
+}
+
+func (h *hostRecorder) SetReserved(_ context.Context, host string, reserved bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.calls = append(h.calls, fmt.Sprintf("%s reserved=%v", host, reserved))
+	return h.err
+}
+
+func (h *hostRecorder) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.calls, "; ")
+}
+
+// harness runs built-in tasks on a simulated cloud and a fake clock.
+type harness struct {
+	t     testing.TB
+	clk   *clock.Fake
+	cloud *simulated.Cloud
+	nova  compute.Cloud // what the tasks call: the cloud, or a wrapper of it
+	cfg   *conf.Config
+	hosts *hostRecorder
+	locks *engine.LocalLocker
+	log   *logrus.Logger
+}
+
+func newHarness(t testing.TB, fx simulated.Fixture) *harness {
+	t.Helper()
+	clk := clock.NewFake(epoch)
+	cloud, err := simulated.New(fx, clk)
+	if err != nil {
+		t.Fatalf("simulated cloud: %v", err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	return &harness{t: t, clk: clk, cloud: cloud, nova: cloud, cfg: masakariConfig(),
+		hosts: &hostRecorder{}, locks: engine.NewLocalLocker(), log: log}
+}
+
+func (h *harness) registry() *engine.Registry {
+	reg := engine.NewRegistry()
+	builtin.Register(reg, builtin.Deps{Cloud: h.nova, Config: h.cfg})
+	return reg
+}
+
+// run executes one task outside a flow and returns what it provided, its
+// error and its progress entries.
+func (h *harness) run(ctx context.Context, name string, in engine.Store) (engine.Store, error, []entry) {
+	h.t.Helper()
+	spec, err := h.registry().Lookup(name)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	task, err := spec.New(h.cfg.TaskSection(name))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []entry
+	env := engine.NewEnv("9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11", name, h.clk,
+		h.log.WithField("task", name), func(msg string, p float64) {
+			mu.Lock()
+			got = append(got, entry{msg, p})
+			mu.Unlock()
+		})
+	env.Hosts, env.Locks = h.hosts, h.locks
+	out, err := task.Execute(ctx, env, in)
+	return out, err, got
+}
+
+// elapsed is the virtual time since the harness started.
+func (h *harness) elapsed() time.Duration { return h.clk.Now().Sub(epoch) }
+
+func (h *harness) server(id string) simulated.ServerState {
+	h.t.Helper()
+	for _, s := range h.cloud.Snapshot().Servers {
+		if s.ID == id {
+			return s
+		}
+	}
+	h.t.Fatalf("no server %s", id)
+	return simulated.ServerState{}
+}
+
+func (h *harness) service(host string) simulated.ServiceState {
+	h.t.Helper()
+	for _, s := range h.cloud.Snapshot().Services {
+		if s.Host == host {
+			return s
+		}
+	}
+	h.t.Fatalf("no service on %s", host)
+	return simulated.ServiceState{}
+}
+
+func (h *harness) ops(op string) int { return h.cloud.Counters().Ops[op] }
+
+func (h *harness) serverOps(id, op string) int { return h.cloud.Counters().Servers[id][op] }
+
+// wantProgress compares progress entries exactly: texts and fractions.
+func wantProgress(t testing.TB, got []entry, want ...entry) {
+	t.Helper()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(want); i++ {
+		ok = got[i].Msg == want[i].Msg && math.Abs(got[i].P-want[i].P) < 1e-9
+	}
+	if !ok {
+		var b strings.Builder
+		fmt.Fprintf(&b, "progress entries differ\n got:\n")
+		for _, e := range got {
+			fmt.Fprintf(&b, "   %s\n", e)
+		}
+		fmt.Fprintf(&b, " want:\n")
+		for _, e := range want {
+			fmt.Fprintf(&b, "   %s\n", e)
+		}
+		t.Fatal(b.String())
+	}
+}
+
+// haServer is an active HA-enabled server.
+func haServer(n int, host string) simulated.Server {
+	return simulated.Server{ID: uid(n), Name: fmt.Sprintf("vm%d", n), Host: host,
+		Metadata: map[string]string{"HA_Enabled": "True"}}
+}
+
+// failedHostCloud is compute1 down (long dead) with its servers, compute2
+// up and enabled, compute3 a disabled reserved host.
+func failedHostCloud(servers ...simulated.Server) simulated.Fixture {
+	return simulated.Fixture{
+		Hosts: []simulated.Host{
+			{Name: "compute1", State: "down", Aggregates: []string{"agg1"}},
+			{Name: "compute2"},
+			{Name: "compute3", Status: "disabled", Reserved: true},
+		},
+		Servers: servers,
+	}
+}
