@@ -372,3 +372,23 @@ func (req *request) body() (*node, error) {
 	}
 	return n, nil
 }
+
+// Protect wraps a handler outside the API (the debug endpoint) with the
+// API's authentication: 401 without a valid token, 403 without role admin.
+func (s *Server) Protect(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := s.settings.Load()
+		if st.AuthStrategy != "noauth" {
+			role, ok := lookupToken(st.Tokens, r.Header.Get("X-Auth-Token"))
+			if !ok {
+				s.writeFault(w, MinVersion, errorf(401, "The request you have made requires authentication."))
+				return
+			}
+			if role != "admin" {
+				s.writeFault(w, MinVersion, errorf(403, "Policy doesn't allow kaifuku:debug to be performed."))
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -17,17 +17,18 @@ import (
 // SQLite is the dialect of the built-in SQLite store.
 var SQLite = Dialect{Name: "sqlite", AutoID: "INTEGER PRIMARY KEY AUTOINCREMENT", SingleNode: true}
 
-// SQLitePath returns the file of a sqlite:///path connection URL.
+// SQLitePath returns the file of a connection URL in SQLAlchemy's form:
+// sqlite:////absolute/path.db or sqlite:///relative/path.db.
 func SQLitePath(connection string) (string, error) {
-	const prefix = "sqlite://"
+	const prefix = "sqlite:///"
 	if !strings.HasPrefix(connection, prefix) {
-		return "", fmt.Errorf("connection %q: want sqlite:///path/to/file.db", connection)
+		return "", fmt.Errorf("connection %q: want sqlite:////absolute/path.db or sqlite:///relative/path.db", connection)
 	}
 	p := strings.TrimPrefix(connection, prefix)
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
 	}
-	if p == "" || p == "/" {
+	if p == "" || strings.HasSuffix(p, "/") {
 		return "", fmt.Errorf("connection %q: no file path", connection)
 	}
 	return p, nil

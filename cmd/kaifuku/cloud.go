@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/conf/examples"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+// builtCloud is the compute.Cloud of [compute] and, for the simulated
+// driver, the simulated cloud itself (its counters feed the debug endpoint).
+type builtCloud struct {
+	Cloud     compute.Cloud
+	Simulated *simulated.Cloud
+	// Describe says which cloud it is, for the start-up log.
+	Describe string
+}
+
+// buildCloud builds the cloud [compute] names.
+func buildCloud(cfg *conf.Config, clk clock.Clock) (builtCloud, error) {
+	switch cfg.Compute.Driver {
+	case "", "simulated":
+		var fx simulated.Fixture
+		var err error
+		what := "the embedded demo cloud (conf/examples/demo-cloud.json)"
+		if cfg.Compute.Fixture != "" {
+			what = cfg.Compute.Fixture
+			fx, err = simulated.LoadFixture(cfg.Compute.Fixture)
+		} else {
+			fx, err = simulated.ParseFixture("demo-cloud.json", examples.DemoCloud)
+		}
+		if err != nil {
+			return builtCloud{}, fmt.Errorf("[compute] fixture: %w", err)
+		}
+		c, err := simulated.New(fx, clk)
+		if err != nil {
+			return builtCloud{}, fmt.Errorf("[compute] fixture %s: %w", what, err)
+		}
+		return builtCloud{Cloud: c, Simulated: c, Describe: "simulated cloud from " + what}, nil
+	// case "nova": the Nova driver (builtin/nova) is built here.
+	default:
+		return builtCloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated)", cfg.Compute.Driver)
+	}
+}
