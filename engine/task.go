@@ -110,3 +110,14 @@ func (s Spec) AtomName() string {
 	}
 	return s.Name
 }
+
+// FormatTimestamp renders t as Masakari's progress entries do (Python's
+// str(datetime) of a naive UTC time): "2026-01-02 03:04:05.123456", without
+// the fraction when it is zero.
+func FormatTimestamp(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02 15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05.000000")
+}
