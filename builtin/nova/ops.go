@@ -3,7 +3,9 @@ package nova
 import (
 	"context"
 	"fmt"
+	"net/http"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/aggregates"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
@@ -12,8 +14,8 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 )
 
-// server is Nova's server at 2.53, read field by field (servers.Server has no
-// tenant-independent power state type and must not be embedded).
+// server is Nova's server at 2.53 with the fields the tasks read, under
+// Nova's names.
 type server struct {
 	ID                 string            `json:"id"`
 	Name               string            `json:"name"`
@@ -72,16 +74,15 @@ func (c *Cloud) ListServers(ctx context.Context, host string) ([]compute.Server,
 
 // GetServer is GET /servers/{id}.
 func (c *Cloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
-	var s struct {
-		Server server `json:"server"`
-	}
+	var s server
 	err := c.do(ctx, "get server "+id, true, func(ctx context.Context) error {
-		return servers.Get(ctx, c.sc, id).ExtractInto(&s)
+		s = server{}
+		return servers.Get(ctx, c.sc, id).ExtractInto(&s) // descends into "server"
 	})
 	if err != nil {
 		return compute.Server{}, err
 	}
-	return s.Server.compute(), nil
+	return s.compute(), nil
 }
 
 // ListServices is GET /os-services?binary=<binary>&host=<host>.
@@ -162,8 +163,13 @@ func (e evacuate) ToEvacuateMap() (map[string]any, error) {
 
 // Evacuate is POST /servers/{id}/action {"evacuate": {"host": target}}.
 func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
+	body, _ := evacuate{host: target}.ToEvacuateMap()
+	url := c.sc.ServiceURL("servers", id, "action")
 	return c.do(ctx, "evacuate server "+id, false, func(ctx context.Context) error {
-		return servers.Evacuate(ctx, c.sc, id, evacuate{host: target}).Err
+		// Not servers.Evacuate: it decodes the answer as JSON, and Nova
+		// answers 200 with an empty body since 2.14.
+		_, err := c.sc.Post(ctx, url, body, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}})
+		return err
 	})
 }
 

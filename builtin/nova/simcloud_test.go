@@ -1,0 +1,480 @@
+package nova_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/builtin/nova"
+	"github.com/kaifuku-ha/kaifuku/builtin/simcloud"
+	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+)
+
+const (
+	password    = "pa55-w0rd-never-logged"
+	staticToken = "st4tic-t0ken-never-logged"
+	srvA        = "11111111-1111-4111-8111-111111111111"
+	srvB        = "22222222-2222-4222-8222-222222222222"
+	srvC        = "33333333-3333-4333-8333-333333333333"
+)
+
+func fixture() simulated.Fixture {
+	return simulated.Fixture{
+		Hosts: []simulated.Host{
+			{Name: "compute1", Aggregates: []string{"ha"}},
+			{Name: "compute2", Aggregates: []string{"ha"}},
+			{Name: "compute3"},
+		},
+		Servers: []simulated.Server{
+			{ID: srvA, Name: "web-1", Host: "compute1", Metadata: map[string]string{"HA_Enabled": "True"}, TenantID: "demo", UserID: "alice"},
+			{ID: srvB, Name: "db-1", Host: "compute1", VMState: "stopped"},
+			{ID: srvC, Name: "app-1", Host: "compute2"},
+		},
+		// work behind accepted actions stays pending for the whole test
+		Latency:         simulated.Latency{Stop: 60000, Start: 60000, Evacuate: 60000},
+		ServiceDownTime: 1,
+	}
+}
+
+// logBuffer collects everything the driver logs, at debug level.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func testLog() (*logrus.Entry, *logBuffer) {
+	b := &logBuffer{}
+	l := logrus.New()
+	l.SetOutput(b)
+	l.SetLevel(logrus.DebugLevel)
+	return logrus.NewEntry(l), b
+}
+
+type bed struct {
+	url   string
+	cloud *simulated.Cloud
+}
+
+func startSimcloud(t *testing.T, f simulated.Fixture, opts simcloud.Options) bed {
+	t.Helper()
+	cloud, err := simulated.New(f, clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(simcloud.New(cloud, opts))
+	t.Cleanup(srv.Close)
+	return bed{url: srv.URL, cloud: cloud}
+}
+
+func (b bed) post(t *testing.T, path, body string) {
+	t.Helper()
+	resp, err := http.Post(b.url+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+	}
+}
+
+func (b bed) requests(t *testing.T) map[string]int {
+	t.Helper()
+	resp, err := http.Get(b.url + "/sim/requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Requests map[string]int `json:"requests"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Requests
+}
+
+// logins are the two ways to reach Nova.
+var logins = []struct {
+	name string
+	conf func(url string) conf.Nova
+}{
+	{"keystone", func(url string) conf.Nova {
+		return conf.Nova{AuthURL: url + "/v3", Username: "admin", Password: password, ProjectName: "admin",
+			RegionName: simcloud.Region, Interface: "internal", Timeout: 5 * time.Second}
+	}},
+	{"token", func(url string) conf.Nova {
+		return conf.Nova{Token: staticToken, Endpoint: url + "/v2.1", Timeout: 5 * time.Second}
+	}},
+}
+
+func mustKind(t *testing.T, err, kind error, msg string) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("error %v: want kind %q", err, kind)
+	}
+	if msg != "" && !strings.Contains(err.Error(), msg) {
+		t.Fatalf("error %q does not keep Nova's message %q", err, msg)
+	}
+}
+
+func TestDriverAgainstSimcloud(t *testing.T) {
+	for _, lg := range logins {
+		t.Run(lg.name, func(t *testing.T) {
+			b := startSimcloud(t, fixture(), simcloud.Options{Password: password, Tokens: []string{staticToken}})
+			log, logs := testLog()
+			ctx := context.Background()
+			c, err := nova.New(ctx, lg.conf(b.url), log, nova.WithRetries(3, time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Endpoint() != b.url+"/v2.1/" {
+				t.Fatalf("endpoint %q", c.Endpoint())
+			}
+			var errs []error
+			check := func(err error) error {
+				if err != nil {
+					errs = append(errs, err)
+				}
+				return err
+			}
+
+			// servers
+			list, err := c.ListServers(ctx, "compute1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) != 2 || list[0].ID != srvA || list[1].ID != srvB {
+				t.Fatalf("servers on compute1: %+v", list)
+			}
+			a := list[0]
+			if a.Host != "compute1" || a.HypervisorHostname != "compute1" || a.VMState != "active" || a.Status != "ACTIVE" ||
+				a.PowerState != compute.PowerRunning || a.TaskState != "" || a.Metadata["HA_Enabled"] != "True" ||
+				a.TenantID != "demo" || a.UserID != "alice" || a.Locked {
+				t.Fatalf("server a: %+v", a)
+			}
+			if list[1].VMState != "stopped" || list[1].Status != "SHUTOFF" || list[1].PowerState != compute.PowerShutdown {
+				t.Fatalf("server b: %+v", list[1])
+			}
+			if none, err := c.ListServers(ctx, "compute3"); err != nil || len(none) != 0 || none == nil {
+				t.Fatalf("servers on compute3: %#v, %v", none, err)
+			}
+			got, err := c.GetServer(ctx, srvA)
+			if err != nil || got.ID != srvA || got.Name != "web-1" {
+				t.Fatalf("get server: %+v, %v", got, err)
+			}
+			_, err = c.GetServer(ctx, "44444444-4444-4444-8444-444444444444")
+			mustKind(t, check(err), compute.ErrNotFound, "Instance 44444444-4444-4444-8444-444444444444 could not be found.")
+
+			// services
+			svcs, err := c.ListServices(ctx, "compute1", "nova-compute")
+			if err != nil || len(svcs) != 1 {
+				t.Fatalf("services: %+v, %v", svcs, err)
+			}
+			s1 := svcs[0]
+			if s1.Host != "compute1" || s1.Binary != "nova-compute" || s1.Status != "enabled" || s1.State != "up" || len(s1.ID) != 36 {
+				t.Fatalf("service: %+v", s1)
+			}
+			if all, err := c.ListServices(ctx, "", ""); err != nil || len(all) != 3 {
+				t.Fatalf("all services: %+v, %v", all, err)
+			}
+			disabled, enabled, yes, no := "disabled", "enabled", true, false
+			sv, err := c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{Status: &disabled, DisabledReason: "host failed"})
+			if err != nil || sv.Status != "disabled" || sv.DisabledReason != "host failed" {
+				t.Fatalf("disable: %+v, %v", sv, err)
+			}
+			sv, err = c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{Status: &enabled})
+			if err != nil || sv.Status != "enabled" || sv.DisabledReason != "" {
+				t.Fatalf("enable: %+v, %v", sv, err)
+			}
+			sv, err = c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{ForcedDown: &yes})
+			if err != nil || !sv.ForcedDown || sv.State != "down" {
+				t.Fatalf("force down: %+v, %v", sv, err)
+			}
+			// forced_down false must reach Nova (services.UpdateOpts drops it)
+			sv, err = c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{ForcedDown: &no})
+			if err != nil || sv.ForcedDown || sv.State != "up" {
+				t.Fatalf("force up: %+v, %v", sv, err)
+			}
+			if n := b.cloud.Counters().Ops["force_up"]; n != 1 {
+				t.Fatalf("force_up calls: %d", n)
+			}
+			_, err = c.UpdateService(ctx, "not-a-uuid", compute.ServiceUpdate{Status: &enabled})
+			mustKind(t, check(err), compute.ErrInvalid, "Invalid uuid not-a-uuid")
+			_, err = c.UpdateService(ctx, "55555555-5555-4555-8555-555555555555", compute.ServiceUpdate{Status: &enabled})
+			mustKind(t, check(err), compute.ErrNotFound, "could not be found")
+			_, err = c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{})
+			mustKind(t, check(err), compute.ErrInvalid, "nothing to change")
+
+			// lock, reset state, stop and start
+			if err := c.Lock(ctx, srvA); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := c.GetServer(ctx, srvA); !s.Locked {
+				t.Fatal("lock did not lock")
+			}
+			if err := c.Unlock(ctx, srvA); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := c.GetServer(ctx, srvA); s.Locked {
+				t.Fatal("unlock did not unlock")
+			}
+			mustKind(t, check(c.Lock(ctx, "44444444-4444-4444-8444-444444444444")), compute.ErrNotFound, "could not be found")
+			if err := c.ResetState(ctx, srvA, "error"); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := c.GetServer(ctx, srvA); s.VMState != "error" || s.Status != "ERROR" {
+				t.Fatalf("after reset to error: %+v", s)
+			}
+			if err := c.ResetState(ctx, srvA, "active"); err != nil {
+				t.Fatal(err)
+			}
+			mustKind(t, check(c.ResetState(ctx, srvA, "stopped")), compute.ErrInvalid, "not active or error")
+			if err := c.Stop(ctx, srvA); err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := c.GetServer(ctx, srvA); s.TaskState != "powering-off" {
+				t.Fatalf("after stop: %+v", s)
+			}
+			mustKind(t, check(c.Stop(ctx, srvA)), compute.ErrConflict, "while it is in task_state powering-off")
+			if err := c.Start(ctx, srvB); err != nil {
+				t.Fatal(err)
+			}
+			mustKind(t, check(c.Start(ctx, srvC)), compute.ErrConflict, "vm_state active")
+
+			// evacuation: refused while compute1 is up, then accepted
+			err = c.Evacuate(ctx, srvC, "")
+			mustKind(t, check(err), compute.ErrInvalid, "Compute service of compute2 is still in use.")
+			if _, err := c.UpdateService(ctx, s1.ID, compute.ServiceUpdate{ForcedDown: &yes}); err != nil {
+				t.Fatal(err)
+			}
+			mustKind(t, check(c.Evacuate(ctx, srvA, "compute1")), compute.ErrInvalid, "The target host can't be the same one.")
+			mustKind(t, check(c.Evacuate(ctx, srvA, "nohost")), compute.ErrNotFound, "nohost")
+			if err := c.ResetState(ctx, srvA, "active"); err != nil { // abandon the stop
+				t.Fatal(err)
+			}
+			if err := c.Evacuate(ctx, srvA, "compute3"); err != nil {
+				t.Fatalf("evacuate to compute3: %v", err)
+			}
+			if s, _ := c.GetServer(ctx, srvA); s.Host != "compute3" && s.TaskState != "rebuilding" {
+				t.Fatalf("after evacuate: %+v", s)
+			}
+			if err := c.ResetState(ctx, srvB, "active"); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Evacuate(ctx, srvB, ""); err != nil {
+				t.Fatalf("evacuate, scheduler's choice: %v", err)
+			}
+			if ev := b.cloud.Counters().Evacuations; ev[srvA] != 1 || ev[srvB] != 1 {
+				t.Fatalf("evacuations accepted: %v", ev)
+			}
+
+			// aggregates
+			aggs, err := c.ListAggregates(ctx)
+			if err != nil || len(aggs) != 1 || aggs[0].ID != 1 || aggs[0].Name != "ha" || strings.Join(aggs[0].Hosts, ",") != "compute1,compute2" {
+				t.Fatalf("aggregates: %+v, %v", aggs, err)
+			}
+			if err := c.AddHostToAggregate(ctx, 1, "compute3"); err != nil {
+				t.Fatal(err)
+			}
+			mustKind(t, check(c.AddHostToAggregate(ctx, 1, "compute3")), compute.ErrConflict, "already has host compute3")
+			mustKind(t, check(c.AddHostToAggregate(ctx, 7, "compute3")), compute.ErrNotFound, "Aggregate 7 could not be found.")
+
+			// forbidden, and 5xx: retried for reads, not for actions
+			if err := b.cloud.InjectFault(simulated.Fault{Op: "get_server", Server: srvC, Error: "forbidden", Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.GetServer(ctx, srvC)
+			mustKind(t, check(err), compute.ErrForbidden, "403 Forbidden")
+			before := b.cloud.Counters().Ops["list_servers"]
+			if err := b.cloud.InjectFault(simulated.Fault{Op: "list_servers", Error: "unavailable", Count: 2}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ListServers(ctx, "compute2"); err != nil {
+				t.Fatalf("list servers after two 500s: %v", err)
+			}
+			if n := b.cloud.Counters().Ops["list_servers"] - before; n != 3 {
+				t.Fatalf("list_servers calls with two 500s: %d, want 3", n)
+			}
+			if err := b.cloud.InjectFault(simulated.Fault{Op: "lock", Error: "unavailable", Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			mustKind(t, check(c.Lock(ctx, srvC)), compute.ErrUnavailable, "500")
+			if n := b.cloud.Counters().Servers[srvC]["lock"]; n != 1 {
+				t.Fatalf("lock was sent %d times after a 500, want 1 (no blind retry)", n)
+			}
+			if err := b.cloud.InjectFault(simulated.Fault{Op: "list_servers", Error: "unavailable"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ListServers(ctx, "compute2")
+			mustKind(t, check(err), compute.ErrUnavailable, "Injected fault")
+			b.cloud.ClearFaults()
+
+			if lg.name == "keystone" {
+				// an expired token: gophercloud logs in again and repeats the call
+				b.post(t, "/sim/tokens/revoke", "")
+				if _, err := c.GetServer(ctx, srvC); err != nil {
+					t.Fatalf("call after the token was revoked: %v", err)
+				}
+				if n := b.requests(t)["POST /v3/auth/tokens"]; n != 2 {
+					t.Fatalf("logins: %d, want 2", n)
+				}
+			}
+
+			for _, e := range append(errs, errors.New(logs.String())) {
+				for _, secret := range []string{password, staticToken} {
+					if strings.Contains(e.Error(), secret) {
+						t.Fatalf("secret in %q", e)
+					}
+				}
+			}
+			if !strings.Contains(logs.String(), "retrying") {
+				t.Fatalf("retries were not logged: %s", logs)
+			}
+		})
+	}
+}
+
+func TestDriverUnauthorized(t *testing.T) {
+	b := startSimcloud(t, fixture(), simcloud.Options{Password: password, Tokens: []string{staticToken}})
+	log, logs := testLog()
+	ctx := context.Background()
+
+	wrong := "wr0ng-" + password
+	_, err := nova.New(ctx, conf.Nova{AuthURL: b.url + "/v3", Username: "admin", Password: wrong, ProjectName: "admin"}, log)
+	mustKind(t, err, compute.ErrForbidden, "401")
+	if !strings.Contains(err.Error(), "keystone login at "+b.url+"/v3 as admin") {
+		t.Fatalf("login error does not say where and who: %v", err)
+	}
+
+	badToken := "bad-" + staticToken
+	c, err := nova.New(ctx, conf.Nova{Token: badToken, Endpoint: b.url + "/v2.1"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListServers(ctx, "compute1")
+	mustKind(t, err, compute.ErrForbidden, "requires authentication")
+
+	for _, s := range []string{err.Error(), logs.String()} {
+		if strings.Contains(s, wrong) || strings.Contains(s, badToken) {
+			t.Fatalf("secret in %q", s)
+		}
+	}
+}
+
+func TestDriverConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		c    conf.Nova
+		want string
+	}{
+		{conf.Nova{}, "[nova] auth_url: set auth_url"},
+		{conf.Nova{Token: "t"}, "[nova] endpoint: required with token"},
+		{conf.Nova{AuthURL: "http://127.0.0.1:1/v3"}, "[nova] username: required"},
+		{conf.Nova{Token: "t", Endpoint: "http://x", CAFile: "/nonexistent/ca.pem"}, "[nova] cafile:"},
+	} {
+		_, err := nova.New(ctx, tc.c, nil)
+		var ce *conf.Error
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want conf.Error %q", tc.c, err, tc.want)
+		}
+	}
+}
+
+// A closed port: reads are retried with back-off (on the injected clock),
+// then fail as unavailable; actions that could not even connect are retried
+// too, since they never reached Nova.
+func TestDriverConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	fake := clock.NewFake(time.Unix(0, 0))
+	log, logs := testLog()
+	c, err := nova.New(context.Background(), conf.Nova{Token: staticToken, Endpoint: "http://" + addr + "/v2.1"}, log,
+		nova.WithClock(fake), nova.WithRetries(4, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListServers(context.Background(), "compute1")
+	mustKind(t, err, compute.ErrUnavailable, "connection refused")
+	if waited := fake.Now().Sub(time.Unix(0, 0)); waited != 7*time.Second {
+		t.Fatalf("back-off waited %v, want 1+2+4 s", waited)
+	}
+	mustKind(t, c.Evacuate(context.Background(), srvA, ""), compute.ErrUnavailable, "connection refused")
+	if n := strings.Count(logs.String(), "retrying"); n != 6 {
+		t.Fatalf("%d retries logged, want 3 per call:\n%s", n, logs)
+	}
+	if strings.Contains(logs.String()+err.Error(), staticToken) {
+		t.Fatal("token leaked")
+	}
+}
+
+// A Nova slower than [nova] timeout: the request is abandoned.
+func TestDriverTimeout(t *testing.T) {
+	f := fixture()
+	f.Latency.API = 2000
+	b := startSimcloud(t, f, simcloud.Options{Tokens: []string{staticToken}})
+	c, err := nova.New(context.Background(), conf.Nova{Token: staticToken, Endpoint: b.url + "/v2.1", Timeout: 100 * time.Millisecond}, nil,
+		nova.WithRetries(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err = c.Lock(context.Background(), srvA)
+	mustKind(t, err, compute.ErrUnavailable, "")
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("timed out after %v", d)
+	}
+}
+
+// The evacuate body at 2.53 must not carry onSharedStorage, which Nova
+// refuses; simcloud refuses it as Nova does.
+func TestEvacuateBody(t *testing.T) {
+	b := startSimcloud(t, fixture(), simcloud.Options{Tokens: []string{staticToken}})
+	send := func(body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, b.url+"/v2.1/servers/"+srvA+"/action", strings.NewReader(body))
+		req.Header.Set("X-Auth-Token", staticToken)
+		req.Header.Set("X-OpenStack-Nova-API-Version", nova.Microversion)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(out)
+	}
+	code, body := send(`{"evacuate": {"host": "compute2", "onSharedStorage": false}}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, `"badRequest"`) || !strings.Contains(body, "onSharedStorage") {
+		t.Fatalf("stock gophercloud body: %d %s", code, body)
+	}
+}
