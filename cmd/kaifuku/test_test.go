@@ -108,9 +108,9 @@ func TestKaifukuTestVerbose(t *testing.T) {
 	}
 	for _, want := range []string{
 		"=== RUN   greet greets after a minute of fake time",
-		"run_task greet: SUCCESS (1m0s of fake time)",
+		"run_task greet: succeeded (state SUCCESS, 1m0s of fake time)",
 		"progress 1.0 greeted ops",
-		"log info greeting",
+		`log info "greeting"`,
 		"who=ops",
 		"--- PASS: greet greets after a minute of fake time",
 		"1 passed, 0 failed\n",

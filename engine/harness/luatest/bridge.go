@@ -552,11 +552,15 @@ func flowTable(L *lua.LState, r *harness.FlowResult) *lua.LTable {
 
 // taskNotes and flowNotes are what -v prints of a run under its test.
 func taskNotes(name string, r *harness.TaskResult) []string {
-	state := r.Record.State
-	if r.Err != nil {
-		state += ": " + firstLine(r.Err.Error())
+	outcome := "succeeded"
+	switch {
+	case r.OK:
+	case engine.IsEarlyEnd(r.Err):
+		outcome = "ended the flow early: " + firstLine(r.Err.Error())
+	default:
+		outcome = "failed: " + firstLine(r.Err.Error())
 	}
-	lines := []string{fmt.Sprintf("run_task %s: %s (%s of fake time)", name, state, r.Duration)}
+	lines := []string{fmt.Sprintf("run_task %s: %s (state %s, %s of fake time)", name, outcome, r.Record.State, r.Duration)}
 	return append(lines, recordedNotes(r.Progress, r.Recorded)...)
 }
 
@@ -592,9 +596,13 @@ func recordedNotes(progress []harness.Progress, r harness.Recorded) []string {
 		sort.Strings(keys)
 		var fs []string
 		for _, k := range keys {
-			fs = append(fs, fmt.Sprintf("%s=%v", k, e.Fields[k]))
+			v := fmt.Sprint(e.Fields[k])
+			if strings.ContainsAny(v, " \t\n\"") {
+				v = strconv.Quote(v)
+			}
+			fs = append(fs, k+"="+v)
 		}
-		lines = append(lines, fmt.Sprintf("  log %s %s %s", e.Level, e.Message, strings.Join(fs, " ")))
+		lines = append(lines, fmt.Sprintf("  log %s %q %s", e.Level, e.Message, strings.Join(fs, " ")))
 	}
 	for _, q := range r.HTTPRequests {
 		answer := "no canned response"
