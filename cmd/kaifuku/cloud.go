@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
@@ -40,8 +43,9 @@ func buildCloud(cfg *conf.Config, clk clock.Clock) (builtCloud, error) {
 			return builtCloud{}, fmt.Errorf("[compute] fixture %s: %w", what, err)
 		}
 		return builtCloud{Cloud: c, Simulated: c, Describe: "simulated cloud from " + what}, nil
-	// case "nova": the Nova driver (builtin/nova) is built here.
+	case "nova":
+		return buildNovaCloud(context.Background(), cfg, clk, logrus.NewEntry(logrus.StandardLogger()))
 	default:
-		return builtCloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated)", cfg.Compute.Driver)
+		return builtCloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated, nova)", cfg.Compute.Driver)
 	}
 }
