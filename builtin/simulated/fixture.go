@@ -623,15 +623,6 @@ func (ft Fault) check(hosts, servers []string) Problems {
 	case !contains(faultOps, ft.Op):
 		add(".op", "unknown op %q%s", ft.Op, suggest(ft.Op, faultOps))
 	}
-	switch {
-	case ft.Error == "":
-		add("", "missing \"error\"")
-	case !contains(faultErrors, ft.Error):
-		add(".error", "unknown error %q: want one of %s%s", ft.Error, strings.Join(faultErrors, ", "),
-			suggest(ft.Error, faultErrors))
-	case ft.Error == "never" && contains(faultOps, ft.Op) && !contains(asyncOps, ft.Op):
-		add(".error", "\"never\" applies to evacuate, stop and start only (%s answers at once)", ft.Op)
-	}
 	if ft.Server != "" {
 		if ft.Op != "" && contains(faultOps, ft.Op) && !contains(serverOps, ft.Op) {
 			add(".server", "op %q does not act on one server; use \"host\"", ft.Op)
@@ -649,6 +640,15 @@ func (ft Fault) check(hosts, servers []string) Problems {
 	if ft.Host != "" && !contains(hosts, ft.Host) {
 		add(".host", "unknown host %q%s", ft.Host, suggest(ft.Host, hosts))
 	}
+	switch {
+	case ft.Error == "":
+		add("", "missing \"error\"")
+	case !contains(faultErrors, ft.Error):
+		add(".error", "unknown error %q: want one of %s%s", ft.Error, strings.Join(faultErrors, ", "),
+			suggest(ft.Error, faultErrors))
+	case ft.Error == "never" && contains(faultOps, ft.Op) && !contains(asyncOps, ft.Op):
+		add(".error", "\"never\" applies to evacuate, stop and start only (%s answers at once)", ft.Op)
+	}
 	if ft.Count < 0 {
 		add(".count", "must not be negative")
 	}
@@ -663,6 +663,13 @@ func isUUID(s string) bool {
 // suggest returns ` (did you mean "x"?)` for the closest candidate, if any
 // is close enough.
 func suggest(got string, candidates []string) string {
+	if len(got) >= 3 {
+		for _, c := range candidates {
+			if strings.HasPrefix(c, got+"_") {
+				return fmt.Sprintf(" (did you mean %q?)", c)
+			}
+		}
+	}
 	best, bestD := "", 0
 	for _, c := range candidates {
 		d := distance(strings.ToLower(got), strings.ToLower(c))

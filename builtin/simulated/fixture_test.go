@@ -80,6 +80,8 @@ func TestParseFixtureErrors(t *testing.T) {
 			`f.json:1:47: faults[0].op: unknown op "evacute" (did you mean "evacuate"?)`},
 		{"fault error", `{"hosts": [{"name": "c1"}], "faults": [{"op": "evacuate", "error": "conflit"}]}`,
 			`f.json:1:68: faults[0].error: unknown error "conflit": want one of conflict, not_found, invalid, forbidden, unavailable, error, never (did you mean "conflict"?)`},
+		{"fault op prefix", `{"hosts": [{"name": "c1"}], "faults": [{"op": "disable", "error": "conflict"}]}`,
+			`f.json:1:47: faults[0].op: unknown op "disable" (did you mean "disable_service"?)`},
 		{"null top", `null`, `f.json:1:1: want an object, got null`},
 	}
 	for _, tt := range tests {
