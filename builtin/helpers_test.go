@@ -149,7 +149,10 @@ func (h *harness) run(ctx context.Context, name string, in engine.Store) (engine
 			got = append(got, entry{msg, p})
 			mu.Unlock()
 		})
-	env.Hosts, env.Locks = h.hosts, h.locks
+	env.Locks = h.locks
+	if h.hosts != nil {
+		env.Hosts = h.hosts
+	}
 	out, err := task.Execute(ctx, env, in)
 	return out, err, got
 }
