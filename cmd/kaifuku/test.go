@@ -73,7 +73,7 @@ func runTests(cmd *cobra.Command, args []string, o testOptions) error {
 		opts.ScriptsDir = cfg.Lua.ScriptsDir
 	}
 	if len(opts.Paths) == 0 {
-		dir := cfg.Lua.ScriptsDir
+		dir := relPath(cfg.Lua.ScriptsDir)
 		if dir == "" {
 			dir = "scripts"
 		}
