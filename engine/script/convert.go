@@ -13,6 +13,9 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
+// errTooDeep is returned unwrapped, so a cycle does not repeat its path.
+var errTooDeep = fmt.Errorf("tables nested more than %d levels deep (is there a cycle?)", maxDepth)
+
 // maxDepth bounds the nesting of values crossing between Go and Lua (and of
 // JSON); deeper tables are almost always a cycle.
 const maxDepth = 100
@@ -142,7 +145,7 @@ func (rs *runState) fromLua(c *call, v lua.LValue, depth int) (any, error) {
 		return nil, fmt.Errorf("a userdata value cannot be stored")
 	case *lua.LTable:
 		if depth >= maxDepth {
-			return nil, fmt.Errorf("tables nested more than %d levels deep (is there a cycle?)", maxDepth)
+			return nil, errTooDeep
 		}
 		return rs.tableFromLua(c, t, depth)
 	}
@@ -194,7 +197,7 @@ func (rs *runState) tableFromLua(c *call, t *lua.LTable, depth int) (any, error)
 			}
 			var gv any
 			gv, err = rs.fromLua(c, v, depth+1)
-			if err != nil {
+			if err != nil && err != errTooDeep {
 				err = fmt.Errorf("%s: %w", key, err)
 			}
 			out[key] = gv
@@ -215,6 +218,9 @@ func (rs *runState) tableFromLua(c *call, t *lua.LTable, depth int) (any, error)
 			return nil, fmt.Errorf("list has a gap at index %d; use json.null for an empty item", i)
 		}
 		gv, err := rs.fromLua(c, v, depth+1)
+		if err == errTooDeep {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("[%d]: %w", i, err)
 		}

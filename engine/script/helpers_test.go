@@ -2,6 +2,7 @@ package script
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,4 +113,23 @@ func (f *fixture) addGo(name string, provides []string, exec func(engine.Store) 
 	f.reg.Register(engine.Spec{Name: name, Provides: provides, New: func(conf.Section) (engine.Task, error) {
 		return goTask{exec: exec}, nil
 	}})
+}
+
+// luaTask wraps a body as a script that requires nothing and provides nothing.
+func luaTask(body string) string {
+	return "return {\n  execute = function(store)\n" + body + "\n  end,\n}\n"
+}
+
+// errText returns err's message or "" for nil.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func unwrapErr(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
 }

@@ -335,4 +335,3 @@ func sectionName(sec conf.Section, c *call) string {
 	}
 	return "?"
 }
-

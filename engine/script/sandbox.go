@@ -37,6 +37,11 @@ type runState struct {
 	// tainted states saw a timeout, an overflow or a panic: they finish
 	// their run and are then discarded instead of pooled.
 	tainted bool
+	// broken states cannot run anything more, not even in their run.
+	broken bool
+
+	// handler records the traceback of an error (see traceback).
+	handler *lua.LFunction
 }
 
 // call is one execution of a task (or the load-time run of a script).
@@ -51,6 +56,7 @@ type call struct {
 	skipped    bool
 	skipReason string
 	globals    *lua.LTable           // this execution's globals
+	trace      string                // traceback of the last error
 	modules    map[string]lua.LValue // require cache of this execution
 	requiring  map[string]bool
 }
@@ -65,6 +71,10 @@ func (s *set) getState() *runState {
 // release returns the state to the pool, or drops it when tainted.
 func (rs *runState) release() {
 	rs.cur = nil
+	if rs.broken {
+		rs.L.Close()
+		return
+	}
 	rs.L.RemoveContext()
 	rs.L.SetTop(0)
 	if rs.tainted {
@@ -74,15 +84,31 @@ func (rs *runState) release() {
 	rs.set.pool.Put(rs)
 }
 
-// Close ends the run's use of the state (engine.Env.Shared closes it when
+// runHolder is the per-run value kept in engine.Env.Shared: the run's
+// state, replaced when a state breaks.
+type runHolder struct {
+	set *set
+	rs  *runState
+}
+
+// Close ends the run's use of its state (engine.Env.Shared closes it when
 // the run ends).
-func (rs *runState) Close() error {
-	rs.release()
+func (h *runHolder) Close() error {
+	h.rs.release()
 	return nil
 }
 
+// state returns a usable state for the next task of the run.
+func (h *runHolder) state() *runState {
+	if h.rs.broken {
+		h.rs.L.Close()
+		h.rs = h.set.getState()
+	}
+	return h.rs
+}
+
 func (s *set) newState() *runState {
-	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: callStackSize, RegistrySize: registrySize})
+	L := lua.NewState(lua.Options{IncludeGoStackTrace: true, SkipOpenLibs: true, CallStackSize: callStackSize, RegistrySize: registrySize})
 	rs := &runState{set: s, L: L}
 	for _, lib := range []struct {
 		name string
@@ -125,6 +151,8 @@ func (s *set) newState() *runState {
 		rs.base.RawSetString(name, rs.unavailable(name))
 	}
 	rs.openModules()
+
+	rs.handler = L.NewFunction(rs.traceback)
 
 	rs.envMT = rs.protectedTable()
 	rs.envMT.RawSetString("__index", rs.base)
@@ -259,7 +287,7 @@ func (rs *runState) runChunk(c *call) (*lua.LTable, error) {
 	c.globals = rs.newEnv(c)
 	fn.Env = c.globals
 	L.Push(fn)
-	if err := L.PCall(0, 1, nil); err != nil {
+	if err := rs.pcall(0); err != nil {
 		return nil, rs.failure(c, err)
 	}
 	ret := L.Get(-1)
@@ -292,4 +320,80 @@ func where(msg, fallback string) string {
 		}
 	}
 	return fallback
+}
+
+// pcall calls the function below nargs arguments with the traceback
+// handler. gopher-lua lets one error escape PCall: a registry overflow while
+// it pushes the handler. The state is then inconsistent; it is marked broken
+// (the run continues on a fresh state) and the overflow is returned.
+func (rs *runState) pcall(nargs int) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rs.broken, rs.tainted = true, true
+			if api, ok := r.(*lua.ApiError); ok {
+				err = api
+				return
+			}
+			err = fmt.Errorf("lua state failed: %v", r)
+		}
+	}()
+	return rs.L.PCall(nargs, 1, rs.handler)
+}
+
+// maxTraceFrames bounds the traceback: gopher-lua's own walks every tail
+// call of an endless tail recursion, which takes seconds.
+const maxTraceFrames = 16
+
+// traceback is the PCall error handler: it records a short Lua traceback
+// for the log and passes the error object on unchanged.
+func (rs *runState) traceback(L *lua.LState) int {
+	obj := L.Get(1)
+	var b strings.Builder
+	b.WriteString("stack traceback:")
+	last, repeats := "", 0
+	// Level 0 is this handler.
+	for level := 1; level <= maxTraceFrames; level++ {
+		dbg, ok := L.GetStack(level)
+		if !ok {
+			break
+		}
+		if _, err := L.GetInfo("Snl", dbg, lua.LNil); err != nil {
+			break
+		}
+		var line string
+		switch {
+		case dbg.What == "G":
+			line = fmt.Sprintf("[Go]: in function %s", nameOr(dbg.Name, "?"))
+		case dbg.What == "main":
+			line = fmt.Sprintf("%s:%d: in main chunk", dbg.Source, dbg.CurrentLine)
+		default:
+			line = fmt.Sprintf("%s:%d: in function %s", dbg.Source, dbg.CurrentLine,
+				nameOr(dbg.Name, fmt.Sprintf("<%s:%d>", dbg.Source, dbg.LineDefined)))
+		}
+		if line == last {
+			repeats++
+			continue
+		}
+		if repeats > 0 {
+			fmt.Fprintf(&b, "\n\t(the frame above %d more times)", repeats)
+			repeats = 0
+		}
+		b.WriteString("\n\t" + line)
+		last = line
+	}
+	if repeats > 0 {
+		fmt.Fprintf(&b, "\n\t(the frame above %d more times)", repeats)
+	}
+	if rs.cur != nil {
+		rs.cur.trace = b.String()
+	}
+	L.Push(obj)
+	return 1
+}
+
+func nameOr(name, alt string) string {
+	if name == "" {
+		return alt
+	}
+	return "'" + name + "'"
 }

@@ -294,14 +294,15 @@ func (rs *runState) addValue(L *lua.LState, b *strings.Builder, m *pattern.Match
 	switch r := repl.(type) {
 	case lua.LString, lua.LNumber:
 		rep := lua.LVAsString(r)
-		for i := 0; i < len(rep); i++ {
-			c := rep[i]
-			if c != '%' || i+1 >= len(rep) {
-				b.WriteByte(c)
-				continue
+		for {
+			i := strings.IndexByte(rep, '%')
+			if i < 0 || i+1 >= len(rep) {
+				b.WriteString(rep)
+				return
 			}
-			i++
-			d := rep[i]
+			b.WriteString(rep[:i])
+			d := rep[i+1]
+			rep = rep[i+2:]
 			switch {
 			case d == '0':
 				b.WriteString(src[s:e])
@@ -315,7 +316,6 @@ func (rs *runState) addValue(L *lua.LState, b *strings.Builder, m *pattern.Match
 				b.WriteByte(d)
 			}
 		}
-		return
 	case *lua.LTable:
 		cp, err := m.Capture(0, s, e)
 		if err != nil {

@@ -73,13 +73,14 @@ func (t *task) Revert(ctx context.Context, env *engine.Env, in engine.Store, cau
 // state returns the run's shared state. Without a runner (engine.NewEnv)
 // there is no per-run sharing: the state is then released after the task.
 func (t *task) state(env *engine.Env) (*runState, func(), error) {
-	v, err := env.Shared(t.set, func() (any, error) { return t.set.getState(), nil })
+	v, err := env.Shared(t.set, func() (any, error) { return &runHolder{set: t.set, rs: t.set.getState()}, nil })
 	if err != nil {
 		return nil, nil, err
 	}
-	rs := v.(*runState)
+	h := v.(*runHolder)
 	perRun := true
 	_, _ = env.Shared(t.set, func() (any, error) { perRun = false; return nil, errProbe })
+	rs := h.state()
 	if !perRun {
 		return rs, rs.release, nil
 	}
@@ -121,7 +122,7 @@ func (rs *runState) execute(ctx context.Context, t *task, env *engine.Env, in en
 		L.Push(lua.LString(*revertCause))
 		nargs = 2
 	}
-	if err := L.PCall(nargs, 1, nil); err != nil {
+	if err := rs.pcall(nargs); err != nil {
 		return nil, rs.failure(c, err)
 	}
 	ret := L.Get(-1)
@@ -192,7 +193,8 @@ func quoted(keys []string) string {
 }
 
 // failure turns what PCall returned into the task's error: a skip, a
-// timeout, the memory guard, a cancellation or the script's own error.
+// timeout, the memory guard, a cancellation or the script's own error. The
+// Lua traceback goes to the task's log (the runner logs the error itself).
 func (rs *runState) failure(c *call, err error) error {
 	sc := c.task.script
 	if c.skipped {
@@ -201,16 +203,28 @@ func (rs *runState) failure(c *call, err error) error {
 		}
 		return engine.Skip("%s", c.skipReason)
 	}
-	msg, trace := sc.chunk, ""
+	e := rs.classify(c, err)
+	if e.Traceback != "" && c.log != nil {
+		c.log.WithField("traceback", e.Traceback).Info("lua error traceback")
+	}
+	return e
+}
+
+func (rs *runState) classify(c *call, err error) *Error {
+	sc := c.task.script
+	msg, trace := sc.chunk, c.trace
 	var api *lua.ApiError
 	if errors.As(err, &api) {
-		msg, trace = rs.errorMessage(api), api.StackTrace
+		msg = rs.errorMessage(api)
+		if trace == "" {
+			trace = api.StackTrace
+		}
 		if api.Type == lua.ApiErrorPanic {
 			rs.tainted = true
 		}
 	}
 	at := where(msg, sc.chunk)
-	fail := func(cause error, format string, a ...any) error {
+	fail := func(cause error, format string, a ...any) *Error {
 		rs.tainted = true
 		return &Error{Task: sc.name, Message: at + ": " + fmt.Sprintf(format, a...), Traceback: trace, Err: cause}
 	}
@@ -227,12 +241,8 @@ func (rs *runState) failure(c *call, err error) error {
 		}
 	}
 	if strings.Contains(msg, "stack overflow") || strings.Contains(msg, "registry overflow") || strings.Contains(msg, "callstack overflow") {
-		rs.tainted = true
-		return &Error{Task: sc.name, Message: at + ": stack overflow (too deep a recursion?): " + strings.TrimPrefix(strings.TrimPrefix(msg, at), ": "),
-			Traceback: trace, Err: err}
-	}
-	if trace != "" && c.log != nil {
-		c.log.WithField("traceback", trace).Info("lua error traceback")
+		detail := strings.TrimPrefix(strings.TrimPrefix(msg, at), ": ")
+		return fail(err, "stack overflow (too deep a recursion?): %s", detail)
 	}
 	if !strings.HasPrefix(msg, sc.chunk) && !strings.HasPrefix(msg, rs.set.chunkName("lib")) {
 		msg = sc.chunk + ": " + msg
