@@ -200,7 +200,7 @@ func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool
 			map[string]any{"rel": "bookmark", "href": base + "/images/" + imageID}}},
 		"created": stamp(created), "updated": stamp(c.s.now()),
 		"addresses": map[string]any{}, "accessIPv4": "", "accessIPv6": "", "links": links,
-		"OS-DCF:diskConfig": "MANUAL", "progress": 0, "OS-EXT-AZ:availability_zone": zone,
+		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": zone,
 		"config_drive": "", "key_name": nil,
 		"OS-SRV-USG:launched_at": stampMicro(created), "OS-SRV-USG:terminated_at": nil,
 		"OS-EXT-SRV-ATTR:host":                 nullable(sv.Host),
@@ -210,6 +210,10 @@ func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool
 		"OS-EXT-STS:vm_state":                  sv.VMState,
 		"OS-EXT-STS:power_state":               sv.PowerState,
 		"os-extended-volumes:volumes_attached": []any{},
+	}
+	switch sv.Status { // nova/api/openstack/compute/views/servers.py
+	case "ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING":
+		m["progress"] = 0
 	}
 	if c.mv.atLeast(47) {
 		m["flavor"] = map[string]any{"vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0,

@@ -1,0 +1,149 @@
+package simcloud_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kaifuku-ha/kaifuku/builtin/simcloud"
+	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+)
+
+const python = "/usr/bin/python3"
+
+// needPython skips when Debian's python3 or the named module is absent,
+// except in CI, where the packages are installed and the test must run.
+func needPython(t *testing.T, module, pkg string) {
+	t.Helper()
+	err := exec.Command(python, "-c", "import "+module).Run()
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s cannot import %s (Debian package %s): %v", python, module, pkg, err)
+	}
+	t.Skipf("%s cannot import %s: install Debian's %s", python, module, pkg)
+}
+
+func runPython(t *testing.T, script string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, "-c", script)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func startBed(t *testing.T, password string) (string, *simulated.Cloud) {
+	cloud, err := simulated.New(bedFixture(), clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(simcloud.New(cloud, simcloud.Options{Password: password}))
+	t.Cleanup(srv.Close)
+	return srv.URL, cloud
+}
+
+// python-novaclient through keystoneauth, as Masakari builds it: password
+// login, microversion 2.53, list, force down, disable, evacuate.
+func TestNovaclient(t *testing.T) {
+	needPython(t, "novaclient", "python3-novaclient")
+	url, cloud := startBed(t, "secret")
+	out := runPython(t, `
+import os
+from keystoneauth1 import loading, session
+from novaclient import client
+auth = loading.get_plugin_loader('password').load_from_options(
+    auth_url=os.environ['SIM_URL'] + '/v3', username='masakari', password='secret',
+    project_name='service', user_domain_name='Default', project_domain_name='Default')
+nova = client.Client('2.53', session=session.Session(auth=auth), region_name='RegionOne')
+servers = nova.servers.list(search_opts={'host': 'compute1', 'all_tenants': True})
+print('servers', sorted(s.name for s in servers))
+print('host', getattr(servers[0], 'OS-EXT-SRV-ATTR:host'), getattr(servers[0], 'OS-EXT-STS:vm_state'))
+svc = nova.services.list(host='compute1', binary='nova-compute')[0]
+print('service', svc.host, svc.status, svc.state)
+nova.services.force_down(svc.id, True)
+nova.services.disable_log_reason(svc.id, 'host failed')
+svc = nova.services.list(host='compute1', binary='nova-compute')[0]
+print('after', svc.status, svc.state, svc.forced_down, svc.disabled_reason)
+for s in servers:
+    nova.servers.evacuate(s, host='compute2')
+try:
+    nova.servers.evacuate(servers[0], host='compute2')
+except Exception as e:
+    print('second', type(e).__name__, getattr(e, 'code', None))
+s = nova.servers.get(servers[0].id)
+print('evacuated', getattr(s, 'OS-EXT-SRV-ATTR:host'), s.status)
+`, "SIM_URL="+url)
+	for _, want := range []string{
+		"servers ['smoke-1', 'smoke-2', 'smoke-3']",
+		"host compute1 active",
+		"service compute1 enabled up",
+		"after disabled down True host failed",
+		"evacuated compute2 ACTIVE",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("novaclient output lacks %q:\n%s", want, out)
+		}
+	}
+	if ev := cloud.Counters().Evacuations; ev[bedSmoke1] != 1 || ev[bedSmoke2] != 1 || ev[bedSmoke3] != 1 {
+		t.Errorf("evacuations accepted: %v", ev)
+	}
+	// the second evacuation of an evacuated server: its new host is up
+	if !strings.Contains(out, "second BadRequest 400") {
+		t.Errorf("second evacuation not refused with 400:\n%s", out)
+	}
+}
+
+// openstacksdk, as the openstack CLI uses it: clouds from the environment,
+// version discovery, services, servers, evacuate.
+func TestOpenstacksdk(t *testing.T) {
+	needPython(t, "openstack", "python3-openstacksdk")
+	url, cloud := startBed(t, "")
+	out := runPython(t, `
+import openstack
+conn = openstack.connect(auth_url=__import__('os').environ['SIM_URL'] + '/v3', username='admin', password='x',
+    project_name='admin', user_domain_name='Default', project_domain_name='Default', region_name='RegionOne',
+    compute_api_version='2.53')
+svcs = list(conn.compute.services(binary='nova-compute'))
+print('services', sorted(s.host for s in svcs))
+c1 = [s for s in svcs if s.host == 'compute1'][0]
+conn.compute.update_service_forced_down(c1, host='compute1', binary='nova-compute', forced=True)
+servers = list(conn.compute.servers(all_projects=True, host='compute1'))
+print('servers', sorted(s.name for s in servers), servers[0].compute_host)
+# Server.evacuate sends no microversion (2.1 needs onSharedStorage, as in
+# Nova): post the 2.53 body through the compute adapter instead
+r = conn.compute.post('/servers/%s/action' % servers[0].id, json={'evacuate': {'host': 'compute2'}},
+                      microversion='2.53')
+print('evacuate', r.status_code, r.headers.get('OpenStack-API-Version'))
+try:
+    conn.compute.evacuate_server(servers[1], host='compute2')
+except openstack.exceptions.BadRequestException as e:
+    print('sdk evacuate at 2.1', e.status_code, 'onSharedStorage' in str(e))
+s = conn.compute.get_server(servers[0].id)
+print('evacuated', s.compute_host, s.status)
+`, "SIM_URL="+url)
+	for _, want := range []string{
+		"services ['compute1', 'compute2']",
+		"servers ['smoke-1', 'smoke-2', 'smoke-3'] compute1",
+		"evacuate 200 compute 2.53",
+		"sdk evacuate at 2.1 400 True",
+		"evacuated compute2 ACTIVE",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("openstacksdk output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := cloud.Counters().Ops["force_down"]; n != 1 {
+		t.Errorf("force_down calls: %d", n)
+	}
+}
