@@ -274,6 +274,9 @@ func (d *decoder) object(n *node, path string, known []string, field func(key st
 
 func (d *decoder) list(n *node, path string, elem func(i int, v *node, p string)) {
 	d.pos[path] = n.off
+	if n.kind == 'o' && len(n.keys) == 0 {
+		return // an empty Lua table encodes as {}
+	}
 	if n.kind != 'a' {
 		d.problem(n.off, path, "want a list, got %s", n.kindName())
 		return
@@ -414,6 +417,9 @@ func (d *decoder) server(n *node, path string) Server {
 				s.Locked = d.boolean(v, p)
 			case "metadata":
 				d.pos[p] = v.off
+				if v.kind == 'a' && len(v.elems) == 0 {
+					return // an empty Lua table encodes as []
+				}
 				if v.kind != 'o' {
 					d.problem(v.off, p, "want an object, got %s", v.kindName())
 					return

@@ -144,6 +144,21 @@ func TestParseFixtureIssueExample(t *testing.T) {
 	}
 }
 
+func TestEmptyTablesEitherWay(t *testing.T) {
+	// Fixtures built from Lua tables cannot tell an empty list from an
+	// empty object.
+	src := `{"hosts": [{"name": "c1", "aggregates": {}}], "servers": {}, "faults": {},
+		"latency_ms": {}}`
+	if _, err := ParseFixture("lua", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	src = `{"hosts": [{"name": "c1"}], "servers": [{"id": "7f1c0b7e-5b1a-4c1e-9a43-0d8f6c3e2a11",
+		"name": "vm1", "host": "c1", "metadata": []}]}`
+	if _, err := ParseFixture("lua", []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestShippedFixtures loads every fixture in conf/examples and checks the
 // notifications there name things the cloud fixture has.
 func TestShippedFixtures(t *testing.T) {
