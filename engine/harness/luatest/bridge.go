@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,7 +178,7 @@ func fixture(v lua.LValue, base string) (*simulated.Fixture, error) {
 			if errors.As(err, &ps) {
 				for i := range ps {
 					ps[i].File, ps[i].Line, ps[i].Column = "", 0, 0
-					ps[i].Path = "opts.cloud." + ps[i].Path
+					ps[i].Path = "opts.cloud." + luaIndexes(ps[i].Path)
 				}
 				return nil, ps
 			}
@@ -186,6 +187,20 @@ func fixture(v lua.LValue, base string) (*simulated.Fixture, error) {
 		return &fx, nil
 	}
 	return nil, fmt.Errorf("opts.cloud: want a fixture table or a fixture file path, got %s", v.Type())
+}
+
+var jsonIndex = regexp.MustCompile(`\[(\d+)\]`)
+
+// luaIndexes turns the 0-based list indexes of a fixture key path into the
+// 1-based ones of the Lua table the test wrote.
+func luaIndexes(path string) string {
+	return jsonIndex.ReplaceAllStringFunc(path, func(m string) string {
+		n, err := strconv.Atoi(m[1 : len(m)-1])
+		if err != nil {
+			return m
+		}
+		return "[" + strconv.Itoa(n+1) + "]"
+	})
 }
 
 func httpResponses(v lua.LValue) ([]harness.HTTPResponse, error) {
@@ -569,7 +584,15 @@ func flowNotes(r *harness.FlowResult) []string {
 	for _, f := range r.Flows {
 		flows = append(flows, string(f))
 	}
-	lines := []string{fmt.Sprintf("run_flow %s: %s (%s of fake time)", strings.Join(flows, " then "), r.Status, r.Duration)}
+	ran := strings.Join(flows, " then ")
+	if ran == "" {
+		ran = "(no flow ran)"
+	}
+	status := r.Status
+	if r.Message != "" {
+		status += ": " + firstLine(r.Message)
+	}
+	lines := []string{fmt.Sprintf("run_flow %s: %s (%s of fake time)", ran, status, r.Duration)}
 	for _, t := range r.Tasks {
 		line := fmt.Sprintf("  task %s [%s %s]: %s", t.Name, t.Flow, t.Phase, t.State)
 		if t.Error != "" {

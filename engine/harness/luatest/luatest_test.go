@@ -325,3 +325,97 @@ func TestJUnit(t *testing.T) {
 		}
 	}
 }
+
+const skipper = `
+return {
+  requires = {"host_name"},
+  execute = function(store)
+    if store.host_name == "compute9" then skip("compute9 is being retired") end
+    local s = cloud.get_server("6a1f2c3d-0000-4000-8000-000000000001")
+    log.warn("seen", {host = s.host})
+    return {}
+  end,
+}
+`
+
+const bridgeTests = `
+local CLOUD = {
+  hosts = {{name = "compute1", state = "down"}, {name = "compute2"}},
+  servers = {{id = "6a1f2c3d-0000-4000-8000-000000000001", name = "web-1", host = "compute1",
+              metadata = {HA_Enabled = "True"}}},
+}
+
+describe("harness", function()
+  it("runs a task on a cloud given as a table", function()
+    local r = harness.run_task("skipper", {store = {host_name = "compute1"}, cloud = CLOUD, time = "2030-02-03T04:05:06Z"})
+    assert.truthy(r.ok)
+    assert.equals("SUCCESS", r.state)
+    assert.equals("warning", r.logs[2].level)
+    assert.equals("seen", r.logs[2].message)
+    assert.equals("compute1", r.logs[2].fields.host)
+    assert.equals("skipper", r.logs[2].fields.task)
+    assert.equals("web-1", r.cloud.servers[1].name)
+  end)
+
+  it("reports a skip", function()
+    local r = harness.run_task("skipper", {store = {host_name = "compute9"}})
+    assert.falsy(r.ok)
+    assert.truthy(r.skipped)
+    assert.equals("finished", r.status)
+    assert.matches("compute9 is being retired", r.error)
+  end)
+
+  it("reads a fixture file relative to the test file", function()
+    local r = harness.run_task("skipper", {store = {host_name = "compute1"}, cloud = "cloud.json"})
+    assert.truthy(r.ok)
+  end)
+
+  it("names the fixture key that is wrong", function()
+    assert.has_error(function()
+      harness.run_task("skipper", {store = {host_name = "compute1"}, cloud = {hosts = {{nmae = "x"}}}})
+    end, "opts.cloud.hosts[1]")
+  end)
+
+  it("names an unknown option", function()
+    assert.has_error(function() harness.run_task("skipper", {stor = {}}) end, 'unknown option "stor" (did you mean "store"?)')
+  end)
+
+  it("runs the built-in flow", function()
+    local r = harness.run_flow("host_auto", {cloud = CLOUD})
+    assert.equals("finished", r.status)
+    assert.same({"disable_compute_service_task", "prepare_HA_enabled_instances_task", "evacuate_instances_task"}, r.task_order)
+    assert.equals("compute2", r.cloud.servers[1].host)
+    assert.same({name = "compute1", reserved = false, on_maintenance = true}, r.segment[1])
+  end)
+
+  it("plays a notification body", function()
+    local r = harness.run_flow({type = "VM", hostname = "compute1",
+      payload = {event = "LIFECYCLE", instance_uuid = "6a1f2c3d-0000-4000-8000-000000000001", vir_domain_event = "STOPPED_FAILED"}},
+      {cloud = {hosts = {{name = "compute1"}}, servers = CLOUD.servers}})
+    assert.equals("finished", r.status)
+    assert.same({"instance"}, r.flows)
+    assert.same({"stop_instance_task", "start_instance_task", "confirm_instance_active_task"}, r.task_order)
+  end)
+
+  it("ignores what Masakari ignores", function()
+    local r = harness.run_flow({type = "COMPUTE_HOST", hostname = "compute1", payload = {event = "STOPPED", host_status = "UNKNOWN"}}, {cloud = CLOUD})
+    assert.equals("ignored", r.status)
+    assert.same({}, r.tasks)
+  end)
+end)
+`
+
+func TestHarnessFromLua(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"skipper.lua":      skipper,
+		"harness_test.lua": bridgeTests,
+		"cloud.json":       `{"hosts": [{"name": "compute1"}], "servers": [{"id": "6a1f2c3d-0000-4000-8000-000000000001", "name": "web-1", "host": "compute1"}]}`,
+	})
+	rep, out, err := run(t, Options{Paths: []string{dir}, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 0 || rep.Passed != 8 {
+		t.Fatalf("output:\n%s", out)
+	}
+}
