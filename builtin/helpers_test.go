@@ -25,9 +25,10 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // uid returns a server UUID that is easy to read in failures.
 func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 
-// masakariConfig is Masakari's configuration with every option at its
-// documented default (reference section 6) and the four default flows
-// (reference 1.1), written out so the tests say what they assume.
+// masakariConfig is Masakari's configuration with every option the tasks
+// read at its documented default (reference section 6) and the four default
+// flows (reference 1.1), written out so the tests say what they assume. The
+// harness uses conf.Defaults(); TestDefaultsAreMasakaris checks they agree.
 func masakariConfig() *conf.Config {
 	ref := func(names ...string) []conf.TaskRef {
 		var out []conf.TaskRef
@@ -119,7 +120,7 @@ func newHarness(t testing.TB, fx simulated.Fixture) *harness {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	return &harness{t: t, clk: clk, cloud: cloud, nova: cloud, cfg: masakariConfig(),
+	return &harness{t: t, clk: clk, cloud: cloud, nova: cloud, cfg: conf.Defaults(),
 		hosts: &hostRecorder{}, locks: engine.NewLocalLocker(), log: log}
 }
 
