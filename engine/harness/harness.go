@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
@@ -378,7 +377,3 @@ func quoteList(keys []string) string {
 	}
 	return strings.Join(q, ", ")
 }
-
-// NewNotificationUUID returns a random notification UUID for tests that run
-// several notifications.
-func NewNotificationUUID() string { return uuid.NewString() }
