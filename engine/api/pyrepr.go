@@ -262,11 +262,7 @@ func pyNumber(num json.Number) string {
 func pyFloat(f float64) string {
 	s := fmt.Sprintf("%v", f)
 	if strings.ContainsAny(s, "e") {
-		mant, exp, _ := strings.Cut(s, "e")
-		if len(exp) == 3 && (exp[0] == '-' || exp[0] == '+') && exp[1] == '0' {
-			exp = exp[:1] + exp[2:]
-		}
-		return mant + "e" + exp
+		return s
 	}
 	if !strings.Contains(s, ".") && !strings.Contains(s, "Inf") && !strings.Contains(s, "NaN") {
 		s += ".0"
