@@ -33,8 +33,8 @@ const (
 // utils.synchronized does.
 const lockPrefix = "masakari-"
 
-// cleanupTimeout bounds the unlock of a server after its evacuation, which
-// runs even when the task was cancelled or timed out.
+// cleanupTimeout bounds, on the run's clock, the unlock of a server after its
+// evacuation, which runs even when the task was cancelled or timed out.
 const cleanupTimeout = time.Minute
 
 // LockHeldError is Masakari's LockAlreadyAcquired: another flow is using the
@@ -239,10 +239,10 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 			return fmt.Errorf("lock server %s: %w", id, err)
 		}
 		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			defer cancel()
-			cctx = clock.WithDeadline(cctx, clk.Now().Add(cleanupTimeout))
-			if err := nova.Unlock(cctx, id); err != nil {
+			// Unlock even when the task was cancelled or ran out of time; the
+			// compute client's own request timeout bounds the call.
+			uctx := clock.WithDeadline(context.WithoutCancel(ctx), clk.Now().Add(cleanupTimeout))
+			if err := nova.Unlock(uctx, id); err != nil {
 				log.Errorf("could not unlock server after its evacuation: %v", err)
 			}
 		}()
