@@ -1,0 +1,255 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "k.db")
+	d, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d, path
+}
+
+// seed makes a segment with hosts h0..h(n-1).
+func seed(t *testing.T, d *DB, hosts int) Segment {
+	t.Helper()
+	ctx := context.Background()
+	s, err := d.CreateSegment(ctx, Segment{Name: "seg", RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < hosts; i++ {
+		if _, err := d.CreateHost(ctx, s.UUID, Host{Name: fmt.Sprintf("h%d", i), Type: "COMPUTE", ControlAttributes: "SSH"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func notify(t *testing.T, d *DB, host string, i int) Notification {
+	t.Helper()
+	n, err := d.CreateNotification(context.Background(), NewNotification{Type: "VM", Hostname: host,
+		GeneratedTime: time.Now().UTC(), Payload: json.RawMessage(fmt.Sprintf(`{"event":"LIFECYCLE","n":"%d"}`, i))}, 180*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestMigrationsAndSingleDaemonLock(t *testing.T) {
+	d, path := openTest(t)
+	seed(t, d, 1)
+	if _, err := OpenSQLite(context.Background(), path); err == nil {
+		t.Fatal("a second daemon opened the same SQLite database")
+	}
+	d.Close()
+	d2, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatalf("reopen (migrations already applied): %v", err)
+	}
+	defer d2.Close()
+	if segs, err := d2.Segments(context.Background(), SegmentFilter{}, Page{}); err != nil || len(segs) != 1 {
+		t.Fatalf("data lost across reopen: %v %v", segs, err)
+	}
+}
+
+// Concurrent claimers never take one notification twice, and notifications
+// of one host are never running at the same time.
+func TestClaimIsExclusive(t *testing.T) {
+	d, _ := openTest(t)
+	seed(t, d, 5)
+	const per = 8
+	for i := 0; i < 5*per; i++ {
+		notify(t, d, fmt.Sprintf("h%d", i%5), i)
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]string{}
+	runningHost := map[string]bool{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for {
+				n, ok, err := d.Claim(ctx, owner, time.Now().Add(time.Minute))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !ok {
+					mu.Lock()
+					left := len(seen) < 5*per
+					mu.Unlock()
+					if !left {
+						return
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				mu.Lock()
+				if prev, dup := seen[n.UUID]; dup {
+					errs <- fmt.Errorf("%s claimed by %s and %s", n.UUID, prev, owner)
+				}
+				seen[n.UUID] = owner
+				if runningHost[n.SourceHostUUID] {
+					errs <- fmt.Errorf("two notifications of host %s running at once", n.SourceHostUUID)
+				}
+				runningHost[n.SourceHostUUID] = true
+				mu.Unlock()
+				time.Sleep(200 * time.Microsecond)
+				mu.Lock()
+				runningHost[n.SourceHostUUID] = false
+				mu.Unlock()
+				if ok, err := d.Finish(ctx, n.UUID, owner, "finished", nil); err != nil || !ok {
+					errs <- fmt.Errorf("finish %s: %v %v", n.UUID, ok, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(seen) != 5*per {
+		t.Errorf("claimed %d of %d", len(seen), 5*per)
+	}
+}
+
+func TestLeaseExpiryResumes(t *testing.T) {
+	d, _ := openTest(t)
+	seed(t, d, 1)
+	ctx := context.Background()
+	n := notify(t, d, "h0", 1)
+	now := time.Now()
+	d.Now = func() time.Time { return now }
+	c, ok, err := d.Claim(ctx, "a", now.Add(time.Minute))
+	if err != nil || !ok || c.UUID != n.UUID || c.Resumed {
+		t.Fatalf("first claim: %+v %v %v", c, ok, err)
+	}
+	if _, ok, _ := d.Claim(ctx, "b", now.Add(time.Minute)); ok {
+		t.Fatal("claimed a notification under a live lease")
+	}
+	if err := d.SaveTaskAndStore(ctx, n.UUID, "instance", "stop_instance_task", []byte(`{"name":"stop_instance_task","state":"SUCCESS"}`), []byte(`{"instance_uuid":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveTask(ctx, n.UUID, "instance", "start_instance_task", []byte(`{"name":"start_instance_task","state":"RUNNING"}`)); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute) // a's lease ran out: a died
+	c, ok, err = d.Claim(ctx, "b", now.Add(time.Minute))
+	if err != nil || !ok || c.UUID != n.UUID || !c.Resumed {
+		t.Fatalf("claim after expiry: %+v %v %v", c, ok, err)
+	}
+	if ok, _ := d.Finish(ctx, n.UUID, "a", "finished", nil); ok {
+		t.Fatal("the old owner stored a final status after losing the lease")
+	}
+	if ok, _ := d.RenewLease(ctx, n.UUID, "a", now.Add(time.Hour)); ok {
+		t.Fatal("the old owner renewed a lease it lost")
+	}
+	runs, err := d.FlowRuns(ctx, n.UUID)
+	if err != nil || len(runs) != 1 || len(runs[0].Records) != 2 || string(runs[0].Store) != `{"instance_uuid":"x"}` {
+		t.Fatalf("flow runs: %+v %v", runs, err)
+	}
+	if ok, err := d.Finish(ctx, n.UUID, "b", "finished", nil); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+}
+
+func TestNotificationChecks(t *testing.T) {
+	d, _ := openTest(t)
+	seed(t, d, 2)
+	ctx := context.Background()
+	gen := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	nn := NewNotification{Type: "PROCESS", Hostname: "h0", GeneratedTime: gen, Payload: json.RawMessage(`{"event":"STOPPED","process_name":"nova-compute"}`)}
+	if _, err := d.CreateNotification(ctx, nn, 180*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Same payload, keys in another order: a duplicate.
+	nn2 := nn
+	nn2.Payload = json.RawMessage(`{"process_name":"nova-compute","event":"STOPPED"}`)
+	nn2.GeneratedTime = gen.Add(179 * time.Second)
+	if _, err := d.CreateNotification(ctx, nn2, 180*time.Second); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	nn2.GeneratedTime = gen.Add(181 * time.Second)
+	if _, err := d.CreateNotification(ctx, nn2, 180*time.Second); err != nil {
+		t.Fatalf("outside the window: %v", err)
+	}
+	nn.Hostname = "nope"
+	if _, err := d.CreateNotification(ctx, nn, 180*time.Second); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown host: %v", err)
+	}
+	if err := d.SetMaintenance(ctx, "h1", true); err != nil {
+		t.Fatal(err)
+	}
+	nn.Hostname = "h1"
+	if _, err := d.CreateNotification(ctx, nn, 180*time.Second); !errors.Is(err, ErrOnMaintenance) {
+		t.Fatalf("maintenance: %v", err)
+	}
+}
+
+func TestReservedHostsOrder(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	s := seed(t, d, 0)
+	for i, spec := range []struct {
+		name           string
+		reserved, main bool
+	}{{"a", true, false}, {"b", true, true}, {"c", false, false}, {"d", true, false}} {
+		_ = i
+		if _, err := d.CreateHost(ctx, s.UUID, Host{Name: spec.name, Type: "COMPUTE", ControlAttributes: "SSH", Reserved: spec.reserved, OnMaintenance: spec.main}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := d.ReservedHosts(ctx, "c")
+	if err != nil || fmt.Sprint(got) != "[d a]" {
+		t.Fatalf("reserved hosts: %v %v (want created_at desc, id desc, without maintenance)", got, err)
+	}
+}
+
+func TestPagingWithMarker(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if _, err := d.CreateSegment(ctx, Segment{Name: fmt.Sprintf("s%d", i), RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var names []string
+	var marker int64
+	for {
+		page, err := d.Segments(ctx, SegmentFilter{}, Page{Limit: 2, Marker: marker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, s := range page {
+			names = append(names, s.Name)
+		}
+		marker = page[len(page)-1].ID
+	}
+	if fmt.Sprint(names) != "[s4 s3 s2 s1 s0]" {
+		t.Fatalf("pages: %v", names)
+	}
+	if _, err := d.Segments(ctx, SegmentFilter{}, Page{Marker: 99}); !errors.Is(err, ErrMarkerNotFound) {
+		t.Fatalf("unknown marker: %v", err)
+	}
+}
