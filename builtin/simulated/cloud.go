@@ -527,14 +527,17 @@ func (c *Cloud) updateService(id string, u compute.ServiceUpdate, now time.Time)
 		}
 	}
 	if u.Status == nil && u.ForcedDown == nil {
-		return nil, apiError(http.StatusBadRequest, "At least one of 'status' or 'forced_down' should be specified.")
+		return nil, apiError(http.StatusBadRequest,
+			"No updates were requested. Fields 'status' or 'forced_down' should be specified.")
 	}
 	if u.Status != nil && *u.Status != "enabled" && *u.Status != "disabled" {
 		return nil, apiError(http.StatusBadRequest,
 			"Invalid input for field/attribute status. Value: %s. '%s' is not one of ['enabled', 'disabled']",
 			*u.Status, *u.Status)
 	}
-	if u.DisabledReason != "" && (u.Status == nil || *u.Status != "disabled") {
+	// Nova reads disabled_reason only with status disabled, and refuses it
+	// with status enabled.
+	if u.DisabledReason != "" && u.Status != nil && *u.Status == "enabled" {
 		return nil, apiError(http.StatusBadRequest, "Specifying 'disabled_reason' with status 'enabled' is invalid.")
 	}
 	if u.ForcedDown != nil && !*u.ForcedDown {
@@ -583,15 +586,24 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 			return apiError(http.StatusBadRequest, "The target host can't be the same one.")
 		}
 	}
+	// Nova checks the vm_state only: since the fix of its bug 1978983 a
+	// server stuck in a task (powering-off on a dead host, or an evacuation
+	// already under way) can be evacuated.
 	if !contains([]string{"active", "stopped", "error"}, s.vmState) {
-		return errInvalidState("evacuate", s.id, "vm_state", s.vmState)
-	}
-	if s.taskState != "" {
-		return errInvalidState("evacuate", s.id, "task_state", s.taskState)
+		return errInvalidState("evacuate", id, "vm_state", s.vmState)
 	}
 	src := c.hostOf(s)
 	if c.reportedUp(src, now) {
 		return apiError(http.StatusBadRequest, "Compute service of %s is still in use.", src.name)
+	}
+	if old := s.op; old != nil {
+		// The work under way is abandoned: its compute fails its next save
+		// once the task state has changed under it.
+		if old.mig != nil {
+			old.mig.Status, old.mig.Updated = "failed", now
+		}
+		s.op = nil
+		c.recomputeDue()
 	}
 	c.counts.evacuations[s.id]++
 	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
@@ -671,10 +683,10 @@ func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
 	return nil
 }
 
-// Stop powers a server off (os-stop): task_state powering-off, then
-// vm_state stopped after the stop latency.
+// Stop powers a server off (os-stop), from vm_state active or error:
+// task_state powering-off, then vm_state stopped after the stop latency.
 func (c *Cloud) Stop(ctx context.Context, id string) error {
-	return c.power(ctx, id, "stop", []string{"active", "rescued", "error"}, "powering-off", c.latStop)
+	return c.power(ctx, id, "stop", []string{"active", "error"}, "powering-off", c.latStop)
 }
 
 // Start powers a stopped server on (os-start).
@@ -697,10 +709,10 @@ func (c *Cloud) power(ctx context.Context, id, action string, from []string, tas
 		return err
 	}
 	if !contains(from, s.vmState) {
-		return errInvalidState(action, s.id, "vm_state", s.vmState)
+		return errInvalidState(action, id, "vm_state", s.vmState)
 	}
 	if s.taskState != "" {
-		return errInvalidState(action, s.id, "task_state", s.taskState)
+		return errInvalidState(action, id, "task_state", s.taskState)
 	}
 	s.taskState = task
 	c.dispatch(s, op, s.host, now, d)

@@ -306,14 +306,19 @@ func TestServiceUpdateRefusals(t *testing.T) {
 	_, err = c.UpdateService(ctx, "00000000-0000-0000-0000-000000000000", compute.ServiceUpdate{Status: ptr("disabled")})
 	wantAPIError(t, err, compute.ErrNotFound, 404, "Service 00000000-0000-0000-0000-000000000000 could not be found.")
 	_, err = c.UpdateService(ctx, id, compute.ServiceUpdate{})
-	wantAPIError(t, err, compute.ErrInvalid, 400, "At least one of 'status' or 'forced_down' should be specified.")
+	wantAPIError(t, err, compute.ErrInvalid, 400,
+		"No updates were requested. Fields 'status' or 'forced_down' should be specified.")
+	svc, err := c.UpdateService(ctx, id, compute.ServiceUpdate{DisabledReason: "ignored", ForcedDown: ptr(false)})
+	if err != nil || svc.DisabledReason != "" || svc.Status != "enabled" {
+		t.Errorf("a reason without status is ignored, as Nova does: %+v %v", svc, err)
+	}
 	_, err = c.UpdateService(ctx, id, compute.ServiceUpdate{Status: ptr("enabled"), DisabledReason: "x"})
 	wantAPIError(t, err, compute.ErrInvalid, 400, "Specifying 'disabled_reason' with status 'enabled' is invalid.")
 	_, err = c.UpdateService(ctx, id, compute.ServiceUpdate{Status: ptr("off")})
 	if !errors.Is(err, compute.ErrInvalid) {
 		t.Errorf("status off: %v", err)
 	}
-	svc, err := c.UpdateService(ctx, id, compute.ServiceUpdate{Status: ptr("disabled"), DisabledReason: "maintenance"})
+	svc, err = c.UpdateService(ctx, id, compute.ServiceUpdate{Status: ptr("disabled"), DisabledReason: "maintenance"})
 	if err != nil || svc.Status != "disabled" || svc.DisabledReason != "maintenance" {
 		t.Fatalf("disable: %+v %v", svc, err)
 	}
@@ -382,8 +387,8 @@ func TestEvacuateRefusals(t *testing.T) {
 			kind: compute.ErrConflict, code: 409, msg: "Cannot 'evacuate' instance " + vm1 + " while it is in vm_state paused"},
 		{name: "resized", server: vm1, setup: func(f *Fixture) { f.Servers[0].VMState = "resized" },
 			kind: compute.ErrConflict, code: 409, msg: "Cannot 'evacuate' instance " + vm1 + " while it is in vm_state resized"},
-		{name: "task in progress", server: vm1, setup: func(f *Fixture) { f.Servers[0].TaskState = "powering-off" },
-			kind: compute.ErrConflict, code: 409, msg: "Cannot 'evacuate' instance " + vm1 + " while it is in task_state powering-off"},
+		{name: "shelved", server: vm1, setup: func(f *Fixture) { f.Servers[0].VMState = "shelved" },
+			kind: compute.ErrConflict, code: 409, msg: "Cannot 'evacuate' instance " + vm1 + " while it is in vm_state shelved"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -442,11 +447,7 @@ func TestEvacuate(t *testing.T) {
 				during.VMState != before.VMState || during.Host != "compute1" || during.HypervisorHostname != "compute1" {
 				t.Errorf("during evacuation: %+v", during)
 			}
-			// A second evacuation is refused while the first runs.
-			err := c.Evacuate(context.Background(), tt.server, "")
-			wantAPIError(t, err, compute.ErrConflict, 409,
-				"Cannot 'evacuate' instance "+tt.server+" while it is in task_state rebuilding")
-			clk.Advance(4 * time.Second) // 2 API calls of 100 ms + 4 s < 5 s
+			clk.Advance(4 * time.Second) // an API call of 100 ms + 4 s < 5 s
 			if s := mustGet(t, c, tt.server); s.TaskState != "rebuilding" {
 				t.Errorf("done before the evacuate latency: %+v", s)
 			}
@@ -469,6 +470,37 @@ func TestEvacuate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestEvacuateIgnoresTaskState(t *testing.T) {
+	// A server stuck powering off on a dead host can be evacuated, and an
+	// evacuation of a server already rebuilding is accepted too (Nova after
+	// its bug 1978983): the second one replaces the first, and the
+	// counters show both.
+	f := baseFixture()
+	f.Servers[0].TaskState = "powering-off"
+	c, clk := newCloud(t, f)
+	ctx := context.Background()
+	if err := c.Evacuate(ctx, vm1, ""); err != nil {
+		t.Fatalf("evacuate with task_state powering-off: %v", err)
+	}
+	if err := c.Evacuate(ctx, vm1, "compute2"); err != nil {
+		t.Fatalf("second evacuate: %v", err)
+	}
+	clk.Advance(time.Minute)
+	s := mustGet(t, c, vm1)
+	if s.Host != "compute2" || s.VMState != "active" || s.TaskState != "" {
+		t.Errorf("after two evacuations: %+v", s)
+	}
+	if n := c.Counters().Evacuations[vm1]; n != 2 {
+		t.Errorf("evacuations %d, want 2", n)
+	}
+	m := c.Snapshot().Migrations
+	if len(m) != 2 || m[0].Status != "failed" || m[1].Status != "done" || m[1].Dest != "compute2" {
+		t.Errorf("migrations %+v", m)
+	}
+	// Once it runs on a live host, Nova refuses.
+	wantAPIError(t, c.Evacuate(ctx, vm1, ""), compute.ErrInvalid, 400, "Compute service of compute2 is still in use.")
 }
 
 func TestScheduler(t *testing.T) {
@@ -595,6 +627,12 @@ func TestStopStart(t *testing.T) {
 		"Cannot 'start' instance "+vm4+" while it is in vm_state active")
 	wantAPIError(t, c.Start(ctx, "nope"), compute.ErrNotFound, 404, "Instance nope could not be found.")
 
+	// Nova stops from active or error only.
+	if err := c.ResetState(ctx, vm4, "active"); err != nil {
+		t.Fatal(err)
+	}
+	wantAPIError(t, c.Start(ctx, strings.ToUpper(vm4)), compute.ErrConflict, 409,
+		"Cannot 'start' instance "+strings.ToUpper(vm4)+" while it is in vm_state active")
 	// A server in error can be stopped (Masakari stops evacuated error
 	// servers).
 	if err := c.ResetState(ctx, vm4, "error"); err != nil {
@@ -1026,7 +1064,8 @@ func TestNewValidates(t *testing.T) {
 }
 
 // TestConcurrentEvacuations evacuates a host's servers from many goroutines
-// at once, with readers, under -race: every server is evacuated exactly once.
+// at once, with readers and a moving clock, under -race: the state stays
+// consistent and the scheduler spreads the servers evenly.
 func TestConcurrentEvacuations(t *testing.T) {
 	f := Fixture{
 		Hosts:   []Host{{Name: "compute1", State: "down"}, {Name: "compute2"}, {Name: "compute3"}, {Name: "compute4"}},
@@ -1039,22 +1078,37 @@ func TestConcurrentEvacuations(t *testing.T) {
 	}
 	c, clk := newCloud(t, f)
 	ctx := context.Background()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8*n)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		claimed = map[string]bool{}
+	)
+	errs := make(chan error, 16*n)
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				id := f.Servers[(i+w*7)%n].ID
-				err := c.Evacuate(ctx, id, "")
-				// Refusals: 409 while it is rebuilding, 400 once it runs
-				// on a live host.
-				if err != nil && !errors.Is(err, compute.ErrConflict) && !errors.Is(err, compute.ErrInvalid) {
+				s, err := c.GetServer(ctx, id)
+				if err != nil {
 					errs <- err
+					continue
 				}
-				if _, err := c.GetServer(ctx, id); err != nil {
-					errs <- err
+				if s.TaskState == "" && s.Host == "compute1" {
+					// Nova accepts an evacuation of a server already
+					// rebuilding: callers must check first, as
+					// Masakari's engine serialises per host.
+					mu.Lock()
+					if claimed[id] {
+						mu.Unlock()
+						continue
+					}
+					claimed[id] = true
+					mu.Unlock()
+					if err := c.Evacuate(ctx, id, ""); err != nil {
+						errs <- err
+					}
 				}
 			}
 		}(w)
