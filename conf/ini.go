@@ -111,6 +111,7 @@ type iniScanner struct {
 	errs    []error
 	section string
 	inSect  bool
+	refused bool // the last section header was refused; its keys are not reported
 	cur     *entry
 	segs    []segment
 	ended   bool // a blank or comment line ended the previous value
@@ -227,21 +228,21 @@ func scanINI(file string, data []byte) (rawFile, []error) {
 func (s *iniScanner) header(n int, line string) {
 	if line[len(line)-1] != ']' {
 		s.fail(n, "section header must end with \"]\" (nothing may follow it on the line, not even a comment)")
-		s.inSect = false
+		s.inSect, s.refused = false, true
 		return
 	}
 	name := line[1 : len(line)-1]
 	switch {
 	case name == "":
 		s.fail(n, "empty section name")
-		s.inSect = false
+		s.inSect, s.refused = false, true
 		return
 	case strings.TrimSpace(name) != name:
 		s.fail(n, "section name %q has spaces around it", name)
-		s.inSect = false
+		s.inSect, s.refused = false, true
 		return
 	}
-	s.section, s.inSect = name, true
+	s.section, s.inSect, s.refused = name, true, false
 	s.out.sections = append(s.out.sections, rawSection{name: name, pos: Pos{File: s.file, Line: n}})
 }
 
@@ -259,11 +260,10 @@ func (s *iniScanner) assignment(n int, line string) {
 	case key[0] == '"' || key[0] == '`':
 		s.fail(n, "key names cannot be quoted")
 		return
-	case !s.inSect && len(s.out.sections) == 0:
-		s.fail(n, "key %q is outside any section; put it under [DEFAULT] or the section it belongs to", key)
-		return
+	case s.refused:
+		return // the header above was refused; its keys go with it
 	case !s.inSect:
-		// The header above was refused; its keys were reported with it.
+		s.fail(n, "key %q is outside any section; put it under [DEFAULT] or the section it belongs to", key)
 		return
 	}
 	rest := line[i+1:]

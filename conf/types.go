@@ -169,17 +169,17 @@ type SMTP struct {
 	From     string // default kaifuku@localhost
 	StartTLS bool   // starttls, default false
 	Username string
-	Password string // secret
+	Password string        // secret
 	Timeout  time.Duration // default 30 s
 }
 
 // API is [api].
 type API struct {
-	Listen       string // default 127.0.0.1:15868
-	AuthStrategy string // token (default) | noauth
-	TokenFile    string // default <state_dir>/tokens
-	MaxBodyBytes int64  // default 1 MiB
-	WorkerCount  int    // notification workers, default 4
+	Listen       string        // default 127.0.0.1:15868
+	AuthStrategy string        // token (default) | noauth
+	TokenFile    string        // default <state_dir>/tokens
+	MaxBodyBytes int64         // default 1 MiB
+	WorkerCount  int           // notification workers, default 4
 	GracePeriod  time.Duration // SIGTERM grace, default 30 s
 }
 

@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -122,12 +123,12 @@ func parseURL(s string) (string, error) {
 	t := strings.TrimSpace(s)
 	u, err := url.Parse(t)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		shown := "the value"
-		if err == nil {
+		if err == nil && u.Opaque == "" {
+			// Shown without user information, which may hold a password.
 			u.User = nil
-			shown = fmt.Sprintf("%q", u.Redacted())
+			return "", fmt.Errorf("invalid URL %q (write http://host:port/path or https://...)", u.String())
 		}
-		return "", fmt.Errorf("invalid URL %s (write http://host:port/path or https://...)", shown)
+		return "", errors.New("invalid URL (write http://host:port/path or https://...)")
 	}
 	return t, nil
 }

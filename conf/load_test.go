@@ -1,0 +1,416 @@
+package conf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c := Defaults()
+	wd, _ := os.Getwd()
+	want := &Config{
+		StateDir: "/var/lib/kaifuku",
+		Flows:    DefaultFlows(),
+		Engine: Engine{
+			DuplicateNotificationDetectionInterval: 180 * time.Second,
+			WaitPeriodAfterServiceUpdate:           180 * time.Second,
+			WaitPeriodAfterEvacuation:              90 * time.Second,
+			VerifyInterval:                         time.Second,
+			WaitPeriodAfterPowerOff:                180 * time.Second,
+			WaitPeriodAfterPowerOn:                 60 * time.Second,
+			ProcessUnfinishedNotificationsInterval: 120 * time.Second,
+			RetryNotificationNewStatusInterval:     60 * time.Second,
+			CheckExpiredNotificationsInterval:      600 * time.Second,
+			NotificationsExpiredInterval:           86400 * time.Second,
+			HostFailureRecoveryThreads:             3,
+		},
+		HostFailure:     HostFailure{EvacuateAllInstances: true, HAEnabledInstanceMetadataKey: "HA_Enabled", ServiceDisableReason: "Masakari detected host failed."},
+		InstanceFailure: InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
+		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
+		Lua:             Lua{ScriptsDir: filepath.Join(wd, "scripts"), TaskTimeout: 30 * time.Second, MemoryLimitMiB: 256},
+		SMTP:            SMTP{Host: "localhost", Port: 25, From: "kaifuku@localhost", Timeout: 30 * time.Second},
+		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second},
+		Compute:         Compute{Driver: "simulated"},
+		Nova:            Nova{UserDomainName: "Default", ProjectDomainName: "Default", Interface: "public", Timeout: 60 * time.Second},
+		Database:        Database{Connection: "sqlite:////var/lib/kaifuku/kaifuku.db", LeaseSeconds: 60 * time.Second},
+		Sections:        map[string]Section{},
+	}
+	if d := cmp.Diff(want, c); d != "" {
+		t.Errorf("Defaults (-want +got):\n%s", d)
+	}
+	if p, ok := c.Database.SQLitePath(); !ok || p != "/var/lib/kaifuku/kaifuku.db" {
+		t.Errorf("SQLitePath = %q %v", p, ok)
+	}
+	// Load without files is Defaults.
+	l, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(c, l); d != "" {
+		t.Errorf("Load() differs from Defaults: %s", d)
+	}
+}
+
+const everyOption = `[DEFAULT]
+state_dir = state
+scripts_dir = lua
+duplicate_notification_detection_interval = 0
+wait_period_after_service_update = 10
+wait_period_after_evacuation = 11
+verify_interval = 2
+wait_period_after_power_off = 12
+wait_period_after_power_on = 13
+process_unfinished_notifications_interval = 14
+retry_notification_new_status_interval = 15
+check_expired_notifications_interval = 16
+notifications_expired_interval = 17
+host_failure_recovery_threads = 8
+debug = true
+log_dir = /var/log/masakari
+transport_url = rabbit://masakari:pw@ctl:5672/
+
+[host_failure]
+evacuate_all_instances = False
+ha_enabled_instance_metadata_key = HA
+ignore_instances_in_error_state = yes
+add_reserved_host_to_aggregate = ON
+service_disable_reason = "Disabled by kaifuku."
+force_down_service = 1
+
+[instance_failure]
+process_all_instances = true
+ha_enabled_instance_metadata_key = HA2
+
+[process_failure]
+service_disable_reason = proc down
+
+[lua]
+task_timeout = 1m30s
+http_allowed_hosts = alerts.example.com, 10.0.0.5:8080 ,[::1]:443
+memory_limit_mib = 64
+
+[smtp]
+host = mail.example.com
+port = 587
+from = ha@example.com
+starttls = true
+username = ha
+password = s3cret
+timeout = 5
+
+[api]
+listen = 0.0.0.0:8080
+auth_strategy = noauth
+token_file = tokens.txt
+max_body_bytes = 2048
+workers = 2
+grace_period = 500ms
+
+[compute]
+driver = nova
+fixture = cloud.json
+
+[nova]
+auth_url = https://keystone.example.com:5000/v3
+username = masakari
+password = pw
+project_name = service
+user_domain_name = Users
+project_domain_name = Projects
+region_name = RegionTwo
+interface = internal
+cafile = ca.pem
+insecure = true
+timeout = 20
+token = tok
+endpoint = https://nova.example.com:8774/v2.1
+
+[database]
+connection = sqlite:///db/k.db
+lease_seconds = 15
+max_pool_size = 5
+
+[send_alert_mail]
+to = ops@example.com
+`
+
+func TestEveryOption(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "etc/kaifuku.conf", everyOption)
+	c, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	etc := filepath.Join(dir, "etc")
+	want := Defaults()
+	want.Files = []string{f}
+	want.StateDir = filepath.Join(etc, "state")
+	want.Engine = Engine{0, 10 * time.Second, 11 * time.Second, 2 * time.Second, 12 * time.Second, 13 * time.Second, 14 * time.Second, 15 * time.Second, 16 * time.Second, 17 * time.Second, 8}
+	want.HostFailure = HostFailure{false, "HA", true, true, "Disabled by kaifuku.", true}
+	want.InstanceFailure = InstanceFailure{true, "HA2"}
+	want.ProcessFailure = ProcessFailure{"proc down"}
+	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
+	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
+	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), 2048, 2, 500 * time.Millisecond}
+	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
+	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
+	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
+	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 80},
+		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 81}}}}
+	if d := cmp.Diff(want, c); d != "" {
+		t.Errorf("config (-want +got):\n%s", d)
+	}
+}
+
+// Derived defaults follow state_dir; scripts_dir defaults beside the first
+// file.
+func TestStateDirAndScriptsDir(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a/first.conf", "[DEFAULT]\n")
+	b := writeFile(t, dir, "b/second.conf", "[DEFAULT]\nstate_dir = /srv/k\n")
+	c, err := Load(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Lua.ScriptsDir != filepath.Join(dir, "a", "scripts") {
+		t.Errorf("scripts_dir = %s", c.Lua.ScriptsDir)
+	}
+	if c.API.TokenFile != "/srv/k/tokens" || c.Database.Connection != "sqlite:////srv/k/kaifuku.db" {
+		t.Errorf("derived: %s %s", c.API.TokenFile, c.Database.Connection)
+	}
+	if !reflectFiles(c.Files, a, b) {
+		t.Errorf("Files = %v", c.Files)
+	}
+}
+
+func reflectFiles(got []string, want ...string) bool { return cmp.Equal(got, want) }
+
+// Later files override earlier ones, option by option; relative paths
+// resolve against the file that set them; problems of every file are
+// reported, in file order.
+func TestMultiFileOverride(t *testing.T) {
+	dir := t.TempDir()
+	masakari := writeFile(t, dir, "masakari/masakari.conf", `[DEFAULT]
+verify_interval = 5
+wait_period_after_evacuation = 30
+os_privileged_user_name = nova-admin
+os_privileged_user_auth_url = http://keystone/v3
+nova_ca_certificates_file = ca.pem
+[database]
+connection = mysql+pymysql://masakari:topsecret@ctl/masakari
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['a'],main:['b'],post:[]
+process_failure_recovery_tasks = pre:[],main:['x'],post:[]
+[send_alert_mail]
+to = a@example.com
+subject = hi
+`)
+	kaifuku := writeFile(t, dir, "kaifuku/kaifuku.conf", `[DEFAULT]
+verify_interval = 2
+[nova]
+username = kaifuku
+[database]
+connection = sqlite:///k.db
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:[],main:['c'],post:[]
+[send_alert_mail]
+to = b@example.com
+`)
+	c, err := Load(masakari, kaifuku)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Engine.VerifyInterval != 2*time.Second || c.Engine.WaitPeriodAfterEvacuation != 30*time.Second {
+		t.Errorf("engine: %+v", c.Engine)
+	}
+	if c.Nova.Username != "kaifuku" || c.Nova.AuthURL != "http://keystone/v3" || c.Nova.CAFile != filepath.Join(dir, "masakari", "ca.pem") {
+		t.Errorf("nova: %+v", c.Nova)
+	}
+	if c.Database.Connection != "sqlite:///"+filepath.Join(dir, "kaifuku", "k.db") {
+		t.Errorf("connection = %s", c.Database.Connection)
+	}
+	if got := names(c.Flows[FlowInstance]); !cmp.Equal(got, [3][]string{{}, {"c"}, {}}) {
+		t.Errorf("instance flow = %v", got)
+	}
+	if got := c.Flows[FlowInstance].Phases[Main][0].Pos; got != (Pos{File: kaifuku, Line: 8, Col: 49}) {
+		t.Errorf("position of c = %v", got)
+	}
+	if got := names(c.Flows[FlowProcess]); !cmp.Equal(got, [3][]string{{}, {"x"}, {}}) {
+		t.Errorf("process flow from the first file = %v", got)
+	}
+	s := c.Sections["send_alert_mail"]
+	if s.Values["to"] != "b@example.com" || s.Values["subject"] != "hi" || s.KeyPos["to"].File != kaifuku || s.Pos.File != masakari {
+		t.Errorf("task section merged wrong: %+v", s)
+	}
+
+	// Without the override, Masakari's MySQL database is refused, without
+	// its password.
+	_, err = Load(masakari)
+	if err == nil || !strings.Contains(err.Error(), `masakari.conf:8: [database] connection: unsupported database "mysql+pymysql"`) || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("got %v", err)
+	}
+
+	// Problems of both files, in file order.
+	bad1 := writeFile(t, dir, "bad1.conf", "[DEFAULT]\nverify_interval = 9o\n[lua]\nmemory_limit_mb = 3\n")
+	bad2 := writeFile(t, dir, "bad2.conf", "[api]\nworkers = 0\n  x\n")
+	_, err = Load(bad1, filepath.Join(dir, "missing.conf"), bad2)
+	msg := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+	golden(t, "load-multi-file-errors", msg)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Errorf("not a *conf.Error: %T", err)
+	}
+}
+
+// A bad value in an earlier file is no problem when a later file replaces it
+// (oslo.config only reads the effective value).
+func TestOverriddenBadValue(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a.conf", "[DEFAULT]\nverify_interval = 9o\n[taskflow_driver_recovery_flows]\nprocess_failure_recovery_tasks = {pre:[]}\n")
+	b := writeFile(t, dir, "b.conf", "[DEFAULT]\nverify_interval = 3\n[taskflow_driver_recovery_flows]\nprocess_failure_recovery_tasks = pre:[],main:[],post:[]\n")
+	if _, err := Load(a, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAliases(t *testing.T) {
+	c := mustParse(t, "masakari.conf", `[DEFAULT]
+os_privileged_user_name = admin
+os_privileged_user_password = pw
+os_privileged_user_tenant = services
+os_privileged_user_auth_url = http://ctl:5000/v3
+os_user_domain_name = default
+os_project_domain_name = default
+os_region_name = RegionOne
+nova_api_insecure = True
+nova_ca_certificates_file = /etc/ssl/ca.pem
+masakari_api_listen = ::
+masakari_api_listen_port = 15999
+auth_strategy = noauth2
+[nova]
+region_name = RegionTwo
+`)
+	want := Nova{AuthURL: "http://ctl:5000/v3", Username: "admin", Password: "pw", ProjectName: "services",
+		UserDomainName: "default", ProjectDomainName: "default", RegionName: "RegionTwo", Interface: "public",
+		CAFile: "/etc/ssl/ca.pem", Insecure: true, Timeout: 60 * time.Second}
+	if d := cmp.Diff(want, c.Nova); d != "" {
+		t.Errorf("nova (-want +got):\n%s", d)
+	}
+	if c.API.Listen != "[::]:15999" || c.API.AuthStrategy != "noauth" {
+		t.Errorf("api: %+v", c.API)
+	}
+	// [api] wins over the aliases; keystone leaves the default.
+	c = mustParse(t, "m.conf", "[DEFAULT]\nmasakari_api_listen_port = 1\nauth_strategy = keystone\n")
+	if c.API.Listen != "127.0.0.1:1" || c.API.AuthStrategy != "token" {
+		t.Errorf("api: %+v", c.API)
+	}
+	c = mustParse(t, "m.conf", "[DEFAULT]\nmasakari_api_listen = 0.0.0.0\nauth_strategy = noauth2\n[api]\nlisten = 127.0.0.1:1\nauth_strategy = token\n")
+	if c.API.Listen != "127.0.0.1:1" || c.API.AuthStrategy != "token" {
+		t.Errorf("api: %+v", c.API)
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	tests := []struct{ name, text string }{
+		{"integers", "[DEFAULT]\nverify_interval = 9o\nhost_failure_recovery_threads = 0\nwait_period_after_power_on = -1\nduplicate_notification_detection_interval = 1.5\n"},
+		{"booleans", "[host_failure]\nevacuate_all_instances = maybe\n[nova]\ninsecure = 2\n"},
+		{"choices", "[api]\nauth_strategy = keystone\n[compute]\ndriver = libvirt\n[nova]\ninterface = private\n"},
+		{"addresses", "[api]\nlisten = localhost\n[smtp]\nport = 70000\n[lua]\nhttp_allowed_hosts = https://x.example.com/, ok.example.com\n"},
+		{"durations", "[lua]\ntask_timeout = 0\n[api]\ngrace_period = soon\n[database]\nlease_seconds = 0\n"},
+		{"empty-values", "[host_failure]\nha_enabled_instance_metadata_key =\n[smtp]\nhost =\n"},
+		{"urls", "[nova]\nauth_url = ftp://user:pw@host/\nendpoint = keystone\n"},
+		{"connection", "[database]\nconnection = mysql+pymysql://masakari:pw@ctl/masakari\n"},
+		{"connection-no-scheme", "[database]\nconnection = /var/lib/k.db\n"},
+		{"nova-without-auth", "[compute]\ndriver = nova\n"},
+		{"unknown-keys", "[DEFAULT]\ndebug = true\nverify_intervall = 1\nhost = ctl1\nstate_dri = x\nsome_oslo_option = 1\n[lua]\ntasktimeout = 1\nbogus = 1\n[database]\nmax_pool_size = 10\nconection = sqlite:///x\n[host_failure]\nforce_down = true\n"},
+		{"masakari-alias-values", "[DEFAULT]\nnova_api_insecure = perhaps\nmasakari_api_listen_port = http\nos_privileged_user_auth_url = keystone\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			golden(t, "opt-"+tt.name, parseErr(t, "kaifuku.conf", tt.text))
+		})
+	}
+}
+
+// Secrets never appear in messages, whatever else is wrong around them.
+func TestSecretsNotInErrors(t *testing.T) {
+	const secret = "Zq9-secret-Zq9"
+	text := strings.ReplaceAll(`[DEFAULT]
+os_privileged_user_password = SECRET
+os_privileged_user_auth_url = ftp://admin:SECRET@ctl/
+[nova]
+password = SECRET
+token = SECRET
+auth_url = http://admin:SECRET@ctl:5000/
+endpoint = nova:SECRET
+[smtp]
+password = SECRET
+port = x
+[database]
+connection = mysql://u:SECRET@db/x
+[api]
+token_file SECRET
+`, "SECRET", secret)
+	msg := parseErr(t, "k.conf", text)
+	if strings.Contains(msg, secret) {
+		t.Errorf("secret in:\n%s", msg)
+	}
+	if !strings.Contains(msg, "k.conf:11: [smtp] port") {
+		t.Errorf("other problems not reported:\n%s", msg)
+	}
+}
+
+func TestUnclaimed(t *testing.T) {
+	c := mustParse(t, "masakari.conf", `[DEFAULT]
+[keystone_authtoken]
+auth_url = http://ctl:5000
+[oslo_messaging_notifications]
+driver = noop
+[taskflow]
+connection = mysql://x
+[send_alert_mail]
+to = x
+[coordination]
+[wsgi]
+[host_failure]
+[lua]
+`)
+	got := c.Unclaimed([]string{"send_alert_mail", "no_op"})
+	want := []string{"coordination", "keystone_authtoken", "oslo_messaging_notifications", "taskflow", "wsgi"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Unclaimed (-want +got):\n%s", d)
+	}
+	if s := c.TaskSection("send_alert_mail"); s.Values["to"] != "x" || s.KeyPos["to"].Line != 9 {
+		t.Errorf("task section %+v", s)
+	}
+	if s := c.TaskSection("absent"); s.Values == nil {
+		t.Error("absent task section has nil maps")
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(filepath.Join(dir, "nope.conf"))
+	var ce *Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "nope.conf: cannot read the file: no such file or directory") {
+		t.Errorf("got %v", err)
+	}
+}
