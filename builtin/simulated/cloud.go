@@ -82,9 +82,10 @@ type server struct {
 type pending struct {
 	kind    string // evacuate | stop | start
 	due     time.Time
-	waiting bool // the compute that must do it is dead: waits for its restart
-	never   bool // injected: never completes
-	fail    bool // injected: the server goes to error on completion
+	waiting bool         // the compute that must do it is dead: waits for its restart
+	never   bool         // injected: never completes
+	fail    bool         // injected: the server goes to error on completion
+	fault   *activeFault // the fault behind never or fail, used up on acceptance
 	dest    string
 	mig     *Migration
 }
@@ -605,6 +606,7 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 		s.op = nil
 		c.recomputeDue()
 	}
+	c.accept(op)
 	c.counts.evacuations[s.id]++
 	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
 		Created: now, Updated: now}
@@ -714,6 +716,7 @@ func (c *Cloud) power(ctx context.Context, id, action string, from []string, tas
 	if s.taskState != "" {
 		return errInvalidState(action, id, "task_state", s.taskState)
 	}
+	c.accept(op)
 	s.taskState = task
 	c.dispatch(s, op, s.host, now, d)
 	return nil

@@ -902,6 +902,30 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
+	t.Run("a refused call leaves an error fault for the next", func(t *testing.T) {
+		f := baseFixture()
+		f.Hosts[0].State, f.Hosts[0].Failed = "", true // still reported up
+		f.Faults = []Fault{{Op: "evacuate", Server: vm1, Error: "error", Count: 1}}
+		c, clk := newCloud(t, f)
+		if err := c.Evacuate(ctx, vm1, ""); !errors.Is(err, compute.ErrInvalid) {
+			t.Fatalf("evacuate from a host still up: %v", err)
+		}
+		if got := c.Faults(); len(got) != 1 || got[0].Count != 1 {
+			t.Fatalf("fault used up by a refused call: %+v", got)
+		}
+		clk.Advance(2 * time.Minute)
+		if err := c.Evacuate(ctx, vm1, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Faults(); len(got) != 0 {
+			t.Errorf("faults left %+v", got)
+		}
+		clk.Advance(time.Minute)
+		if s := mustGet(t, c, vm1); s.VMState != "error" || s.Host != "compute1" {
+			t.Errorf("after the failed rebuild: %+v", s)
+		}
+	})
+
 	t.Run("other servers are not hit", func(t *testing.T) {
 		f := baseFixture()
 		f.Faults = []Fault{{Op: "evacuate", Server: vm1, Error: "conflict"}}

@@ -88,24 +88,61 @@ func (c *Cloud) injected(op string, s *server, hostName string) error {
 
 // injectedAsync applies a matching fault to an accepted operation: error
 // and never shape its pending work, the others fail the call.
+//
+// A fault that shapes the work is only used up when Nova accepts the action
+// (see accept): a call refused for another reason leaves it for the next.
 func (c *Cloud) injectedAsync(op string, s *server, p *pending) error {
-	f := c.matchFault(op, s, s.host)
+	f := c.findFault(op, s, s.host)
 	if f == nil {
 		return nil
 	}
 	switch f.Error {
 	case "error":
-		p.fail = true
+		p.fail, p.fault = true, f
 		return nil
 	case "never":
-		p.never = true
+		p.never, p.fault = true, f
 		return nil
 	}
+	c.useFault(f)
 	return faultError(f.Error, op, s)
 }
 
+// accept uses up the fault that shapes an accepted action.
+func (c *Cloud) accept(p *pending) {
+	if p.fault != nil {
+		c.useFault(p.fault)
+		p.fault = nil
+	}
+}
+
 func (c *Cloud) matchFault(op string, s *server, hostName string) *activeFault {
-	for i, f := range c.faults {
+	f := c.findFault(op, s, hostName)
+	if f != nil {
+		c.useFault(f)
+	}
+	return f
+}
+
+// useFault counts a hit and removes the fault after its last one.
+func (c *Cloud) useFault(f *activeFault) {
+	if f.left == 0 {
+		return
+	}
+	f.left--
+	if f.left > 0 {
+		return
+	}
+	for i, x := range c.faults {
+		if x == f {
+			c.faults = append(c.faults[:i:i], c.faults[i+1:]...)
+			return
+		}
+	}
+}
+
+func (c *Cloud) findFault(op string, s *server, hostName string) *activeFault {
+	for _, f := range c.faults {
 		if f.Op != op {
 			continue
 		}
@@ -114,12 +151,6 @@ func (c *Cloud) matchFault(op string, s *server, hostName string) *activeFault {
 		}
 		if f.Host != "" && f.Host != hostName {
 			continue
-		}
-		if f.left > 0 {
-			f.left--
-			if f.left == 0 {
-				c.faults = append(c.faults[:i:i], c.faults[i+1:]...)
-			}
 		}
 		return f
 	}
