@@ -414,3 +414,61 @@ func TestMissingFile(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// The sample file documents every option with its true default: with every
+// "#key = value" line uncommented it reads as Defaults, and no option is
+// missing from it.
+func TestExampleFile(t *testing.T) {
+	path := filepath.Join("examples", "kaifuku.conf")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, path, string(data))
+	want := Defaults()
+	want.Files = []string{path}
+	want.Lua.ScriptsDir = resolve("examples", "scripts")
+	if d := cmp.Diff(want, c); d != "" {
+		t.Errorf("the sample as shipped is not the defaults:\n%s", d)
+	}
+
+	var lines []string
+	documented := map[string]bool{}
+	section := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "[") {
+			section = strings.Trim(l, "[]")
+		}
+		if k, _, ok := strings.Cut(strings.TrimPrefix(l, "#"), " ="); ok && strings.HasPrefix(l, "#") && !strings.Contains(k, " ") && k != "" {
+			if section == FlowSection && strings.HasPrefix(l, "#host_rh") && strings.HasSuffix(l, ",") {
+				lines = append(lines, l) // the multi-line example stays a comment
+				continue
+			}
+			documented[section+"."+k] = true
+			l = l[1:]
+		}
+		lines = append(lines, l)
+	}
+	c = mustParse(t, path, strings.Join(lines, "\n"))
+	for _, k := range FlowKinds {
+		if d := cmp.Diff(names(want.Flows[k]), names(c.Flows[k])); d != "" {
+			t.Errorf("%s: %s", k, d)
+		}
+	}
+	c.Flows = want.Flows
+	if d := cmp.Diff(want, c); d != "" {
+		t.Errorf("the documented defaults are not the defaults (-want +got):\n%s", d)
+	}
+	for _, def := range sectionDefs {
+		for _, o := range def.opts {
+			if !documented[def.name+"."+o.name] {
+				t.Errorf("[%s] %s is not in %s", def.name, o.name, path)
+			}
+		}
+	}
+	for _, o := range flowOptions() {
+		if !documented[FlowSection+"."+o] {
+			t.Errorf("[%s] %s is not in %s", FlowSection, o, path)
+		}
+	}
+}
