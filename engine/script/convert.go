@@ -88,13 +88,12 @@ func (rs *runState) toLua(v any, depth int) (lua.LValue, error) {
 		return tbl, nil
 	case map[string]any:
 		tbl := rs.L.CreateTable(0, len(t))
-		if len(t) == 0 {
-			tbl.Metatable = rs.objMT
-		}
+		tbl.Metatable = rs.objMT // until a member is set
 		for k, e := range t {
 			if e == nil {
 				continue
 			}
+			tbl.Metatable = lua.LNil
 			lv, err := rs.toLua(e, depth+1)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
@@ -209,7 +208,7 @@ func (rs *runState) tableFromLua(c *call, t *lua.LTable, depth int) (any, error)
 		if f, ok := badKey.(lua.LNumber); ok && f == lua.LNumber(math.Trunc(float64(f))) && f > lua.LNumber(n) {
 			return nil, fmt.Errorf("list has a gap before index %v (a nil item?); use json.null for an empty item", badKey)
 		}
-		return nil, fmt.Errorf("key %s cannot be stored: keys are strings or list positions 1..n", lua.LVAsString(badKey))
+		return nil, fmt.Errorf("key %s cannot be stored: keys are strings or list positions 1..n", badKey.String())
 	}
 	out := make([]any, n)
 	for i := 1; i <= n; i++ {

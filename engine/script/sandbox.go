@@ -250,10 +250,16 @@ func (rs *runState) newEnv(c *call) *lua.LTable {
 	return env
 }
 
+// configHelperNames are the functions of the config table; a setting with
+// one of these names is read with config.get(name).
+var configHelperNames = []string{"get", "required", "int", "number", "bool", "list"}
+
 func (rs *runState) configTable(sec conf.Section) *lua.LTable {
 	t := rs.L.CreateTable(0, len(sec.Values))
 	for k, v := range sec.Values {
-		t.RawSetString(k, lua.LString(v))
+		if !contains(configHelperNames, k) {
+			t.RawSetString(k, lua.LString(v))
+		}
 	}
 	t.Metatable = rs.cfgMT
 	return t
@@ -364,7 +370,7 @@ func (rs *runState) traceback(L *lua.LState) int {
 		switch {
 		case dbg.What == "G":
 			line = fmt.Sprintf("[Go]: in function %s", nameOr(dbg.Name, "?"))
-		case dbg.What == "main":
+		case dbg.LineDefined == 0:
 			line = fmt.Sprintf("%s:%d: in main chunk", dbg.Source, dbg.CurrentLine)
 		default:
 			line = fmt.Sprintf("%s:%d: in function %s", dbg.Source, dbg.CurrentLine,
