@@ -4,11 +4,11 @@
 // Nova with two fake hypervisors on loopback), which must be running
 // (start.sh). Run with
 //
-//	go test -tags novabed -run Bed -v ./builtin/nova/
+//	go test -tags novabed -run NovaBed -v ./builtin/nova/
 //
-// KAIFUKU_NOVA_BED names the bed's directory (default
-// ../shared/tools/nova-bed from the module root); KAIFUKU_NOVA_BED_NOVA and
-// KAIFUKU_NOVA_BED_KEYSTONE its endpoints (default 127.0.0.1:8774/v2.1 and
+// KAIFUKU_NOVABED names the bed's directory (default
+// ../shared/tools/nova-bed from the module root); KAIFUKU_NOVABED_NOVA and
+// KAIFUKU_NOVABED_KEYSTONE its endpoints (default 127.0.0.1:8774/v2.1 and
 // 127.0.0.1:5000/v3). With the tag set, an unreachable bed fails the tests.
 package nova_test
 
@@ -76,12 +76,12 @@ func findModuleRoot(t *testing.T) string {
 func theBed(t *testing.T) novaBed {
 	t.Helper()
 	b := novaBed{
-		dir:      getenv("KAIFUKU_NOVA_BED", filepath.Join(findModuleRoot(t), "..", "shared", "tools", "nova-bed")),
-		nova:     strings.TrimSuffix(getenv("KAIFUKU_NOVA_BED_NOVA", "http://127.0.0.1:8774/v2.1"), "/"),
-		keystone: strings.TrimSuffix(getenv("KAIFUKU_NOVA_BED_KEYSTONE", "http://127.0.0.1:5000/v3"), "/"),
+		dir:      getenv("KAIFUKU_NOVABED", filepath.Join(findModuleRoot(t), "..", "shared", "tools", "nova-bed")),
+		nova:     strings.TrimSuffix(getenv("KAIFUKU_NOVABED_NOVA", "http://127.0.0.1:8774/v2.1"), "/"),
+		keystone: strings.TrimSuffix(getenv("KAIFUKU_NOVABED_KEYSTONE", "http://127.0.0.1:5000/v3"), "/"),
 	}
 	if _, err := os.Stat(filepath.Join(b.dir, "compute.sh")); err != nil {
-		t.Fatalf("Nova bed not found (set KAIFUKU_NOVA_BED): %v", err)
+		t.Fatalf("Nova bed not found (set KAIFUKU_NOVABED): %v", err)
 	}
 	for _, u := range []string{b.nova + "/", b.keystone} {
 		resp, err := http.Get(u)
@@ -184,7 +184,7 @@ func bedLogins(b novaBed) []struct {
 }
 
 // Every operation of the driver, and every error kind, on the real Nova.
-func TestBedOperations(t *testing.T) {
+func TestNovaBedOperations(t *testing.T) {
 	b := theBed(t)
 	ctx := context.Background()
 	for _, lg := range bedLogins(b) {
@@ -315,7 +315,7 @@ func TestBedOperations(t *testing.T) {
 // A whole host recovery by kaifuku's host_auto flow on the real Nova: the
 // failed compute1's HA server ends ACTIVE on compute2. Measured twice:
 // waiting for Nova to see the host down, and forcing it down.
-func TestBedHostRecovery(t *testing.T) {
+func TestNovaBedHostRecovery(t *testing.T) {
 	b := theBed(t)
 	ctx := context.Background()
 	logins := bedLogins(b)
