@@ -1174,3 +1174,39 @@ func TestConcurrentEvacuations(t *testing.T) {
 		}
 	}
 }
+
+func TestExport(t *testing.T) {
+	f := baseFixture()
+	f.Hosts[1].HypervisorHostname = "compute2.example.org"
+	f.Faults = []Fault{{Op: "stop", Server: "vm4", Error: "never", Count: 2}}
+	c, clk := newCloud(t, f)
+	ctx := context.Background()
+	if err := c.Evacuate(ctx, vm1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(ctx, vm2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FailHost("compute3"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	exported := c.Export()
+	data, err := json.Marshal(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseFixture("export.json", data)
+	if err != nil {
+		t.Fatalf("the export does not load: %v\n%s", err, data)
+	}
+	c2, _ := newCloud(t, back)
+	a, b := c.Snapshot(), c2.Snapshot()
+	// Evacuation records and the time are history, not state.
+	a.Migrations, b.Migrations, a.Time, b.Time = nil, nil, time.Time{}, time.Time{}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Errorf("state differs after export and load:\n%s\n%s", ja, jb)
+	}
+}

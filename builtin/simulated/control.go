@@ -413,3 +413,55 @@ func (c *Cloud) Snapshot() Snapshot {
 	}
 	return snap
 }
+
+// Export returns the current state as a fixture, to save a cloud and load it
+// again later. Work under way cannot be written down: a server in the middle
+// of an action keeps its task_state and stays stuck in it when loaded; a
+// failed host still reported up starts its service_down_time again.
+func (c *Cloud) Export() Fixture {
+	now := c.lock()
+	defer c.mu.Unlock()
+	f := Fixture{
+		Latency: Latency{API: int(c.latAPI / time.Millisecond), Stop: int(c.latStop / time.Millisecond),
+			Start: int(c.latStart / time.Millisecond), Evacuate: int(c.latEvac / time.Millisecond)},
+		ServiceDownTime: int(c.downTime / time.Second),
+		RPCTimeout:      int(c.rpcTimeout / time.Second),
+	}
+	for _, h := range c.hosts {
+		fh := Host{Name: h.name, Status: "enabled", DisabledReason: h.reason, ForcedDown: h.forcedDown,
+			Reserved: h.reserved, Aggregates: append([]string(nil), h.aggregates...), ServiceID: h.serviceID,
+			MaxServers: h.maxServers}
+		if h.disabled {
+			fh.Status = "disabled"
+		}
+		if h.hyp != h.name {
+			fh.HypervisorHostname = h.hyp
+		}
+		switch {
+		case h.failed && !c.reportedUp(h, now):
+			fh.State = "down"
+		case h.failed:
+			fh.State, fh.Failed = "up", true
+		case h.forcedDown:
+			// reported down because forced: no "state" to contradict it
+		default:
+			fh.State = "up"
+		}
+		f.Hosts = append(f.Hosts, fh)
+	}
+	for _, s := range c.servers {
+		md := make(map[string]string, len(s.metadata))
+		for k, v := range s.metadata {
+			md[k] = v
+		}
+		f.Servers = append(f.Servers, Server{ID: s.id, Name: s.name, Host: s.host, VMState: s.vmState,
+			TaskState: s.taskState, PowerState: s.powerState, Locked: s.locked, Metadata: md,
+			TenantID: s.tenantID, UserID: s.userID})
+	}
+	for _, ft := range c.faults {
+		x := ft.Fault
+		x.Count = ft.left
+		f.Faults = append(f.Faults, x)
+	}
+	return f
+}
