@@ -179,14 +179,10 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
+		if err := acquire(ctx, envClock(env), slots); err != nil {
 			for j := i; j < len(ids); j++ {
-				errs[j] = ctx.Err()
+				errs[j] = err
 			}
-		}
-		if errs[i] != nil {
 			break
 		}
 		wg.Add(1)
@@ -204,6 +200,20 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 		return nil, fmt.Errorf("evacuate instances from host %q: %w", host, err)
 	}
 	return errs, nil
+}
+
+// acquire takes a worker slot, or fails once the task is interrupted.
+func acquire(ctx context.Context, clk clock.Clock, slots chan struct{}) error {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := interrupted(ctx, clk); err != nil {
+		<-slots
+		return err
+	}
+	return nil
 }
 
 // interrupted reports whether the task's context ended or its deadline on the

@@ -478,3 +478,18 @@ func TestEvacuationsRunInParallelBoundedByRecoveryThreads(t *testing.T) {
 		})
 	}
 }
+
+func TestEvacuateStartsNothingOnceTheTaskIsOutOfTime(t *testing.T) {
+	fx := failedHostCloud(haServer(1, "compute1"), haServer(2, "compute1"), haServer(3, "compute1"))
+	fx.Faults = []simulated.Fault{{Op: "evacuate", Server: uid(1), Error: "never"}}
+	h := newHarness(t, fx)
+	h.cfg.Engine.HostFailureRecoveryThreads = 1
+	ctx := clock.WithDeadline(context.Background(), epoch.Add(20*time.Second))
+	_, err, _ := h.run(ctx, "evacuate_instances_task", evacStore(uid(1), uid(2), uid(3)))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if h.serverOps(uid(2), "evacuate")+h.serverOps(uid(3), "evacuate") != 0 {
+		t.Fatalf("evacuations started after the deadline: %v", h.cloud.Counters().Evacuations)
+	}
+}
