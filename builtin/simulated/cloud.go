@@ -96,11 +96,6 @@ type aggregate struct {
 	hosts []string
 }
 
-type activeFault struct {
-	Fault
-	left int // hits left; 0: unlimited
-}
-
 // Migration is an evacuation record, as Nova's os-migrations shows it.
 type Migration struct {
 	ID       int       `json:"id"`
@@ -210,13 +205,6 @@ func seconds(n, def int) time.Duration {
 		n = def
 	}
 	return time.Duration(n) * time.Second
-}
-
-func (c *Cloud) newFault(ft Fault) *activeFault {
-	if s := c.findServer(ft.Server); s != nil {
-		ft.Server = s.id
-	}
-	return &activeFault{Fault: ft, left: ft.Count}
 }
 
 // findServer finds a server by id or name (for faults).
