@@ -115,7 +115,6 @@ func Specs(deps Deps) []engine.Spec {
 	}
 	specs := make([]engine.Spec, 0, len(defs))
 	for _, d := range defs {
-		d := d
 		specs = append(specs, engine.Spec{
 			Name:       d.name,
 			Atom:       d.atom,
