@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +18,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/kaifuku-ha/kaifuku/builtin"
 	"github.com/kaifuku-ha/kaifuku/builtin/nova"
 	"github.com/kaifuku-ha/kaifuku/builtin/simcloud"
 	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 )
@@ -476,5 +480,60 @@ func TestEvacuateBody(t *testing.T) {
 	code, body := send(`{"evacuate": {"host": "compute2", "onSharedStorage": false}}`)
 	if code != http.StatusBadRequest || !strings.Contains(body, `"badRequest"`) || !strings.Contains(body, "onSharedStorage") {
 		t.Fatalf("stock gophercloud body: %d %s", code, body)
+	}
+}
+
+// kaifuku's host_auto flow through the driver and simcloud over HTTP: the
+// same path as `[compute] driver = nova` against `kaifuku simcloud`.
+func TestHostRecoveryThroughSimcloud(t *testing.T) {
+	f := fixture()
+	f.Latency = simulated.Latency{API: 1, Evacuate: 200, Stop: 100, Start: 100}
+	b := startSimcloud(t, f, simcloud.Options{Password: password})
+	ctx := context.Background()
+	c, err := nova.New(ctx, conf.Nova{AuthURL: b.url + "/v3", Username: "admin", Password: password, ProjectName: "admin"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "kaifuku.conf")
+	if err := os.WriteFile(file, []byte("[host_failure]\nforce_down_service = true\n[DEFAULT]\nverify_interval = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := engine.NewRegistry()
+	builtin.Register(reg, builtin.Deps{Cloud: c, Config: cfg})
+	flow, err := engine.Build(reg, cfg, conf.FlowHostAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post(t, "/sim/hosts/compute1/fail", "")
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	res := (&engine.Runner{Clock: clock.Real{}, Log: l}).Run(ctx, engine.Request{
+		NotificationUUID: "6d0b3c3e-8a3c-4d8e-9d47-2f1c7a5b9e10", Flow: flow,
+		Store: engine.Store{engine.KeyHostName: "compute1", engine.KeyNotificationUUID: "6d0b3c3e-8a3c-4d8e-9d47-2f1c7a5b9e10"},
+		Locks: engine.NewLocalLocker(),
+	})
+	if res.Status != "finished" || res.Err != nil {
+		t.Fatalf("host_auto: %s %v %+v", res.Status, res.Err, res.Tasks)
+	}
+	snap := b.cloud.Snapshot()
+	for _, s := range snap.Servers {
+		if s.ID == srvC {
+			continue
+		}
+		if s.Host == "compute1" {
+			t.Errorf("server %s still on compute1: %+v", s.Name, s)
+		}
+	}
+	ev := b.cloud.Counters().Evacuations
+	if ev[srvA] != 1 || ev[srvB] != 1 {
+		t.Fatalf("evacuations: %v", ev)
+	}
+	svc := snap.Services[0]
+	if svc.Status != "disabled" || !svc.ForcedDown {
+		t.Fatalf("compute1's service: %+v", svc)
 	}
 }
