@@ -366,6 +366,8 @@ password = SECRET
 port = x
 [database]
 connection = mysql://u:SECRET@db/x
+[lua]
+http_allowed_hosts = ok.example.com, user:SECRET@hooks.example.com
 [api]
 token_file SECRET
 `, "SECRET", secret)
@@ -373,7 +375,7 @@ token_file SECRET
 	if strings.Contains(msg, secret) {
 		t.Errorf("secret in:\n%s", msg)
 	}
-	if !strings.Contains(msg, "k.conf:11: [smtp] port") {
+	if !strings.Contains(msg, "k.conf:11: [smtp] port") || !strings.Contains(msg, "k.conf:15: [lua] http_allowed_hosts: invalid host: user information") {
 		t.Errorf("other problems not reported:\n%s", msg)
 	}
 }
@@ -470,5 +472,41 @@ func TestExampleFile(t *testing.T) {
 		if !documented[FlowSection+"."+o] {
 			t.Errorf("[%s] %s is not in %s", FlowSection, o, path)
 		}
+	}
+}
+
+// kaifuku reads a deployment's masakari.conf as it is, with a small file of
+// its own after it for what Masakari cannot share (its MySQL database).
+func TestRealMasakariConf(t *testing.T) {
+	masakari := filepath.Join("testdata", "masakari.conf")
+	_, err := Load(masakari)
+	if err == nil || strings.Count(err.Error(), "\n") != 0 || !strings.Contains(err.Error(), "masakari.conf:33: [database] connection: unsupported database") || strings.Contains(err.Error(), "MASAKARI_DBPASS") {
+		t.Fatalf("alone, only the database is refused; got %v", err)
+	}
+	dir := t.TempDir()
+	own := writeFile(t, dir, "kaifuku.conf", "[database]\nconnection = sqlite:///kaifuku.db\n")
+	c, err := Load(masakari, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Engine.HostFailureRecoveryThreads != 4 || c.Engine.WaitPeriodAfterServiceUpdate != time.Minute {
+		t.Errorf("engine: %+v", c.Engine)
+	}
+	want := Nova{AuthURL: "http://controller:5000/v3", Username: "nova", Password: "NOVA_PASS", ProjectName: "service",
+		UserDomainName: "Default", ProjectDomainName: "Default", RegionName: "RegionOne", Interface: "public", Timeout: time.Minute}
+	if d := cmp.Diff(want, c.Nova); d != "" {
+		t.Errorf("nova (-want +got):\n%s", d)
+	}
+	if c.API.Listen != "0.0.0.0:15868" || c.API.AuthStrategy != "token" {
+		t.Errorf("api: %+v", c.API)
+	}
+	for _, k := range FlowKinds {
+		if d := cmp.Diff(names(DefaultFlows()[k]), names(c.Flows[k])); d != "" {
+			t.Errorf("%s: %s", k, d)
+		}
+	}
+	got := c.Unclaimed([]string{"no_op"})
+	if d := cmp.Diff([]string{"coordination", "keystone_authtoken", "oslo_messaging_notifications", "oslo_middleware", "taskflow", "wsgi"}, got); d != "" {
+		t.Errorf("unclaimed: %s", d)
 	}
 }

@@ -102,7 +102,10 @@ func parseHosts(s string) ([]string, error) {
 		if h == "" {
 			continue
 		}
-		if strings.ContainsAny(h, "/ \t\n@") {
+		if strings.Contains(h, "@") {
+			return nil, errors.New("invalid host: user information is not allowed (write host or host:port)")
+		}
+		if strings.ContainsAny(h, "/ \t\n") {
 			return nil, fmt.Errorf("invalid host %q (write host or host:port, without a scheme or path)", h)
 		}
 		if strings.Contains(h, ":") && !strings.HasPrefix(h, "[") && strings.Count(h, ":") == 1 {
