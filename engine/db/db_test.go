@@ -145,10 +145,10 @@ func TestLeaseExpiryResumes(t *testing.T) {
 	if _, ok, _ := d.Claim(ctx, "b", now.Add(time.Minute)); ok {
 		t.Fatal("claimed a notification under a live lease")
 	}
-	if err := d.SaveTaskAndStore(ctx, n.UUID, "instance", "stop_instance_task", []byte(`{"name":"stop_instance_task","state":"SUCCESS"}`), []byte(`{"instance_uuid":"x"}`)); err != nil {
+	if err := d.SaveTaskAndStore(ctx, n.UUID, "a", "instance", "stop_instance_task", []byte(`{"name":"stop_instance_task","state":"SUCCESS"}`), []byte(`{"instance_uuid":"x"}`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SaveTask(ctx, n.UUID, "instance", "start_instance_task", []byte(`{"name":"start_instance_task","state":"RUNNING"}`)); err != nil {
+	if err := d.SaveTask(ctx, n.UUID, "a", "instance", "start_instance_task", []byte(`{"name":"start_instance_task","state":"RUNNING"}`)); err != nil {
 		t.Fatal(err)
 	}
 	now = now.Add(2 * time.Minute) // a's lease ran out: a died
@@ -161,6 +161,9 @@ func TestLeaseExpiryResumes(t *testing.T) {
 	}
 	if ok, _ := d.RenewLease(ctx, n.UUID, "a", now.Add(time.Hour)); ok {
 		t.Fatal("the old owner renewed a lease it lost")
+	}
+	if err := d.SaveTask(ctx, n.UUID, "a", "instance", "start_instance_task", []byte(`{"name":"start_instance_task","state":"REVERTED"}`)); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("the old owner wrote progress after losing the lease: %v", err)
 	}
 	runs, err := d.FlowRuns(ctx, n.UUID)
 	if err != nil || len(runs) != 1 || len(runs[0].Records) != 2 || string(runs[0].Store) != `{"instance_uuid":"x"}` {

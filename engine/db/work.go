@@ -167,11 +167,31 @@ func (db *DB) WithStatus(ctx context.Context, before time.Time, statuses ...stri
 
 // ---- flow progress
 
+// ErrNotOwner is returned by the progress writes of an engine that no
+// longer holds the notification's lease: its writes are dropped.
+var ErrNotOwner = errors.New("the notification is not held by this engine")
+
+// owns checks that owner holds the running notification.
+func (db *DB) owns(ctx context.Context, tx *sql.Tx, id, owner string) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, db.d.q(`SELECT COUNT(*) FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'`), id, owner).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotOwner
+	}
+	return nil
+}
+
 // SaveTask stores a task's record (JSON) at its position in a flow run,
-// creating the flow run row on first use.
-func (db *DB) SaveTask(ctx context.Context, id, flow, task string, record []byte) error {
+// creating the flow run row on first use; only while owner holds the
+// notification.
+func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error {
 	now := formatTime(db.now())
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.owns(ctx, tx, id, owner); err != nil {
+			return err
+		}
 		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
 			return err
 		}
@@ -184,10 +204,14 @@ func (db *DB) SaveTask(ctx context.Context, id, flow, task string, record []byte
 }
 
 // SaveTaskAndStore stores a task's record and the flow store in one
-// transaction (after a task succeeded).
-func (db *DB) SaveTaskAndStore(ctx context.Context, id, flow, task string, record, store []byte) error {
+// transaction (after a task succeeded), only while owner holds the
+// notification.
+func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error {
 	now := formatTime(db.now())
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.owns(ctx, tx, id, owner); err != nil {
+			return err
+		}
 		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
 			return err
 		}
@@ -195,18 +219,6 @@ func (db *DB) SaveTaskAndStore(ctx context.Context, id, flow, task string, recor
 			VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
 			ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
 			id, flow, task, id, flow, string(record), now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
-		return err
-	})
-}
-
-// SaveStore stores the flow store of a flow run.
-func (db *DB) SaveStore(ctx context.Context, id, flow string, store []byte) error {
-	now := formatTime(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)

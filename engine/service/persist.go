@@ -3,8 +3,12 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/db"
 )
 
 // Listener returns the engine.Listener that persists every task event: the
@@ -32,12 +36,20 @@ func (s *Service) persist(e engine.Event) {
 			log.Errorf("encode flow store: %v", err)
 			return
 		}
-		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, string(e.Flow), e.Task, rec, store); err != nil {
-			log.Errorf("persist task success: %v", err)
+		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, store); err != nil {
+			logPersistError(log, e, err)
 		}
 		return
 	}
-	if err := s.store.SaveTask(ctx, e.NotificationUUID, string(e.Flow), e.Task, rec); err != nil {
-		log.Errorf("persist task %s: %v", e.Type, err)
+	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
+		logPersistError(log, e, err)
 	}
+}
+
+func logPersistError(log *logrus.Entry, e engine.Event, err error) {
+	if errors.Is(err, db.ErrNotOwner) {
+		log.Warnf("%s not persisted: this engine no longer holds the notification", e.Type)
+		return
+	}
+	log.Errorf("persist %s: %v", e.Type, err)
 }

@@ -83,8 +83,8 @@ type Store interface {
 	SetStatus(ctx context.Context, id, status string, message *string, from ...string) (bool, error)
 	WithStatus(ctx context.Context, before time.Time, statuses ...string) ([]db.Notification, error)
 	HostByUUID(ctx context.Context, id string) (db.Host, error)
-	SaveTask(ctx context.Context, id, flow, task string, record []byte) error
-	SaveTaskAndStore(ctx context.Context, id, flow, task string, record, store []byte) error
+	SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error
+	SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
 	ClearProgress(ctx context.Context, id string) error
 }

@@ -1,0 +1,239 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
+)
+
+// stepTask records progress and then does what its behaviour says.
+type stepTask struct {
+	runs    *atomic.Int32
+	fail    bool
+	release chan struct{} // when set, Execute waits for it
+}
+
+func (t *stepTask) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
+	t.runs.Add(1)
+	env.Progress("working", 0)
+	if t.release != nil {
+		select {
+		case <-t.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if t.fail {
+		return nil, engine.Fail("task failed on purpose")
+	}
+	env.Progress("done", 1)
+	return engine.Store{}, nil
+}
+
+func (t *stepTask) Revert(context.Context, *engine.Env, engine.Store, error) error { return nil }
+
+type rig struct {
+	t     *testing.T
+	db    *db.DB
+	svc   *Service
+	seg   db.Segment
+	first *atomic.Int32
+	last  *atomic.Int32
+	third *atomic.Int32
+	flows map[conf.FlowKind]*engine.Flow
+}
+
+// newRig: an instance flow of three tasks, the second of which fails or
+// waits as asked.
+func newRig(t *testing.T, fail bool, release chan struct{}, enabled bool) *rig {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "svc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	seg, err := d.CreateSegment(ctx, db.Segment{Name: "s", RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: enabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateHost(ctx, seg.UUID, db.Host{Name: "h1", Type: "COMPUTE", ControlAttributes: "SSH"}); err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	first, last, third := &atomic.Int32{}, &atomic.Int32{}, &atomic.Int32{}
+	flow := &engine.Flow{Kind: conf.FlowInstance}
+	flow.Phases[conf.Main] = []engine.FlowTask{
+		{Spec: engine.Spec{Name: "first", Atom: "FirstTask"}, Phase: conf.Main, Task: &stepTask{runs: first}},
+		{Spec: engine.Spec{Name: "second", Atom: "SecondTask"}, Phase: conf.Main, Task: &stepTask{runs: last, fail: fail, release: release}},
+		{Spec: engine.Spec{Name: "third", Atom: "ThirdTask"}, Phase: conf.Main, Task: &stepTask{runs: third}},
+	}
+	r := &rig{t: t, db: d, seg: seg, first: first, last: last, third: third,
+		flows: map[conf.FlowKind]*engine.Flow{conf.FlowInstance: flow}}
+	r.svc = r.newService(log, 2)
+	return r
+}
+
+// newService builds a service over the rig's database and flows.
+func (r *rig) newService(log *logrus.Logger, workers int) *Service {
+	svc := New(r.db, log)
+	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
+	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
+	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: workers, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	return svc
+}
+
+func (r *rig) notify() string {
+	r.t.Helper()
+	n, err := r.db.CreateNotification(context.Background(), db.NewNotification{Type: "VM", Hostname: "h1", GeneratedTime: time.Now().UTC(),
+		Payload: json.RawMessage(`{"event":"LIFECYCLE","instance_uuid":"8d4c7f2e-0b1a-4e0e-9f3c-5d2a1b6c7e8f","vir_domain_event":"STOPPED_FAILED"}`)}, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return n.UUID
+}
+
+func (r *rig) waitStatus(id string, want ...string) db.Notification {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := r.db.Notification(context.Background(), id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, w := range want {
+			if n.Status == w {
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("notification is %s, want %v", n.Status, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestErrorIsRetriedOnceThenFailed(t *testing.T) {
+	r := newRig(t, true, nil, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.svc.Start(ctx)
+	id := r.notify()
+	r.waitStatus(id, "error")
+	r.svc.processUnfinished(ctx)
+	n := r.waitStatus(id, "failed")
+	if r.first.Load() != 2 || r.last.Load() != 2 {
+		t.Errorf("runs: first %d, second %d; want 2 and 2 (the retry runs every task again)", r.first.Load(), r.last.Load())
+	}
+	if n.Message == nil || *n.Message == "" {
+		t.Error("no message on the failed notification")
+	}
+	r.svc.Stop(ctx)
+}
+
+func TestDisabledSegmentIgnores(t *testing.T) {
+	r := newRig(t, false, nil, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.svc.Start(ctx)
+	n := r.waitStatus(r.notify(), "ignored")
+	if n.Message == nil || *n.Message != SegmentDisabledMessage || r.first.Load() != 0 {
+		t.Errorf("message %v, runs %d", n.Message, r.first.Load())
+	}
+	r.svc.Stop(ctx)
+}
+
+// Stop drains at a task boundary: the running task finishes, the next one
+// does not start, the notification stays running with its lease released,
+// and a new service resumes it without running finished tasks again.
+func TestDrainThenResume(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, false, release, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.svc.Start(ctx)
+	id := r.notify()
+	for r.last.Load() == 0 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	// "second" is running; drain, then let it finish.
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.svc.Stop(context.Background()) }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if n := r.waitStatus(id, "running"); n.Status != "running" || r.third.Load() != 0 {
+		t.Fatalf("after the drain: status %s, third ran %d times", n.Status, r.third.Load())
+	}
+	runs, err := r.db.FlowRuns(ctx, id)
+	if err != nil || len(runs) != 1 || len(runs[0].Records) != 2 {
+		t.Fatalf("persisted runs: %+v %v", runs, err)
+	}
+	// The next service resumes at once (the lease was released).
+	svc2 := r.newService(r.svc.log, 2)
+	svc2.Start(ctx)
+	r.waitStatus(id, "finished")
+	if r.first.Load() != 1 || r.last.Load() != 1 || r.third.Load() != 1 {
+		t.Errorf("runs: %d %d %d, want each task once", r.first.Load(), r.last.Load(), r.third.Load())
+	}
+	svc2.Stop(ctx)
+}
+
+// A daemon that dies mid-task (here: its worker is stuck and its lease is
+// taken over) leaves the notification running; the next engine resumes it
+// from the task that had not succeeded, and the stale engine can neither
+// write progress nor store a final status.
+func TestCrashResume(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, false, release, true)
+	r.svc = r.newService(r.svc.log, 1) // its only worker gets stuck
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.svc.Start(ctx)
+	id := r.notify()
+	for r.last.Load() == 0 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The first engine is "dead" in its second task. A restart on a
+	// single-daemon database takes over the lease at once.
+	if _, err := r.db.ReleaseAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc2 := r.newService(r.svc.log, 2)
+	svc2.Start(ctx)
+	for r.last.Load() < 2 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	close(release) // both engines' "second" return now
+	r.waitStatus(id, "finished")
+	if r.first.Load() != 1 || r.last.Load() != 2 {
+		t.Errorf("runs: first %d (want 1: not re-run), second %d (want 2)", r.first.Load(), r.last.Load())
+	}
+	svc2.Stop(ctx)
+	r.svc.Stop(ctx)
+	runs, err := r.db.FlowRuns(ctx, id)
+	if err != nil || len(runs) != 1 || len(runs[0].Records) != 3 {
+		t.Fatalf("persisted runs: %+v %v", runs, err)
+	}
+	for _, raw := range runs[0].Records {
+		var rec engine.TaskRecord
+		if err := json.Unmarshal(raw, &rec); err != nil || rec.State != engine.StateSuccess {
+			t.Errorf("record %s: %v", raw, err)
+		}
+	}
+}
