@@ -351,3 +351,43 @@ func TestBadScriptIsALoadError(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// BenchmarkRunTask measures one harness.run_task of a Lua task making an
+// HTTP request: loading the scripts, building the fakes and the simulated
+// cloud, and the run.
+func BenchmarkRunTask(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pager.lua"), []byte(pager), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s := &Suite{ScriptsDir: dir}
+	opts := TaskOptions{
+		Store:  engine.Store{"host_name": "compute1"},
+		Config: map[string]string{"url": "http://pager.example/api/incidents"},
+		Fakes:  Fakes{HTTP: []HTTPResponse{{Method: "POST", URL: "http://pager.example/api/incidents", Status: 201, Body: `{"id":"P-7"}`}}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := s.RunTask(context.Background(), "pager", opts)
+		if err != nil || !res.OK {
+			b.Fatal(err, res.Err)
+		}
+	}
+}
+
+// BenchmarkRunFlow measures a host failure played through Masakari's default
+// host_auto flow on a two-server cloud.
+func BenchmarkRunFlow(b *testing.B) {
+	fx, err := simulated.ParseFixture("cloud.json", []byte(cloudJSON))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Suite{}
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := s.RunFlow(context.Background(), FlowOptions{Kind: conf.FlowHostAuto, Fakes: Fakes{Cloud: &fx}})
+		if err != nil || res.Status != engine.StatusFinished {
+			b.Fatal(err, res.Status)
+		}
+	}
+}
