@@ -3,7 +3,6 @@ package simulated
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -161,7 +160,7 @@ func LoadFixture(path string) (Fixture, error) {
 	if err != nil {
 		return Fixture{}, fmt.Errorf("read cloud fixture: %w", err)
 	}
-	return ParseFixture(filepath.Base(path), data)
+	return ParseFixture(path, data)
 }
 
 // ParseFixture parses a fixture strictly: unknown keys, values of the wrong
