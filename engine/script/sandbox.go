@@ -40,6 +40,11 @@ type runState struct {
 	// broken states cannot run anything more, not even in their run.
 	broken bool
 
+	// loaded caches, for the run, each script's returned table and
+	// globals: the top level runs once per run, so execute and revert (and
+	// retries) of a task share its locals.
+	loaded map[*script]loadedChunk
+
 	// handler records the traceback of an error (see traceback).
 	handler *lua.LFunction
 }
@@ -68,9 +73,15 @@ func (s *set) getState() *runState {
 	return s.newState()
 }
 
+// loadedChunk is a script's top level, run once in a run.
+type loadedChunk struct {
+	tbl, globals *lua.LTable
+}
+
 // release returns the state to the pool, or drops it when tainted.
 func (rs *runState) release() {
 	rs.cur = nil
+	clear(rs.loaded)
 	if rs.broken {
 		rs.L.Close()
 		return
@@ -285,6 +296,25 @@ func (rs *runState) loadChunk(ctx context.Context, c *call) (*lua.LTable, error)
 	end := rs.begin(ctx, c)
 	defer end()
 	return rs.runChunk(c)
+}
+
+// taskChunk returns the script's table for this run, running its top level
+// on first use.
+func (rs *runState) taskChunk(c *call) (*lua.LTable, error) {
+	sc := c.task.script
+	if lc, ok := rs.loaded[sc]; ok {
+		c.globals = lc.globals
+		return lc.tbl, nil
+	}
+	tbl, err := rs.runChunk(c)
+	if err != nil {
+		return nil, err
+	}
+	if rs.loaded == nil {
+		rs.loaded = map[*script]loadedChunk{}
+	}
+	rs.loaded[sc] = loadedChunk{tbl: tbl, globals: c.globals}
+	return tbl, nil
 }
 
 func (rs *runState) runChunk(c *call) (*lua.LTable, error) {

@@ -95,7 +95,7 @@ func (rs *runState) execute(ctx context.Context, t *task, env *engine.Env, in en
 	}
 	end := rs.begin(ctx, c)
 	defer end()
-	tbl, err := rs.runChunk(c)
+	tbl, err := rs.taskChunk(c)
 	if err != nil {
 		return nil, err
 	}
