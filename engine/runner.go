@@ -229,6 +229,10 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 			e := ProgressEntry{Timestamp: ru.r.Clock.Now().UTC(), Progress: p, Message: msg}
 			rec.Details = append(rec.Details, e)
 			rec.Progress = p
+			if ru.r.Listener == nil {
+				ru.mu.Unlock()
+				return
+			}
 			snap := cloneRecord(rec)
 			ru.mu.Unlock()
 			ru.emit(Event{Type: TaskProgress, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Entry: &e})

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -191,6 +192,22 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 		return exitCode(2, fmt.Errorf("%s: hostname %q is not a host of the cloud fixture %s", o.notification, n.Hostname, o.cloud))
 	}
 
+	// A host failure notification means the host died: where the fixture
+	// still has it running, it fails now, and Nova notices after its
+	// service_down_time, as on a real cloud.
+	if n.Type == recovery.TypeComputeHost && strings.EqualFold(n.Payload["event"], "STOPPED") {
+		for _, sv := range cloud.Snapshot().Services {
+			if sv.Host == n.Hostname && sv.State == "up" && !hostFailed(fixture, n.Hostname) {
+				if err := cloud.FailHost(n.Hostname); err != nil {
+					return exitCode(2, err)
+				}
+				if !o.asJSON {
+					fmt.Fprintf(stdout, "host %s is up in the fixture: failing it now (Nova reports it down after its service_down_time)\n", n.Hostname)
+				}
+			}
+		}
+	}
+
 	cfg, err := loadConfig(o.files)
 	if err != nil {
 		return exitCode(2, err)
@@ -318,4 +335,13 @@ func printRunSummary(w io.Writer, r runReport) {
 	for _, s := range r.Cloud.Services {
 		fmt.Fprintf(w, "  %-10s %-9s %s\n", s.Host, s.Status, s.State)
 	}
+}
+
+func hostFailed(f simulated.Fixture, name string) bool {
+	for _, h := range f.Hosts {
+		if h.Name == name {
+			return h.Failed
+		}
+	}
+	return false
 }
