@@ -73,6 +73,18 @@ func (s *Server) handleCompute(w http.ResponseWriter, r *http.Request, path stri
 		c.only(http.MethodPost, func() { c.aggregateAction(seg[1]) })
 	case "/os-migrations":
 		c.only(http.MethodGet, c.listMigrations)
+	case "/flavors", "/flavors/detail":
+		c.only(http.MethodGet, func() {
+			writeJSON(w, http.StatusOK, map[string]any{"flavors": []any{c.flavorView(route == "/flavors/detail")}})
+		})
+	case "/flavors/{id}":
+		c.only(http.MethodGet, func() {
+			if seg[1] != flavorID {
+				writeFault(w, http.StatusNotFound, "Flavor "+seg[1]+" could not be found.")
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"flavor": c.flavorView(true)})
+		})
 	default:
 		writeFault(w, http.StatusNotFound, "The resource could not be found.")
 	}
@@ -86,8 +98,8 @@ func routeOf(seg []string) string {
 	switch {
 	case len(seg) == 1:
 		return "/" + seg[0]
-	case len(seg) == 2 && seg[0] == "servers" && seg[1] == "detail":
-		return "/servers/detail"
+	case len(seg) == 2 && seg[1] == "detail":
+		return "/" + seg[0] + "/detail"
 	case len(seg) == 2:
 		return "/" + seg[0] + "/{id}"
 	case len(seg) == 3 && seg[2] == "action":
@@ -422,6 +434,53 @@ func (c call) evacuate(id string, arg json.RawMessage) {
 		return
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"adminPass": randomHex(6)})
+}
+
+// flavorView is the one flavor every simulated server has.
+func (c call) flavorView(detail bool) map[string]any {
+	base := baseURL(c.r)
+	m := map[string]any{"id": flavorID, "name": "m1.tiny", "links": []any{
+		map[string]any{"rel": "self", "href": base + "/v2.1/flavors/" + flavorID},
+		map[string]any{"rel": "bookmark", "href": base + "/flavors/" + flavorID},
+	}}
+	if c.mv.atLeast(55) {
+		m["description"] = nil
+	}
+	if detail {
+		m["vcpus"], m["ram"], m["disk"], m["swap"] = 1, 512, 1, ""
+		m["OS-FLV-EXT-DATA:ephemeral"], m["OS-FLV-DISABLED:disabled"] = 0, false
+		m["rxtx_factor"], m["os-flavor-access:is_public"] = 1.0, true
+		if c.mv.atLeast(61) {
+			m["extra_specs"] = map[string]any{}
+		}
+	}
+	return m
+}
+
+// handleImage serves a read-only image API v2 with the one image every
+// simulated server was booted from (no token needed).
+func (s *Server) handleImage(w http.ResponseWriter, r *http.Request, path string) {
+	base := baseURL(r)
+	image := map[string]any{
+		"id": imageID, "name": "fake-image", "status": "active", "visibility": "public",
+		"disk_format": "raw", "container_format": "bare", "min_disk": 0, "min_ram": 0, "size": 1048576,
+		"protected": false, "tags": []any{}, "created_at": stamp(s.started), "updated_at": stamp(s.started),
+		"self": "/v2/images/" + imageID, "file": "/v2/images/" + imageID + "/file", "schema": "/v2/schemas/image",
+	}
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		identityError(w, http.StatusMethodNotAllowed, "simcloud's image service is read-only")
+	case path == "":
+		writeJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+			"id": "v2.15", "status": "CURRENT", "links": []any{map[string]any{"rel": "self", "href": base + "/image/v2/"}},
+		}}})
+	case path == "/v2/images":
+		writeJSON(w, http.StatusOK, map[string]any{"images": []any{image}, "first": "/v2/images", "schema": "/v2/schemas/images"})
+	case path == "/v2/images/"+imageID:
+		writeJSON(w, http.StatusOK, image)
+	default:
+		identityError(w, http.StatusNotFound, "No image found at "+r.URL.Path)
+	}
 }
 
 // --- services ------------------------------------------------------------

@@ -35,6 +35,8 @@ func (s *Server) catalog(base string) []any {
 	return []any{
 		map[string]any{"id": "identity", "type": "identity", "name": "keystone", "endpoints": ep("identity", base+"/v3")},
 		map[string]any{"id": "compute", "type": "compute", "name": "nova", "endpoints": ep("compute", base+"/v2.1")},
+		// one read-only image, for clients that look image names up
+		map[string]any{"id": "image", "type": "image", "name": "glance", "endpoints": ep("image", base+"/image")},
 	}
 }
 

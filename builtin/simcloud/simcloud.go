@@ -94,6 +94,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/v3" || strings.HasPrefix(p, "/v3/"):
 		s.count(r, p)
 		s.handleIdentity(rw, r)
+	case p == "/image" || strings.HasPrefix(p, "/image/"):
+		s.count(r, p)
+		s.handleImage(rw, r, strings.TrimSuffix(strings.TrimPrefix(p, "/image"), "/"))
 	case p == "/sim" || strings.HasPrefix(p, "/sim/"):
 		s.handleSim(rw, r)
 	case p == "/v2.1" || strings.HasPrefix(p, "/v2.1/"):
