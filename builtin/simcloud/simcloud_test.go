@@ -178,6 +178,18 @@ func TestMicroversionsAndErrors(t *testing.T) {
 	if _, ok := ls["flavor"].(map[string]any)["id"]; !ok {
 		t.Error("flavor at 2.1 has no id")
 	}
+	// what the openstack CLI looks names up in
+	code, _, body = c.do("GET", "/v2.1/flavors/detail", "")
+	if fl := body["flavors"].([]any); code != http.StatusOK || len(fl) != 1 || fl[0].(map[string]any)["name"] != "m1.tiny" {
+		t.Fatalf("flavors: %d %v", code, body)
+	}
+	if code, _, _ := c.do("GET", "/v2.1/flavors/9", ""); code != http.StatusNotFound {
+		t.Fatalf("unknown flavor: %d", code)
+	}
+	code, _, body = c.do("GET", "/image/v2/images", "")
+	if im := body["images"].([]any); code != http.StatusOK || len(im) != 1 || im[0].(map[string]any)["id"] != hs["image"].(map[string]any)["id"] {
+		t.Fatalf("images: %d %v", code, body)
+	}
 }
 
 func TestSimControls(t *testing.T) {
