@@ -65,7 +65,13 @@ func newFixture(t testing.TB, opts Options, files map[string]string) *fixture {
 // flow builds an instance flow with the named tasks in main.
 func (f *fixture) flow(names ...string) *engine.Flow {
 	f.t.Helper()
-	spec := conf.FlowSpec{Kind: conf.FlowInstance}
+	return f.flowOf(conf.FlowInstance, names...)
+}
+
+// flowOf builds a flow of kind with the named tasks in main.
+func (f *fixture) flowOf(kind conf.FlowKind, names ...string) *engine.Flow {
+	f.t.Helper()
+	spec := conf.FlowSpec{Kind: kind}
 	for _, n := range names {
 		spec.Phases[conf.Main] = append(spec.Phases[conf.Main], conf.TaskRef{Name: n})
 	}
@@ -97,6 +103,13 @@ func (f *fixture) run(store engine.Store, names ...string) engine.Result {
 	}
 	store["notification_uuid"] = "n-1"
 	return f.runner.Run(context.Background(), engine.Request{NotificationUUID: "n-1", Flow: f.flow(names...), Store: store})
+}
+
+// runHost runs the named tasks as the main phase of a host_auto flow.
+func (f *fixture) runHost(store engine.Store, names ...string) engine.Result {
+	f.t.Helper()
+	store["notification_uuid"] = "n-1"
+	return f.runner.Run(context.Background(), engine.Request{NotificationUUID: "n-1", Flow: f.flowOf(conf.FlowHostAuto, names...), Store: store})
 }
 
 // goTask is a Go task for flows mixing Go and Lua.

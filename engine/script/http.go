@@ -160,6 +160,10 @@ func (rs *runState) httpRequest(L *lua.LState) int {
 	}
 	resp, err := rs.set.http.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and URL
+		}
 		if errors.Is(err, context.DeadlineExceeded) && c.ctx.Err() == nil {
 			err = fmt.Errorf("no answer within %s", timeout)
 		}
