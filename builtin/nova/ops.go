@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/aggregates"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
-	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 )
@@ -46,28 +46,53 @@ func (s server) compute() compute.Server {
 	return out
 }
 
-// ListServers is GET /servers/detail?all_tenants=true&host=<host>.
+// serverPage is one page of GET /servers/detail.
+type serverPage struct {
+	Servers []server `json:"servers"`
+	Links   []struct {
+		Href string `json:"href"`
+		Rel  string `json:"rel"`
+	} `json:"servers_links"`
+}
+
+// maxPages bounds pagination against a server that keeps answering "next".
+const maxPages = 1000
+
+// ListServers is GET /servers/detail?all_tenants=True&host=<host>, following
+// Nova's "next" links. It decodes pages straight into the fields it needs
+// (servers.List's pager decodes every page three times).
 func (c *Cloud) ListServers(ctx context.Context, host string) ([]compute.Server, error) {
+	q := url.Values{"all_tenants": {"True"}}
+	if host != "" {
+		q.Set("host", host)
+	}
+	first := c.sc.ServiceURL("servers", "detail") + "?" + q.Encode()
 	var out []compute.Server
 	err := c.do(ctx, "list servers on host "+host, true, func(ctx context.Context) error {
-		out = out[:0]
-		return servers.List(c.sc, servers.ListOpts{Host: host, AllTenants: true}).EachPage(ctx,
-			func(_ context.Context, p pagination.Page) (bool, error) {
-				var page []server
-				if err := servers.ExtractServersInto(p, &page); err != nil {
-					return false, err
+		out = []compute.Server{}
+		next := first
+		for range maxPages {
+			var page serverPage
+			if _, err := c.sc.Get(ctx, next, &page, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK, http.StatusNonAuthoritativeInfo}}); err != nil {
+				return err
+			}
+			for _, s := range page.Servers {
+				out = append(out, s.compute())
+			}
+			next = ""
+			for _, l := range page.Links {
+				if l.Rel == "next" {
+					next = l.Href
 				}
-				for _, s := range page {
-					out = append(out, s.compute())
-				}
-				return true, nil
-			})
+			}
+			if next == "" || len(page.Servers) == 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("more than %d pages of servers", maxPages)
 	})
 	if err != nil {
 		return nil, err
-	}
-	if out == nil {
-		out = []compute.Server{}
 	}
 	return out, nil
 }

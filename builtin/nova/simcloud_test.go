@@ -85,7 +85,7 @@ type bed struct {
 	cloud *simulated.Cloud
 }
 
-func startSimcloud(t *testing.T, f simulated.Fixture, opts simcloud.Options) bed {
+func startSimcloud(t testing.TB, f simulated.Fixture, opts simcloud.Options) bed {
 	t.Helper()
 	cloud, err := simulated.New(f, clock.Real{})
 	if err != nil {
@@ -535,5 +535,22 @@ func TestHostRecoveryThroughSimcloud(t *testing.T) {
 	svc := snap.Services[0]
 	if svc.Status != "disabled" || !svc.ForcedDown {
 		t.Fatalf("compute1's service: %+v", svc)
+	}
+}
+
+// Nova paginates long server lists ([api] max_limit): the driver follows the
+// "next" links.
+func TestListServersFollowsPages(t *testing.T) {
+	b := startSimcloud(t, fixture(), simcloud.Options{Tokens: []string{staticToken}, MaxLimit: 1})
+	c, err := nova.New(context.Background(), conf.Nova{Token: staticToken, Endpoint: b.url + "/v2.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListServers(context.Background(), "compute1")
+	if err != nil || len(list) != 2 || list[0].ID != srvA || list[1].ID != srvB {
+		t.Fatalf("servers: %+v %v", list, err)
+	}
+	if n := b.requests(t)["GET /servers/detail"]; n != 3 {
+		t.Fatalf("%d page requests, want 3 (two full pages and an empty one)", n)
 	}
 }

@@ -273,13 +273,36 @@ func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool
 
 func (c call) listServers(detail bool) {
 	q := c.r.URL.Query()
+	limit := c.s.opts.MaxLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			c.badRequest("Invalid input for query parameters limit. Value: %s. '%s' does not match '^[0-9]*$'", v, v)
+			return
+		}
+		limit = min(n, c.s.opts.MaxLimit)
+	}
 	list, err := c.s.cloud.ListServers(c.r.Context(), q.Get("host"))
 	if err != nil {
 		c.fail(err)
 		return
 	}
+	if marker := q.Get("marker"); marker != "" {
+		at := -1
+		for i, sv := range list {
+			if strings.EqualFold(sv.ID, marker) {
+				at = i
+			}
+		}
+		if at < 0 {
+			c.badRequest("marker [%s] not found", marker)
+			return
+		}
+		list = list[at+1:]
+	}
 	snap := c.s.cloud.Snapshot()
 	out := make([]any, 0, len(list))
+	last := ""
 	for _, sv := range list {
 		if name := q.Get("name"); name != "" && !strings.Contains(sv.Name, name) {
 			continue
@@ -287,9 +310,20 @@ func (c call) listServers(detail bool) {
 		if st := q.Get("status"); st != "" && !strings.EqualFold(st, sv.Status) {
 			continue
 		}
+		if len(out) == limit {
+			break
+		}
 		out = append(out, c.serverView(sv, snap, detail))
+		last = sv.ID
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"servers": out})
+	body := map[string]any{"servers": out}
+	if len(out) == limit && limit > 0 {
+		// Nova links to the next page whenever a page is full
+		q.Set("limit", strconv.Itoa(limit))
+		q.Set("marker", last)
+		body["servers_links"] = []any{map[string]any{"rel": "next", "href": baseURL(c.r) + "/v2.1" + strings.TrimPrefix(c.r.URL.Path, "/v2.1") + "?" + q.Encode()}}
+	}
+	writeJSON(c.w, http.StatusOK, body)
 }
 
 func (c call) showServer(id string) {

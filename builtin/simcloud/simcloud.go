@@ -29,6 +29,9 @@ type Options struct {
 	// Tokens are static tokens the compute API accepts without a login, as
 	// Nova's noauth2 accepts "admin:admin".
 	Tokens []string
+	// MaxLimit is Nova's [api] max_limit: the longest page of servers
+	// (default 1000); fuller lists are paginated with "servers_links".
+	MaxLimit int
 	// Clock gives the times shown in responses (default the wall clock).
 	Clock clock.Clock
 	Log   *logrus.Entry
@@ -51,6 +54,9 @@ type Server struct {
 func New(cloud *simulated.Cloud, opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
+	}
+	if opts.MaxLimit <= 0 {
+		opts.MaxLimit = 1000
 	}
 	log := opts.Log
 	if log == nil {
