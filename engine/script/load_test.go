@@ -199,6 +199,11 @@ func TestSkipAndRevert(t *testing.T) {
   end,
 }`,
 		"failer.lua": `return { execute = function() error("later failure") end }`,
+		"remember.lua": `local did
+return {
+  execute = function(store) did = "stopped " .. store.instance_uuid end,
+  revert = function() log.info("undoing", {did = did}) end,
+}`,
 	})
 	res := f.run(nil, "skipper")
 	if !engine.IsSkip(res.Err) || res.Status != engine.StatusFinished || res.Err.Error() != "nothing to do for this host" {
@@ -214,7 +219,19 @@ func TestSkipAndRevert(t *testing.T) {
 			reverted = true
 		}
 	}
-	if !reverted || res.Tasks[0].State != engine.StateReverted {
+	if !reverted || res.Tasks[0].State != engine.StateReverted || res.Tasks[1].State != engine.StateReverted {
 		t.Fatalf("revert did not run: %+v", res.Tasks)
+	}
+	// execute and revert of one run share the script's top-level locals.
+	f.logs.Reset()
+	f.run(nil, "remember", "failer")
+	var undid string
+	for _, e := range f.logs.AllEntries() {
+		if e.Message == "undoing" {
+			undid, _ = e.Data["did"].(string)
+		}
+	}
+	if undid != "stopped 11111111-2222-3333-4444-555555555555" {
+		t.Fatalf("revert saw %q", undid)
 	}
 }

@@ -85,6 +85,7 @@ type script struct {
 type decl struct {
 	requires, optional, provides []string
 	timeout                      time.Duration
+	hasRevert                    bool
 }
 
 // set is everything one Load produced: the compiled scripts and modules, the
@@ -380,6 +381,7 @@ func readDecl(chunk string, tbl *lua.LTable) (decl, error) {
 		errs = append(errs, fmt.Sprintf("execute must be a function(store), not %s", tbl.RawGetString("execute").Type()))
 	}
 	if v := tbl.RawGetString("revert"); v != lua.LNil {
+		d.hasRevert = true
 		if _, ok := v.(*lua.LFunction); !ok {
 			errs = append(errs, fmt.Sprintf("revert must be a function(store, err), not %s", v.Type()))
 		}

@@ -57,6 +57,9 @@ func (t *task) Execute(ctx context.Context, env *engine.Env, in engine.Store) (e
 
 // Revert runs the script's revert(store, err) when it has one.
 func (t *task) Revert(ctx context.Context, env *engine.Env, in engine.Store, cause error) error {
+	if !t.script.decl.hasRevert {
+		return nil
+	}
 	rs, done, err := t.state(env)
 	if err != nil {
 		return err
