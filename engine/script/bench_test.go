@@ -3,7 +3,10 @@ package script
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -17,6 +20,10 @@ func benchFlow(b *testing.B, names ...string) {
 		return engine.Store{"from_go": "x"}, nil
 	})
 	fl := f.flow(names...)
+	// The daemon's default: info level, no test hook recording entries.
+	log := logrus.New()
+	log.Out = io.Discard
+	f.runner.Log = log
 	store := engine.Store{"instance_uuid": "u", "notification_uuid": "n"}
 	ctx := context.Background()
 	b.ReportAllocs()
