@@ -147,3 +147,107 @@ print('evacuated', s.compute_host, s.status)
 		t.Errorf("force_down calls: %d", n)
 	}
 }
+
+// Masakari's own Nova client code (masakari.compute.nova.API, Debian's
+// python3-masakari), configured as a masakari.conf would: every call its
+// tasks make, with the exceptions it translates Nova's errors into.
+func TestMasakariNovaAPI(t *testing.T) {
+	needPython(t, "masakari.compute.nova", "python3-masakari")
+	url, cloud := startBed(t, "masakari-secret")
+	out := runPython(t, `
+import os, sys
+from oslo_config import cfg
+import masakari.conf
+from masakari import context as mctx, exception
+from masakari.compute import nova as mnova
+CONF = masakari.conf.CONF
+CONF([], project='masakari')
+CONF.set_override('os_privileged_user_name', 'masakari')
+CONF.set_override('os_privileged_user_password', 'masakari-secret')
+CONF.set_override('os_privileged_user_tenant', 'service')
+CONF.set_override('os_privileged_user_auth_url', os.environ['SIM_URL'] + '/v3')
+CONF.set_override('auth_type', 'password', group='keystone_authtoken')
+CONF.set_override('os_region_name', 'RegionOne')
+ctx = mctx.get_admin_context()
+api = mnova.API()
+api.find_compute_service(ctx, 'compute1')
+try:
+    api.find_compute_service(ctx, 'compute9')
+except exception.ComputeNotFoundByName as e:
+    print('not found', type(e).__name__)
+s1 = os.environ['SMOKE1']
+print('servers', sorted(s.name for s in api.get_servers(ctx, 'compute1')))
+s = api.get_server(ctx, s1)
+print('server', getattr(s, 'OS-EXT-SRV-ATTR:hypervisor_hostname'), getattr(s, 'OS-EXT-STS:vm_state'), s.metadata['HA_Enabled'])
+api.stop_server(ctx, s1)
+print('stopped', api.get_server(ctx, s1).status)
+api.start_server(ctx, s1)
+print('started', api.get_server(ctx, s1).status)
+api.lock_server(ctx, s1); print('locked', api.get_server(ctx, s1).locked)
+api.unlock_server(ctx, s1); print('unlocked', api.get_server(ctx, s1).locked)
+api.reset_instance_state(ctx, s1, 'error'); print('reset', api.get_server(ctx, s1).status)
+api.reset_instance_state(ctx, s1, 'active')
+agg = [a for a in api.get_aggregate_list(ctx) if a.name == 'smoke-agg'][0]
+api.add_host_to_aggregate(ctx, 'compute2', agg)
+print('aggregate', sorted(api.get_aggregate_list(ctx)[0].hosts))
+try:
+    api.add_host_to_aggregate(ctx, 'compute2', agg)
+except exception.Conflict as e:
+    print('conflict', type(e).__name__)
+try:
+    api.evacuate_instance(ctx, s1)
+except exception.InvalidInput as e:
+    print('refused while up', type(e).__name__)
+try:
+    api.get_server(ctx, '00000000-0000-4000-8000-000000000000')
+except exception.NotFound as e:
+    print('missing', type(e).__name__)
+api.enable_disable_service(ctx, 'compute1', enable=False, reason='masakari: host failure')
+print('disabled', api.is_service_disabled(ctx, 'compute1', 'nova-compute'))
+`, "SIM_URL="+url, "SMOKE1="+bedSmoke1)
+	for _, want := range []string{
+		"not found ComputeNotFoundByName",
+		"servers ['smoke-1', 'smoke-2', 'smoke-3']",
+		"server compute1 active True",
+		"stopped SHUTOFF", "started ACTIVE", "locked True", "unlocked False", "reset ERROR",
+		"aggregate ['compute1', 'compute2']",
+		"conflict Conflict",
+		"refused while up InvalidInput",
+		"missing NotFound",
+		"disabled True",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Masakari's client output lacks %q:\n%s", want, out)
+		}
+	}
+	// then the host dies: Masakari's evacuate goes through
+	if err := cloud.FailHost("compute1"); err != nil {
+		t.Fatal(err)
+	}
+	out = runPython(t, `
+import os
+import masakari.conf
+from masakari import context as mctx
+from masakari.compute import nova as mnova
+CONF = masakari.conf.CONF
+CONF([], project='masakari')
+CONF.set_override('os_privileged_user_name', 'masakari')
+CONF.set_override('os_privileged_user_password', 'masakari-secret')
+CONF.set_override('os_privileged_user_tenant', 'service')
+CONF.set_override('os_privileged_user_auth_url', os.environ['SIM_URL'] + '/v3')
+CONF.set_override('auth_type', 'password', group='keystone_authtoken')
+ctx = mctx.get_admin_context()
+api = mnova.API()
+nc = mnova.novaclient(ctx)
+svc = nc.services.list(host='compute1', binary='nova-compute')[0]
+nc.services.force_down(svc.id, True)
+api.evacuate_instance(ctx, os.environ['SMOKE1'])
+print('evacuated to', getattr(api.get_server(ctx, os.environ['SMOKE1']), 'OS-EXT-SRV-ATTR:host'))
+`, "SIM_URL="+url, "SMOKE1="+bedSmoke1)
+	if !strings.Contains(out, "evacuated to compute2") {
+		t.Errorf("Masakari's evacuation:\n%s", out)
+	}
+	if ev := cloud.Counters().Evacuations[bedSmoke1]; ev != 1 {
+		t.Errorf("evacuations of smoke-1: %d", ev)
+	}
+}
