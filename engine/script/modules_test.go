@@ -3,6 +3,9 @@ package script
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -193,7 +196,10 @@ type smtpServer struct {
 	mu    sync.Mutex
 	mails []string
 	rcpts []string
-	mute  bool // accept connections and never answer
+	mute  bool        // accept connections and never answer
+	tls   *tls.Config // offer STARTTLS and AUTH PLAIN with it
+	auth  []string    // decoded AUTH PLAIN credentials
+	onTLS []bool      // whether each message came over TLS
 }
 
 func newSMTPServer(t *testing.T, mute bool) *smtpServer {
@@ -224,6 +230,7 @@ func (s *smtpServer) serve(conn net.Conn) {
 	r := bufio.NewReader(conn)
 	say := func(line string) { fmt.Fprintf(conn, "%s\r\n", line) }
 	say("220 test.example ESMTP")
+	secure := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -231,6 +238,25 @@ func (s *smtpServer) serve(conn net.Conn) {
 		}
 		cmd := strings.ToUpper(strings.TrimSpace(line))
 		switch {
+		case strings.HasPrefix(cmd, "EHLO") && s.tls != nil:
+			say("250-test.example")
+			if !secure {
+				say("250-STARTTLS")
+			}
+			say("250 AUTH PLAIN")
+		case cmd == "STARTTLS":
+			say("220 ready")
+			tc := tls.Server(conn, s.tls)
+			if err := tc.Handshake(); err != nil {
+				return
+			}
+			conn, r, secure = tc, bufio.NewReader(tc), true
+		case strings.HasPrefix(cmd, "AUTH PLAIN"):
+			b, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(line[len("AUTH PLAIN"):]))
+			s.mu.Lock()
+			s.auth = append(s.auth, strings.ReplaceAll(string(b), "\x00", "|"))
+			s.mu.Unlock()
+			say("235 2.7.0 accepted")
 		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
 			say("250 test.example")
 		case strings.HasPrefix(cmd, "MAIL FROM"):
@@ -259,6 +285,7 @@ func (s *smtpServer) serve(conn net.Conn) {
 			}
 			s.mu.Lock()
 			s.mails = append(s.mails, msg.String())
+			s.onTLS = append(s.onTLS, secure)
 			s.mu.Unlock()
 			say("250 queued")
 		case cmd == "QUIT":
@@ -328,6 +355,48 @@ func TestSMTP(t *testing.T) {
 		if res := f.run(nil, name); res.Err == nil || !strings.Contains(res.Err.Error(), want) {
 			t.Errorf("%s: %v; want %q", name, res.Err, want)
 		}
+	}
+}
+
+// TestSMTPStartTLSAndAuth: with starttls and a user, the mailer upgrades
+// the connection, verifies the server and authenticates before sending.
+func TestSMTPStartTLSAndAuth(t *testing.T) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler()) // borrowed for its certificate
+	defer ts.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &smtpServer{ln: ln, tls: &tls.Config{Certificates: ts.TLS.Certificates}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go srv.serve(conn)
+		}
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(ts.Certificate())
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	m := &smtpMailer{cfg: conf.SMTP{Host: host, StartTLS: true, Username: "kaifuku", Password: "pw", Timeout: 5 * time.Second},
+		tls: &tls.Config{RootCAs: roots, ServerName: host}}
+	fmt.Sscan(port, &m.cfg.Port)
+	if err := m.Send(context.Background(), Mail{From: "a@b.example", To: []string{"c@d.example"}, Subject: "s", Body: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.mails) != 1 || !srv.onTLS[0] || strings.Join(srv.auth, ",") != "|kaifuku|pw" {
+		t.Fatalf("mails %d, tls %v, auth %v", len(srv.mails), srv.onTLS, srv.auth)
+	}
+	// Without a trusted certificate the upgrade fails and nothing is sent.
+	m.tls = nil
+	if err := m.Send(context.Background(), Mail{From: "a@b.example", To: []string{"c@d.example"}}); err == nil ||
+		!strings.Contains(err.Error(), "starttls") {
+		t.Fatalf("%v", err)
 	}
 }
 

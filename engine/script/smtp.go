@@ -27,6 +27,7 @@ const defaultSMTPTimeout = 30 * time.Second
 type smtpMailer struct {
 	cfg conf.SMTP
 	now func() time.Time
+	tls *tls.Config // nil: verify the server against the system's roots
 }
 
 func (m *smtpMailer) settings() (host string, port int, timeout time.Duration) {
@@ -66,7 +67,11 @@ func (m *smtpMailer) Send(ctx context.Context, msg Mail) error {
 	}
 	defer c.Close()
 	if m.cfg.StartTLS {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+		tc := m.tls
+		if tc == nil {
+			tc = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		if err := c.StartTLS(tc); err != nil {
 			return fmt.Errorf("smtp %s: starttls: %w", addr, err)
 		}
 	}
