@@ -119,7 +119,7 @@ func (h *runHolder) state() *runState {
 }
 
 func (s *set) newState() *runState {
-	L := lua.NewState(lua.Options{IncludeGoStackTrace: true, SkipOpenLibs: true, CallStackSize: callStackSize, RegistrySize: registrySize})
+	L := lua.NewState(lua.Options{SkipOpenLibs: true, CallStackSize: callStackSize, RegistrySize: registrySize})
 	rs := &runState{set: s, L: L}
 	for _, lib := range []struct {
 		name string

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -188,7 +189,7 @@ func newSet(opts Options) (*set, error) {
 	}
 	if s.log == nil {
 		l := logrus.New()
-		l.Out = discard{}
+		l.Out = io.Discard
 		s.log = logrus.NewEntry(l)
 	}
 	limit := cfg.Lua.MemoryLimitMiB
@@ -198,10 +199,6 @@ func newSet(opts Options) (*set, error) {
 	s.watchdog = newWatchdog(uint64(limit)<<20, watchdogInterval)
 	return s, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // chunkName is how messages name a file of the scripts directory:
 // "scripts/NAME.lua" (the directory's base name, then the relative path).
