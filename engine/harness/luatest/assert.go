@@ -140,9 +140,9 @@ func assertEquals(L *lua.LState) int {
 		}
 		fail(L, prefix(L, 3, msg), detail)
 	case want.Type() != got.Type():
-		fail(L, prefix(L, 3, "expected "+describeValue(want)+", got "+describeValue(got)), "")
+		fail(L, prefix(L, 3, "expected "+describeValue(want)+", got "+describeValue(got)), full("expected", want, "actual", got))
 	default:
-		fail(L, prefix(L, 3, "expected "+show(want)+", got "+show(got)), "")
+		fail(L, prefix(L, 3, "expected "+show(want)+", got "+show(got)), full("expected", want, "actual", got))
 	}
 	return 0
 }
@@ -158,9 +158,9 @@ func assertSame(L *lua.LState) int {
 		fail(L, prefix(L, 3, "tables differ (- expected, + actual):"), diff(pretty(want), pretty(got)))
 	}
 	if want.Type() != got.Type() {
-		fail(L, prefix(L, 3, "expected "+describeValue(want)+", got "+describeValue(got)), "")
+		fail(L, prefix(L, 3, "expected "+describeValue(want)+", got "+describeValue(got)), full("expected", want, "actual", got))
 	}
-	fail(L, prefix(L, 3, "expected "+show(want)+", got "+show(got)), "")
+	fail(L, prefix(L, 3, "expected "+show(want)+", got "+show(got)), full("expected", want, "actual", got))
 	return 0
 }
 
@@ -173,14 +173,14 @@ func assertTruthy(L *lua.LState) int {
 
 func assertFalsy(L *lua.LState) int {
 	if v := L.Get(1); lua.LVAsBool(v) {
-		fail(L, prefix(L, 2, "expected a falsy value (nil or false), got "+show(v)), "")
+		fail(L, prefix(L, 2, "expected a falsy value (nil or false), got "+show(v)), full("actual", v))
 	}
 	return 0
 }
 
 func assertNil(L *lua.LState) int {
 	if v := L.Get(1); v != lua.LNil {
-		fail(L, prefix(L, 2, "expected nil, got "+describeValue(v)), "")
+		fail(L, prefix(L, 2, "expected nil, got "+describeValue(v)), full("actual", v))
 	}
 	return 0
 }
@@ -229,7 +229,7 @@ func assertMatches(L *lua.LState) int {
 		fail(L, prefix(L, 3, fmt.Sprintf("bad pattern %q: %v", pattern, err)), "")
 	}
 	if !ok {
-		fail(L, prefix(L, 3, fmt.Sprintf("expected a string matching %q, got %s", pattern, show(v))), "")
+		fail(L, prefix(L, 3, fmt.Sprintf("expected a string matching %q, got %s", pattern, show(v))), full("actual", v))
 	}
 	return 0
 }
@@ -259,7 +259,7 @@ func assertHasError(L *lua.LState) int {
 		fail(L, prefix(L, 3, fmt.Sprintf("bad pattern %q: %v", string(pattern), merr)), "")
 	}
 	if !ok {
-		fail(L, prefix(L, 3, fmt.Sprintf("expected an error matching %q, got %q", string(pattern), text)), "")
+		fail(L, prefix(L, 3, fmt.Sprintf("expected an error matching %q, got %s", string(pattern), show(lua.LString(text)))), full("error", lua.LString(text)))
 	}
 	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,11 +30,15 @@ func openHarness(f *file, suite *harness.Suite) {
 	h := L.NewTable()
 	h.RawSetString("run_task", L.NewFunction(func(L *lua.LState) int {
 		name := L.CheckString(1)
-		opts, err := taskOptions(L.OptTable(2, L.NewTable()), base)
-		if err != nil {
-			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+err.Error(), "")
+		opts, cfgFile, err := taskOptions(L.OptTable(2, L.NewTable()), base)
+		var s *harness.Suite
+		if err == nil {
+			s, err = suiteFor(suite, cfgFile)
 		}
-		res, err := suite.RunTask(luaContext(L), name, opts)
+		if err != nil {
+			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+		}
+		res, err := s.RunTask(luaContext(L), name, opts)
 		if res != nil {
 			f.note(taskNotes(name, res))
 		}
@@ -44,11 +49,15 @@ func openHarness(f *file, suite *harness.Suite) {
 		return 1
 	}))
 	h.RawSetString("run_flow", L.NewFunction(func(L *lua.LState) int {
-		opts, err := flowOptions(L.Get(1), L.OptTable(2, L.NewTable()), base)
-		if err != nil {
-			fail(L, "harness.run_flow: "+err.Error(), "")
+		opts, cfgFile, err := flowOptions(L.Get(1), L.OptTable(2, L.NewTable()), base)
+		var s *harness.Suite
+		if err == nil {
+			s, err = suiteFor(suite, cfgFile)
 		}
-		res, err := suite.RunFlow(luaContext(L), opts)
+		if err != nil {
+			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+		}
+		res, err := s.RunFlow(luaContext(L), opts)
 		if res != nil {
 			f.note(flowNotes(res))
 		}
@@ -59,6 +68,23 @@ func openHarness(f *file, suite *harness.Suite) {
 		return 1
 	}))
 	L.SetGlobal("harness", h)
+}
+
+// suiteFor returns the suite of a run: the runner's, or the one of the
+// configuration file a test names with opts.config_file (its flows, task
+// sections and scripts directory).
+func suiteFor(suite *harness.Suite, cfgFile string) (*harness.Suite, error) {
+	if cfgFile == "" {
+		return suite, nil
+	}
+	if _, err := os.Stat(cfgFile); err != nil {
+		return nil, fmt.Errorf("opts.config_file: %w", err)
+	}
+	cfg, err := conf.Load(cfgFile)
+	if err != nil {
+		return nil, fmt.Errorf("opts.config_file: %w", err)
+	}
+	return &harness.Suite{Config: cfg}, nil
 }
 
 func luaContext(L *lua.LState) context.Context {
@@ -327,19 +353,37 @@ func fakes(fs map[string]lua.LValue, base string) (harness.Fakes, error) {
 	return fk, nil
 }
 
-func taskOptions(t *lua.LTable, base string) (harness.TaskOptions, error) {
-	var opts harness.TaskOptions
-	fs, err := fields(t, "opts", "store", "config", "cloud", "http", "smtp", "time", "phase")
+// configFile reads opts.config_file, relative to the test file.
+func configFile(fs map[string]lua.LValue, base string) (string, error) {
+	v, ok := fs["config_file"]
+	if !ok {
+		return "", nil
+	}
+	p, err := str(v, "opts.config_file")
 	if err != nil {
-		return opts, err
+		return "", err
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(base, p)
+	}
+	return p, nil
+}
+
+func taskOptions(t *lua.LTable, base string) (opts harness.TaskOptions, cfgFile string, err error) {
+	fs, err := fields(t, "opts", "store", "config", "config_file", "cloud", "http", "smtp", "time", "phase")
+	if err != nil {
+		return opts, "", err
+	}
+	if cfgFile, err = configFile(fs, base); err != nil {
+		return opts, "", err
 	}
 	if opts.Fakes, err = fakes(fs, base); err != nil {
-		return opts, err
+		return opts, "", err
 	}
 	if v, ok := fs["store"]; ok {
 		st, ok := v.(*lua.LTable)
 		if !ok {
-			return opts, fmt.Errorf("opts.store: want a table, got %s", v.Type())
+			return opts, "", fmt.Errorf("opts.store: want a table, got %s", v.Type())
 		}
 		opts.Store = engine.Store{}
 		var bad error
@@ -356,12 +400,12 @@ func taskOptions(t *lua.LTable, base string) (harness.TaskOptions, error) {
 			opts.Store[string(ks)] = g
 		})
 		if bad != nil {
-			return opts, bad
+			return opts, "", bad
 		}
 	}
 	if v, ok := fs["config"]; ok {
 		if opts.Config, err = section(v, "opts.config"); err != nil {
-			return opts, err
+			return opts, "", err
 		}
 	}
 	if v, ok := fs["phase"]; ok {
@@ -374,38 +418,41 @@ func taskOptions(t *lua.LTable, base string) (harness.TaskOptions, error) {
 		case "post":
 			opts.Phase = conf.Post
 		default:
-			return opts, fmt.Errorf("opts.phase: want \"pre\", \"main\" or \"post\", got %s", show(v))
+			return opts, "", fmt.Errorf("opts.phase: want \"pre\", \"main\" or \"post\", got %s", show(v))
 		}
 	} else {
 		opts.Phase = conf.Main
 	}
-	return opts, nil
+	return opts, cfgFile, nil
 }
 
-func flowOptions(kind lua.LValue, t *lua.LTable, base string) (harness.FlowOptions, error) {
-	var opts harness.FlowOptions
+func flowOptions(kind lua.LValue, t *lua.LTable, base string) (opts harness.FlowOptions, cfgFile string, err error) {
 	switch k := kind.(type) {
 	case lua.LString:
 		opts.Kind = conf.FlowKind(k)
 	case *lua.LTable:
-		g, err := toGo(k, "notification", emptyNull)
+		var g any
+		g, err = toGo(k, "notification", emptyNull)
 		if err != nil {
-			return opts, err
+			return opts, "", err
 		}
 		m, ok := g.(map[string]any)
 		if !ok {
-			return opts, fmt.Errorf("notification: want a table such as {type = \"COMPUTE_HOST\", hostname = ..., payload = {...}}")
+			return opts, "", fmt.Errorf("notification: want a table such as {type = \"COMPUTE_HOST\", hostname = ..., payload = {...}}")
 		}
 		opts.Notification = m
 	default:
-		return opts, fmt.Errorf("argument 1: want a flow kind (instance, process, host_auto, host_rh) or a notification table, got %s", kind.Type())
+		return opts, "", fmt.Errorf("argument 1: want a flow kind (instance, process, host_auto, host_rh) or a notification table, got %s", kind.Type())
 	}
-	fs, err := fields(t, "opts", "config", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
+	fs, err := fields(t, "opts", "config", "config_file", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
 	if err != nil {
-		return opts, err
+		return opts, "", err
+	}
+	if cfgFile, err = configFile(fs, base); err != nil {
+		return opts, "", err
 	}
 	if opts.Fakes, err = fakes(fs, base); err != nil {
-		return opts, err
+		return opts, "", err
 	}
 	for k, v := range fs {
 		p := "opts." + k
@@ -421,7 +468,7 @@ func flowOptions(kind lua.LValue, t *lua.LTable, base string) (harness.FlowOptio
 		case "config":
 			tb, ok := v.(*lua.LTable)
 			if !ok {
-				return opts, fmt.Errorf("opts.config: want a table of task sections, {task_name = {key = value}}")
+				return opts, "", fmt.Errorf("opts.config: want a table of task sections, {task_name = {key = value}}")
 			}
 			opts.Config = map[string]map[string]string{}
 			tb.ForEach(func(tk, tv lua.LValue) {
@@ -434,10 +481,10 @@ func flowOptions(kind lua.LValue, t *lua.LTable, base string) (harness.FlowOptio
 			})
 		}
 		if err != nil {
-			return opts, err
+			return opts, "", err
 		}
 	}
-	return opts, nil
+	return opts, cfgFile, nil
 }
 
 func progressTable(L *lua.LState, ps []harness.Progress) *lua.LTable {

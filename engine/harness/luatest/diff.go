@@ -12,11 +12,73 @@ import (
 // show renders a value on one line for messages: strings quoted, tables in
 // Lua syntax (cut when long).
 func show(v lua.LValue) string {
-	s := strings.Join(strings.Fields(pretty(v)), " ")
-	if len(s) > 120 {
-		s = s[:117] + "..."
-	}
+	s, _ := showCut(v)
 	return s
+}
+
+// showLimit is how long a value shown in a one-line message may be.
+const showLimit = 120
+
+// showCut is show that also says whether the value was cut.
+func showCut(v lua.LValue) (string, bool) {
+	var b strings.Builder
+	writeCompact(&b, v, map[*lua.LTable]bool{})
+	s := b.String()
+	if len(s) > showLimit {
+		return s[:showLimit-3] + "...", true
+	}
+	return s, false
+}
+
+// writeCompact renders a value on one line: {"a", key = 1}.
+func writeCompact(b *strings.Builder, v lua.LValue, seen map[*lua.LTable]bool) {
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		writeValue(b, v, "", seen)
+		return
+	}
+	if seen[t] {
+		b.WriteString("<cycle>")
+		return
+	}
+	seen[t] = true
+	defer delete(seen, t)
+	n := t.Len()
+	b.WriteString("{")
+	for i, k := range tableKeys(t) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if num, ok := k.(lua.LNumber); !ok || float64(num) != float64(int(num)) || int(num) < 1 || int(num) > n {
+			writeKey(b, k)
+			b.WriteString(" = ")
+		}
+		writeCompact(b, t.RawGet(k), seen)
+	}
+	b.WriteString("}")
+}
+
+// full returns detail lines with the whole values when a message had to
+// cut them.
+func full(pairs ...any) string {
+	var lines []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		label := pairs[i].(string)
+		v := pairs[i+1].(lua.LValue)
+		if _, cut := showCut(v); !cut {
+			continue
+		}
+		text := pretty(v)
+		if s, ok := v.(lua.LString); ok {
+			// Strings as they read, not quoted: multi-line bodies stay legible.
+			text = string(s)
+		}
+		lines = append(lines, label+":")
+		for _, l := range strings.Split(text, "\n") {
+			lines = append(lines, "  "+l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // pretty renders a value as a Lua literal, tables over several lines with
