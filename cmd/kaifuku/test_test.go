@@ -219,3 +219,15 @@ func TestKaifukuTestJUnit(t *testing.T) {
 		t.Errorf("failure element: %+v", f)
 	}
 }
+
+// The shipped scripts' own Lua tests, as CI runs them with
+// `kaifuku test scripts/`.
+func TestKaifukuTestShippedScripts(t *testing.T) {
+	code, out := kaifukuTest(t, filepath.Join("..", "..", "scripts"))
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.HasSuffix(out, " passed, 0 failed\n") || strings.HasPrefix(out, "0 passed") {
+		t.Errorf("output:\n%s", out)
+	}
+}
