@@ -261,6 +261,23 @@ func diff(want, got string) string {
 			near[d] = true
 		}
 	}
+	// Cutting one or two lines saves nothing: show short gaps.
+	for k := 0; k < len(near); {
+		if near[k] {
+			k++
+			continue
+		}
+		end := k
+		for end < len(near) && !near[end] {
+			end++
+		}
+		if end-k <= 2 {
+			for d := k; d < end; d++ {
+				near[d] = true
+			}
+		}
+		k = end
+	}
 	var out strings.Builder
 	skipped := false
 	for k, l := range lines {
