@@ -191,8 +191,9 @@ type TaskOptions struct {
 	// Config, when not nil, is the task's settings section, replacing the
 	// configuration file's.
 	Config map[string]string
-	// Phase is the phase the task runs in; default main. A store with
-	// reserved_host runs the task in the reserved-host flow's main phase.
+	// Phase is the phase the task runs in (the zero value is pre; the Lua
+	// harness defaults to main). A store with reserved_host runs the task
+	// in the reserved-host flow's main phase, whatever Phase says.
 	Phase conf.Phase
 }
 
