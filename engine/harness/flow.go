@@ -94,7 +94,7 @@ func (s *Suite) RunFlow(ctx context.Context, opts FlowOptions) (*FlowResult, err
 		}
 		cfg = &c
 	}
-	w, err := s.newWorld(opts.Cloud, opts.Fakes, cfg)
+	w, err := s.newWorld(opts.Fakes, cfg)
 	if err != nil {
 		return nil, err
 	}

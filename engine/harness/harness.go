@@ -27,8 +27,9 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
-// DefaultStart is where the fake clock starts when a run does not say.
-var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultStart is where the fake clock starts when a run does not say:
+// 2026-01-01 00:00:00 UTC.
+func DefaultStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // DefaultNotificationUUID is the notification_uuid of runs that do not set
 // one.
@@ -67,7 +68,7 @@ func (s *Suite) scriptsDir() string {
 // does at start-up: a broken script or flow is reported here, with its file
 // and line, before any test runs.
 func (s *Suite) Check() error {
-	w, err := s.newWorld(nil, Fakes{}, s.config())
+	w, err := s.newWorld(Fakes{}, s.config())
 	if err != nil {
 		return err
 	}
@@ -112,10 +113,10 @@ type world struct {
 	start    time.Time
 }
 
-func (s *Suite) newWorld(fixture *simulated.Fixture, fakes Fakes, cfg *conf.Config) (*world, error) {
+func (s *Suite) newWorld(fakes Fakes, cfg *conf.Config) (*world, error) {
 	start := fakes.Start
 	if start.IsZero() {
-		start = DefaultStart
+		start = DefaultStart()
 	}
 	if len(cfg.Lua.HTTPAllowedHosts) == 0 && len(fakes.HTTP) > 0 {
 		// Nothing allowed yet (no configuration): allow the canned hosts, so
@@ -128,8 +129,8 @@ func (s *Suite) newWorld(fixture *simulated.Fixture, fakes Fakes, cfg *conf.Conf
 	w := &world{cfg: cfg, clock: clock.NewFake(start), start: start}
 	w.log, w.logs = newLogger()
 	fx := DefaultFixture()
-	if fixture != nil {
-		fx = *fixture
+	if fakes.Cloud != nil {
+		fx = *fakes.Cloud
 	}
 	cloud, err := simulated.New(fx, w.clock)
 	if err != nil {
@@ -256,7 +257,7 @@ func apiProgress(entries []engine.ProgressEntry) []Progress {
 // request found no canned response; the task's own failure is in the result.
 func (s *Suite) RunTask(ctx context.Context, name string, opts TaskOptions) (*TaskResult, error) {
 	cfg := s.config()
-	w, err := s.newWorld(opts.Cloud, opts.Fakes, cfg)
+	w, err := s.newWorld(opts.Fakes, cfg)
 	if err != nil {
 		return nil, err
 	}
