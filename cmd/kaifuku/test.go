@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kaifuku-ha/kaifuku/engine/harness/luatest"
+	"github.com/kaifuku-ha/kaifuku/builtin/harness/luatest"
 )
 
 // testOptions are the flags of kaifuku test.

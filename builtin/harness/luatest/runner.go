@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
+	"github.com/kaifuku-ha/kaifuku/builtin/harness"
 )
 
 // Options configures a test run.

@@ -18,7 +18,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
+	"github.com/kaifuku-ha/kaifuku/builtin/harness"
 )
 
 // openHarness installs the harness global: run_task and run_flow on the

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
+	"github.com/kaifuku-ha/kaifuku/builtin/harness"
 )
 
 // A Lua task that opens an incident, run on a canned HTTP response.
