@@ -14,21 +14,30 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	luar "layeh.com/gopher-luar"
 
+	"github.com/kaifuku-ha/kaifuku/builtin/harness"
 	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/builtin/harness"
 )
+
+// harnessAPI is the harness global. It reaches Lua through gopher-luar as
+// a struct value: tests call harness.run_task and harness.run_flow, and
+// cannot replace them (luar refuses to set fields of a struct value).
+type harnessAPI struct {
+	RunTask func(*luar.LState) int `luar:"run_task"`
+	RunFlow func(*luar.LState) int `luar:"run_flow"`
+}
 
 // openHarness installs the harness global: run_task and run_flow on the
 // suite, with the test file's directory as the base of relative fixture
 // paths.
 func openHarness(f *file, suite *harness.Suite) {
-	L := f.L
 	base := filepath.Dir(f.path)
-	h := L.NewTable()
-	h.RawSetString("run_task", L.NewFunction(func(L *lua.LState) int {
+	var api harnessAPI
+	api.RunTask = func(LL *luar.LState) int {
+		L := LL.LState
 		name := L.CheckString(1)
 		opts, cfgFile, err := taskOptions(L.OptTable(2, L.NewTable()), base)
 		var s *harness.Suite
@@ -47,8 +56,9 @@ func openHarness(f *file, suite *harness.Suite) {
 		}
 		L.Push(taskTable(L, res))
 		return 1
-	}))
-	h.RawSetString("run_flow", L.NewFunction(func(L *lua.LState) int {
+	}
+	api.RunFlow = func(LL *luar.LState) int {
+		L := LL.LState
 		opts, cfgFile, err := flowOptions(L.Get(1), L.OptTable(2, L.NewTable()), base)
 		var s *harness.Suite
 		if err == nil {
@@ -66,8 +76,8 @@ func openHarness(f *file, suite *harness.Suite) {
 		}
 		L.Push(flowTable(L, res))
 		return 1
-	}))
-	L.SetGlobal("harness", h)
+	}
+	f.L.SetGlobal("harness", luar.New(f.L, api))
 }
 
 // suiteFor returns the suite of a run: the runner's, or the one of the

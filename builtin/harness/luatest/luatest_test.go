@@ -249,9 +249,14 @@ it("has no io, debug, loaders or process control", function()
   assert.truthy(os.time())
   assert.is_nil(string.dump)
 end)
+
+it("cannot replace the harness's functions", function()
+  assert.has_error(function() harness.run_task = function() end end)
+  assert.equals("function", type(harness.run_task))
+end)
 `})
 	rep, out, err := run(t, Options{Paths: []string{dir}})
-	if err != nil || rep.Passed != 1 {
+	if err != nil || rep.Passed != 2 {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
 }
