@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -139,6 +140,8 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	d.api.Extra["/healthz"] = http.HandlerFunc(d.healthz)
 	d.api.Extra["/metrics"] = d.metrics.Handler()
 	d.api.Extra["/debug/cloud"] = d.api.Protect(http.HandlerFunc(d.debugCloud))
+	d.api.Extra["/debug/pprof/profile"] = d.api.Protect(http.HandlerFunc(pprof.Profile))
+	d.api.Extra["/debug/pprof/heap"] = d.api.Protect(pprof.Handler("heap"))
 
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {

@@ -19,13 +19,30 @@ import (
 const adminToken = "secret-admin-token"
 
 type apiFixture struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	store *db.DB
 	vars  map[string]string
 }
 
-func newAPI(t *testing.T, strategy string) *apiFixture {
+func newAPIB(b *testing.B) *apiFixture { return newAPI(b, "token") }
+
+func (f *apiFixture) post(b *testing.B, path, body string) string {
+	req, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("X-Auth-Token", adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		b.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+	}
+	return string(data)
+}
+
+func newAPI(t testing.TB, strategy string) *apiFixture {
 	t.Helper()
 	store, err := db.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "api.db"))
 	if err != nil {

@@ -81,7 +81,11 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	d := &DB{w: w, r: r, d: SQLite}
+	d := &DB{w: w, r: r, d: SQLite, closing: make(chan struct{})}
 	d.closers = append(d.closers, r.Close, w.Close, lock.Close)
+	if err := d.prepareHot(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +23,14 @@ type DB struct {
 	w, r    *sql.DB
 	d       Dialect
 	closers []func() error
+
+	stmts     sync.Map // query -> *sql.Stmt
+
+	batchOnce sync.Once
+	creates   chan *createReq
+	closing   chan struct{}
+	batchDone chan struct{}
+	closeOnce sync.Once
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -45,11 +53,114 @@ func (db *DB) Dialect() Dialect { return db.d }
 
 // Close closes the pools and releases the database lock.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	if db.batchDone != nil {
+		<-db.batchDone
+	}
 	var errs []error
+	db.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	for _, c := range db.closers {
 		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
+}
+
+// hotQueries are prepared once at open: SQLite parses a statement on every
+// unprepared call.
+var hotQueries = map[string]bool{
+	claimResume: true, claimNew: true, claimTake: true, claimRead: true, finishQuery: true,
+	hostByNameQuery: true, dupQuery: true, insertNotificationQuery: true,
+}
+
+var hotReadQueries = map[string]bool{hostByUUIDQuery: true}
+
+// prepareHot prepares the hot statements (before any transaction holds the
+// single writer connection).
+func (db *DB) prepareHot() error {
+	for q := range hotQueries {
+		st, err := db.w.Prepare(db.d.q(q))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		db.stmts.Store(q, st)
+	}
+	for q := range hotReadQueries {
+		st, err := db.r.Prepare(db.d.q(q))
+		if err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+		db.stmts.Store("r:"+q, st)
+	}
+	return nil
+}
+
+// stmt runs a hot query prepared at open, bound to tx when tx is set; other
+// queries are prepared for the call.
+type stmtRunner struct {
+	st    *sql.Stmt
+	close bool
+	err   error
+}
+
+func (s stmtRunner) QueryRowContext(ctx context.Context, args ...any) rowScanner {
+	if s.err != nil {
+		return errRow{s.err}
+	}
+	row := s.st.QueryRowContext(ctx, args...)
+	if s.close {
+		return &closingRow{row: row, st: s.st}
+	}
+	return row
+}
+
+func (s stmtRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	if s.close {
+		defer s.st.Close()
+	}
+	return s.st.ExecContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
+
+// closingRow closes its one-off statement once the row is scanned.
+type closingRow struct {
+	row *sql.Row
+	st  *sql.Stmt
+}
+
+func (c *closingRow) Scan(dst ...any) error {
+	err := c.row.Scan(dst...)
+	c.st.Close()
+	return err
+}
+
+func (db *DB) prepared(tx *sql.Tx, pool *sql.DB, query string) stmtRunner {
+	key := query
+	if pool == db.r {
+		key = "r:" + query
+	}
+	if v, ok := db.stmts.Load(key); ok {
+		st := v.(*sql.Stmt)
+		if tx != nil {
+			return stmtRunner{st: tx.Stmt(st)}
+		}
+		return stmtRunner{st: st}
+	}
+	var st *sql.Stmt
+	var err error
+	if tx != nil {
+		st, err = tx.Prepare(db.d.q(query))
+	} else {
+		st, err = pool.Prepare(db.d.q(query))
+	}
+	return stmtRunner{st: st, close: true, err: err}
 }
 
 func (db *DB) now() time.Time {
@@ -452,8 +563,12 @@ func (db *DB) HostByName(ctx context.Context, name string) (Host, error) {
 	return db.hostByName(ctx, db.r, name)
 }
 
+var hostByUUIDQuery = `SELECT ` + segmentCols + `, ` + hostCols + ` FROM ` + hostFrom + ` WHERE h.uuid = ? AND h.deleted = 0`
+
+var hostByNameQuery = `SELECT ` + segmentCols + `, ` + hostCols + ` FROM ` + hostFrom + ` WHERE h.name = ? AND h.deleted = 0 AND s.deleted = 0`
+
 func (db *DB) hostByName(ctx context.Context, q querier, name string) (Host, error) {
-	h, err := scanHost(q.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+hostFrom+` WHERE h.name = ? AND h.deleted = 0 AND s.deleted = 0`), name))
+	h, err := scanHost(q.QueryRowContext(ctx, db.d.q(hostByNameQuery), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}
@@ -462,7 +577,7 @@ func (db *DB) hostByName(ctx context.Context, q querier, name string) (Host, err
 
 // HostByUUID returns a host by uuid, in whichever segment it is.
 func (db *DB) HostByUUID(ctx context.Context, id string) (Host, error) {
-	h, err := scanHost(db.r.QueryRowContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+hostFrom+` WHERE h.uuid = ? AND h.deleted = 0`), id))
+	h, err := scanHost(db.prepared(nil, db.r, hostByUUIDQuery).QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, ErrNotFound
 	}
@@ -636,53 +751,129 @@ func scanNotification(sc scanner) (Notification, error) {
 	return n, nil
 }
 
-// CreateNotification stores a new notification in status new, in one
-// transaction with Masakari's checks: the host exists (ErrNotFound), is not
-// on maintenance (ErrOnMaintenance), and no notification of the same type
-// and host with an equal payload was generated within window before it
-// (ErrDuplicate). The notification is committed when this returns.
+// CreateNotification stores a new notification in status new, with
+// Masakari's checks made in the same transaction: the host exists
+// (ErrNotFound), is not on maintenance (ErrOnMaintenance), and no
+// notification of the same type and host with an equal payload was
+// generated within window before it (ErrDuplicate). The notification is
+// committed when this returns. Concurrent calls are committed together (one
+// transaction, one sync to disk, for every call waiting).
 func (db *DB) CreateNotification(ctx context.Context, nn NewNotification, window time.Duration) (Notification, error) {
-	id := uuid.NewString()
-	var newPayload map[string]any
-	if err := json.Unmarshal(nn.Payload, &newPayload); err != nil {
+	var payload map[string]any
+	if err := json.Unmarshal(nn.Payload, &payload); err != nil {
 		return Notification{}, fmt.Errorf("payload: %w", err)
 	}
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		h, err := db.hostByName(ctx, tx, nn.Hostname)
-		if err != nil {
-			return err
-		}
-		if h.OnMaintenance {
-			return ErrOnMaintenance
-		}
-		rows, err := tx.QueryContext(ctx, db.d.q(`SELECT payload FROM notifications WHERE type = ? AND source_host_uuid = ? AND generated_time >= ? AND deleted = 0`),
-			nn.Type, h.UUID, formatTime(nn.GeneratedTime.Add(-window)))
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				rows.Close()
-				return err
-			}
-			var old map[string]any
-			if json.Unmarshal([]byte(p), &old) == nil && reflect.DeepEqual(old, newPayload) {
-				rows.Close()
-				return ErrDuplicate
-			}
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, db.d.q(`INSERT INTO notifications (notification_uuid, generated_time, source_host_uuid, failover_segment_uuid, type, payload, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'new', ?)`),
-			id, formatTime(nn.GeneratedTime), h.UUID, h.SegmentUUID, nn.Type, string(nn.Payload), db.stamp())
-		return err
+	key, err := json.Marshal(payload) // sorted keys
+	if err != nil {
+		return Notification{}, fmt.Errorf("payload: %w", err)
+	}
+	req := &createReq{nn: nn, window: window, key: string(key), done: make(chan struct{})}
+	db.startBatcher()
+	select {
+	case db.creates <- req:
+	case <-ctx.Done():
+		return Notification{}, ctx.Err()
+	case <-db.closing:
+		return Notification{}, errors.New("database is closing")
+	}
+	<-req.done // once queued, the outcome is awaited: it may be committed
+	return req.n, req.err
+}
+
+type createReq struct {
+	nn     NewNotification
+	window time.Duration
+	key    string
+	n      Notification
+	err    error
+	done   chan struct{}
+}
+
+const maxBatch = 128
+
+func (db *DB) startBatcher() {
+	db.batchOnce.Do(func() {
+		db.creates = make(chan *createReq) // unbuffered: a sent request is always served
+		db.batchDone = make(chan struct{})
+		go db.batcher()
 	})
+}
+
+// batcher commits queued creates in groups.
+func (db *DB) batcher() {
+	defer close(db.batchDone)
+	for {
+		var first *createReq
+		select {
+		case first = <-db.creates:
+		case <-db.closing:
+			return
+		}
+		batch := []*createReq{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-db.creates:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		err := db.tx(context.Background(), func(tx *sql.Tx) error {
+			for _, r := range batch {
+				r.n, r.err = db.insertNotification(tx, r)
+				if r.err != nil && !isCheckError(r.err) {
+					return r.err
+				}
+			}
+			return nil
+		})
+		for _, r := range batch {
+			if err != nil {
+				r.err, r.n = err, Notification{}
+			}
+			close(r.done)
+		}
+	}
+}
+
+func isCheckError(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnMaintenance) || errors.Is(err, ErrDuplicate)
+}
+
+const (
+	dupQuery                = `SELECT COUNT(*) FROM notifications WHERE source_host_uuid = ? AND type = ? AND payload_key = ? AND generated_time >= ? AND deleted = 0`
+	insertNotificationQuery = `INSERT INTO notifications (notification_uuid, generated_time, source_host_uuid, failover_segment_uuid, type, payload, payload_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?) RETURNING id`
+)
+
+func (db *DB) insertNotification(tx *sql.Tx, r *createReq) (Notification, error) {
+	ctx := context.Background()
+	h, err := scanHost(db.prepared(tx, db.w, hostByNameQuery).QueryRowContext(ctx, r.nn.Hostname))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Notification{}, ErrNotFound
+	}
 	if err != nil {
 		return Notification{}, err
 	}
-	return db.notification(ctx, db.w, id)
+	if h.OnMaintenance {
+		return Notification{}, ErrOnMaintenance
+	}
+	var dup int
+	err = db.prepared(tx, db.w, dupQuery).QueryRowContext(ctx,
+		h.UUID, r.nn.Type, r.key, formatTime(r.nn.GeneratedTime.Add(-r.window))).Scan(&dup)
+	if err != nil {
+		return Notification{}, err
+	}
+	if dup > 0 {
+		return Notification{}, ErrDuplicate
+	}
+	n := Notification{UUID: uuid.NewString(), GeneratedTime: r.nn.GeneratedTime.UTC().Truncate(time.Microsecond), SourceHostUUID: h.UUID,
+		SegmentUUID: h.SegmentUUID, Type: r.nn.Type, Payload: r.nn.Payload, Status: "new"}
+	created := db.stamp()
+	n.CreatedAt, _ = parseTime(created)
+	err = db.prepared(tx, db.w, insertNotificationQuery).QueryRowContext(ctx,
+		n.UUID, formatTime(n.GeneratedTime), h.UUID, h.SegmentUUID, n.Type, string(r.nn.Payload), r.key, created).Scan(&n.ID)
+	return n, err
 }
 
 // Notification returns a notification by uuid.

@@ -9,6 +9,20 @@ import (
 	"time"
 )
 
+var (
+	claimResume = `SELECT n.id, n.status FROM notifications n
+		WHERE n.status = 'running' AND n.deleted = 0 AND (n.lease_until IS NULL OR n.lease_until < ?)
+		ORDER BY n.id LIMIT 1`
+	claimNew = `SELECT n.id, n.status FROM notifications n
+		WHERE n.status = 'new' AND n.deleted = 0 AND NOT EXISTS (
+		  SELECT 1 FROM notifications r WHERE r.source_host_uuid = n.source_host_uuid AND r.status = 'running'
+		    AND r.deleted = 0 AND r.id <> n.id AND (r.id < n.id OR (r.lease_until IS NOT NULL AND r.lease_until >= ?)))
+		ORDER BY n.id LIMIT 1`
+	claimTake   = `UPDATE notifications SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ?`
+	claimRead   = `SELECT ` + notificationCols + ` FROM notifications n WHERE n.id = ?`
+	finishQuery = `UPDATE notifications SET status = ?, message = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE notification_uuid = ? AND owner = ? AND status = 'running'`
+)
+
 // Claim takes the next notification to work on for owner, under a lease
 // that ends at leaseUntil, atomically: a notification left running under an
 // expired lease (a daemon died: Resumed is set), or else the oldest new one.
@@ -20,20 +34,19 @@ func (db *DB) Claim(ctx context.Context, owner string, leaseUntil time.Time) (n 
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		var status string
-		err := tx.QueryRowContext(ctx, db.d.q(`SELECT n.id, n.status FROM notifications n
-			WHERE n.deleted = 0 AND (
-			  (n.status = 'running' AND (n.lease_until IS NULL OR n.lease_until < ?))
-			  OR (n.status = 'new' AND NOT EXISTS (
-			    SELECT 1 FROM notifications r WHERE r.source_host_uuid = n.source_host_uuid AND r.id <> n.id
-			      AND r.deleted = 0 AND r.status = 'running' AND (r.id < n.id OR (r.lease_until IS NOT NULL AND r.lease_until >= ?)))))
-			ORDER BY CASE WHEN n.status = 'running' THEN 0 ELSE 1 END, n.id LIMIT 1`+db.d.LockClaim), now, now).Scan(&id, &status)
+		// A notification left running under an expired lease first, then
+		// the oldest new one whose host has nothing running.
+		err := db.prepared(tx, db.w, claimResume).QueryRowContext(ctx, now).Scan(&id, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = db.prepared(tx, db.w, claimNew).QueryRowContext(ctx, now).Scan(&id, &status)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = 'running', owner = ?, lease_until = ?, updated_at = ? WHERE id = ? AND status = ?`),
+		res, err := db.prepared(tx, db.w, claimTake).ExecContext(ctx,
 			owner, formatTime(leaseUntil), db.stamp(), id, status)
 		if err != nil {
 			return err
@@ -41,7 +54,7 @@ func (db *DB) Claim(ctx context.Context, owner string, leaseUntil time.Time) (n 
 		if c, _ := res.RowsAffected(); c != 1 {
 			return nil
 		}
-		n, err = scanNotification(tx.QueryRowContext(ctx, db.d.q(`SELECT `+notificationCols+` FROM notifications n WHERE n.id = ?`), id))
+		n, err = scanNotification(db.prepared(tx, db.w, claimRead).QueryRowContext(ctx, id))
 		if err != nil {
 			return err
 		}
@@ -102,7 +115,7 @@ func (db *DB) ReleaseAll(ctx context.Context) (int, error) {
 // Finish stores the final status of a notification owner runs; false when
 // owner had lost it (expired and claimed by another, or failed by expiry).
 func (db *DB) Finish(ctx context.Context, id, owner, status string, message *string) (bool, error) {
-	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = ?, message = ?, owner = NULL, lease_until = NULL, updated_at = ? WHERE notification_uuid = ? AND owner = ? AND status = 'running'`),
+	res, err := db.prepared(nil, db.w, finishQuery).ExecContext(ctx,
 		status, message, db.stamp(), id, owner)
 	if err != nil {
 		return false, err

@@ -40,6 +40,8 @@ CREATE TABLE notifications (
     source_host_uuid TEXT NOT NULL,
     type TEXT NOT NULL,
     payload TEXT NOT NULL,
+    -- payload_key: the payload with sorted keys, for the duplicate check
+    payload_key TEXT NOT NULL,
     status TEXT NOT NULL,
     failover_segment_uuid TEXT,
     message TEXT,
@@ -52,7 +54,7 @@ CREATE TABLE notifications (
     deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX notifications_status ON notifications (status, id);
-CREATE INDEX notifications_dup ON notifications (type, source_host_uuid, generated_time);
+CREATE INDEX notifications_dup ON notifications (source_host_uuid, type, payload_key, generated_time);
 
 -- One row per flow run of a notification (a priority method may run two).
 CREATE TABLE flow_runs (
