@@ -24,7 +24,7 @@ type DB struct {
 	d       Dialect
 	closers []func() error
 
-	stmts     sync.Map // query -> *sql.Stmt
+	stmts sync.Map // query -> *sql.Stmt
 
 	batchOnce sync.Once
 	creates   chan *createReq
