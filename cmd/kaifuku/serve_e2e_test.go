@@ -27,7 +27,7 @@ var (
 )
 
 // kaifukuBinary builds the command once per test run.
-func kaifukuBinary(t *testing.T) string {
+func kaifukuBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kaifuku-e2e-bin")
@@ -67,7 +67,7 @@ const e2eFixture = `{
 }`
 
 type daemonProc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	token  string
@@ -81,7 +81,7 @@ type e2eEnv struct {
 	url    string
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +91,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func newE2EEnv(t *testing.T, extra string) *e2eEnv {
+func newE2EEnv(t testing.TB, extra string) *e2eEnv {
 	t.Helper()
 	dir := t.TempDir()
 	fixture := filepath.Join(dir, "cloud.json")
@@ -118,7 +118,7 @@ connection = sqlite:///%s
 }
 
 // start runs `kaifuku serve` and waits until it answers.
-func (e *e2eEnv) start(t *testing.T) *daemonProc {
+func (e *e2eEnv) start(t testing.TB) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(kaifukuBinary(t), "serve", "--config-file", e.config)
 	var stdout bytes.Buffer
@@ -512,5 +512,68 @@ func TestServeResumesAfterSIGKILL(t *testing.T) {
 	}
 	if !strings.Contains(d2.log(), "task already succeeded before the restart; not run again") {
 		t.Error("the restarted daemon did not log the skipped tasks")
+	}
+}
+
+// SIGHUP reloads the configuration; a configuration that fails validation
+// is not applied and the daemon keeps serving with the old one.
+func TestServeReloadAndFirstStart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	env := newE2EEnv(t, "")
+	d := env.start(t)
+	out := d.cmd.Stdout.(*bytes.Buffer).String()
+	tokenFile := filepath.Join(env.dir, "state", "tokens")
+	if !strings.Contains(out, "created "+tokenFile) || !strings.Contains(out, "openstack --os-auth-type admin_token --os-token \"$(head -n1 "+tokenFile+")\" --os-endpoint "+env.url+"/v1 segment list") {
+		t.Errorf("first start did not print the token file and the openstack line:\n%s", out)
+	}
+	if st, err := os.Stat(tokenFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode: %v %v", st.Mode(), err)
+	}
+	good, err := os.ReadFile(env.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLog := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(d.log(), what) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the log never said %q:\n%s", what, d.log())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A broken flow option: kept out, with the reason.
+	bad := string(good) + "\n[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = {'pre': ['no_such_task'], 'main': [], 'post': []}\n"
+	if err := os.WriteFile(env.config, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog("reload failed; keeping the running configuration")
+	if code := d.call("GET", "/v1/segments", "", nil, nil); code != 200 {
+		t.Fatalf("after a failed reload: %d", code)
+	}
+	// A valid one: the new token file replaces the old token.
+	newTokens := filepath.Join(env.dir, "other-tokens")
+	if err := os.WriteFile(newTokens, []byte("# operators\nnew-token-1\nviewer-token member\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(env.config, []byte(strings.Replace(string(good), "[api]\n", "[api]\ntoken_file = "+newTokens+"\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	waitLog("configuration reloaded")
+	if code := d.call("GET", "/v1/segments", "", nil, nil); code != 401 {
+		t.Errorf("old token after reload: %d, want 401", code)
+	}
+	d.token = "viewer-token"
+	if code := d.call("GET", "/v1/segments", "", nil, nil); code != 403 {
+		t.Errorf("member token: %d, want 403", code)
+	}
+	d.token = "new-token-1"
+	if code := d.call("GET", "/v1/segments", "", nil, nil); code != 200 {
+		t.Errorf("new token: %d, want 200", code)
 	}
 }
