@@ -286,7 +286,11 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 		if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
 			log.Errorf("release the lease: %v", err)
 		}
-		log.Info("stopped at a task boundary for shutdown; the next start resumes it")
+		if ctx.Err() != nil {
+			log.Warn("cancelled at the end of the grace period (the task in flight was reverted); the next start resumes the notification")
+		} else {
+			log.Info("stopped at a task boundary for shutdown; the next start resumes it")
+		}
 		return
 	}
 	if rctx.Err() != nil {
