@@ -2,6 +2,7 @@ package nova
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,6 +51,10 @@ func retryable(err error, idempotent bool) bool {
 		return code >= 500 || code == http.StatusTooManyRequests
 	}
 	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var cv *tls.CertificateVerificationError
+	if errors.As(err, &cv) { // will not get better by asking again
 		return false
 	}
 	var ne net.Error

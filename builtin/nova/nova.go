@@ -47,10 +47,9 @@ var _ compute.Cloud = (*Cloud)(nil)
 type Option func(*options)
 
 type options struct {
-	clk       clock.Clock
-	attempts  int
-	backoff   time.Duration
-	transport http.RoundTripper
+	clk      clock.Clock
+	attempts int
+	backoff  time.Duration
 }
 
 // WithClock makes retry back-offs wait on clk (default the wall clock).
@@ -67,9 +66,6 @@ func WithRetries(attempts int, backoff time.Duration) Option {
 		o.attempts, o.backoff = attempts, backoff
 	}
 }
-
-// WithTransport replaces the HTTP transport (TLS options are then ignored).
-func WithTransport(rt http.RoundTripper) Option { return func(o *options) { o.transport = rt } }
 
 // New logs in to Keystone (or takes the static token of c) and returns a Nova
 // client at microversion 2.53.
@@ -94,7 +90,7 @@ func New(ctx context.Context, c conf.Nova, log *logrus.Entry, opts ...Option) (*
 			cl.secrets = append(cl.secrets, s)
 		}
 	}
-	hc, err := httpClient(c, o.transport)
+	hc, err := httpClient(c)
 	if err != nil {
 		return nil, err
 	}
@@ -175,29 +171,26 @@ func availability(iface string) gophercloud.Availability {
 	}
 }
 
-func httpClient(c conf.Nova, rt http.RoundTripper) (*http.Client, error) {
+func httpClient(c conf.Nova) (*http.Client, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	if rt == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.Insecure} //nolint:gosec // operator's choice ([nova] insecure)
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, &conf.Error{Section: "nova", Key: "cafile", Err: err}
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, &conf.Error{Section: "nova", Key: "cafile", Err: fmt.Errorf("%s: no PEM certificate found", c.CAFile)}
-			}
-			tc.RootCAs = pool
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.Insecure} //nolint:gosec // operator's choice ([nova] insecure)
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, &conf.Error{Section: "nova", Key: "cafile", Err: err}
 		}
-		tr.TLSClientConfig = tc
-		rt = tr
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &conf.Error{Section: "nova", Key: "cafile", Err: fmt.Errorf("%s: no PEM certificate found", c.CAFile)}
+		}
+		tc.RootCAs = pool
 	}
-	return &http.Client{Transport: rt, Timeout: timeout}, nil
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
 
 type nopWriter struct{}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net"
@@ -552,5 +553,61 @@ func TestListServersFollowsPages(t *testing.T) {
 	}
 	if n := b.requests(t)["GET /servers/detail"]; n != 3 {
 		t.Fatalf("%d page requests, want 3 (two full pages and an empty one)", n)
+	}
+}
+
+// HTTPS: verified against [nova] cafile, refused without it, accepted
+// unverified with insecure.
+func TestDriverTLS(t *testing.T) {
+	cloud, err := simulated.New(fixture(), clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(simcloud.New(cloud, simcloud.Options{Password: password}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	pemBlock := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(ca, pemBlock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	login := conf.Nova{AuthURL: srv.URL + "/v3", Username: "admin", Password: password, ProjectName: "admin"}
+
+	withCA := login
+	withCA.CAFile = ca
+	c, err := nova.New(ctx, withCA, nil)
+	if err != nil {
+		t.Fatalf("with cafile: %v", err)
+	}
+	if !strings.HasPrefix(c.Endpoint(), "https://") {
+		t.Fatalf("endpoint %s", c.Endpoint())
+	}
+	if _, err := c.ListServers(ctx, "compute1"); err != nil {
+		t.Fatal(err)
+	}
+
+	fake := clock.NewFake(time.Unix(0, 0))
+	_, err = nova.New(ctx, login, nil, nova.WithClock(fake))
+	mustKind(t, err, compute.ErrUnavailable, "certificate")
+	if !fake.Now().Equal(time.Unix(0, 0)) {
+		t.Fatalf("an untrusted certificate was retried (waited %v)", fake.Now().Sub(time.Unix(0, 0)))
+	}
+
+	insecure := login
+	insecure.Insecure = true
+	if _, err := nova.New(ctx, insecure, nil); err != nil {
+		t.Fatalf("insecure: %v", err)
+	}
+
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := login
+	bad.CAFile = notPEM
+	_, err = nova.New(ctx, bad, nil)
+	var ce *conf.Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("bad cafile: %v", err)
 	}
 }
