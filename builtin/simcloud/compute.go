@@ -733,10 +733,12 @@ func (c call) aggregateAction(raw string) {
 	}
 	arg, ok := body["add_host"]
 	if !ok || len(body) != 1 {
+		keys := make([]string, 0, len(body))
 		for k := range body {
-			c.badRequest("simcloud serves only the add_host aggregate action, not %s", k)
-			return
+			keys = append(keys, k)
 		}
+		c.badRequest("simcloud serves only the add_host aggregate action (got %s)", strings.Join(keys, ", "))
+		return
 	}
 	var ah struct {
 		Host string `json:"host"`

@@ -144,8 +144,8 @@ func (s *Server) computeVersion(r *http.Request, id string) map[string]any {
 	return v
 }
 
-// apiErrorOf answers err as Nova would: simulated.APIError carries the code
-// and message; other errors of the cloud are compute errors.
+// writeError answers err as Nova would: a simulated.APIError carries the
+// code and message; other errors of the cloud are compute error kinds.
 func (s *Server) writeError(w http.ResponseWriter, err error) {
 	var ae *simulated.APIError
 	if errors.As(err, &ae) {
