@@ -33,6 +33,7 @@ func TestServeWithNovaDriverAgainstSimcloud(t *testing.T) {
 		"--password", password, "--token", "")
 	var simOut bytes.Buffer
 	sim.Stdout, sim.Stderr = &syncWriter{w: &simOut}, &syncWriter{w: &simOut}
+	dieWithTest(sim)
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
