@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -76,7 +77,7 @@ func New(ctx context.Context, c conf.Nova, log *logrus.Entry, opts ...Option) (*
 	}
 	if log == nil {
 		l := logrus.New()
-		l.SetOutput(nopWriter{})
+		l.SetOutput(io.Discard)
 		log = logrus.NewEntry(l)
 	}
 	cl := &Cloud{
@@ -192,7 +193,3 @@ func httpClient(c conf.Nova) (*http.Client, error) {
 	tr.TLSClientConfig = tc
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
