@@ -24,16 +24,16 @@ var (
 type Server struct {
 	ID                 string            `json:"id"`
 	Name               string            `json:"name"`
-	Status             string            `json:"status"`                        // ACTIVE, SHUTOFF, ERROR, REBUILD, ...
-	Host               string            `json:"host"`                          // OS-EXT-SRV-ATTR:host
-	HypervisorHostname string            `json:"hypervisor_hostname"`           // OS-EXT-SRV-ATTR:hypervisor_hostname
-	VMState            string            `json:"vm_state"`                      // OS-EXT-STS:vm_state
-	TaskState          string            `json:"task_state,omitempty"`          // OS-EXT-STS:task_state; "" is None
-	PowerState         int               `json:"power_state"`                   // OS-EXT-STS:power_state (1 running, 4 shutdown)
-	Locked             bool              `json:"locked"`                        // locked
-	Metadata           map[string]string `json:"metadata"`                      // metadata
-	TenantID           string            `json:"tenant_id,omitempty"`           // tenant_id
-	UserID             string            `json:"user_id,omitempty"`             // user_id
+	Status             string            `json:"status"`               // ACTIVE, SHUTOFF, ERROR, REBUILD, ...
+	Host               string            `json:"host"`                 // OS-EXT-SRV-ATTR:host
+	HypervisorHostname string            `json:"hypervisor_hostname"`  // OS-EXT-SRV-ATTR:hypervisor_hostname
+	VMState            string            `json:"vm_state"`             // OS-EXT-STS:vm_state
+	TaskState          string            `json:"task_state,omitempty"` // OS-EXT-STS:task_state; "" is None
+	PowerState         int               `json:"power_state"`          // OS-EXT-STS:power_state (1 running, 4 shutdown)
+	Locked             bool              `json:"locked"`               // locked
+	Metadata           map[string]string `json:"metadata"`             // metadata
+	TenantID           string            `json:"tenant_id,omitempty"`  // tenant_id
+	UserID             string            `json:"user_id,omitempty"`    // user_id
 }
 
 // Power states as Nova reports them.
