@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/builtin/harness"
+	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
 // A Lua task that opens an incident, run on a canned HTTP response.

@@ -125,7 +125,9 @@ func hostNote(payload map[string]string) recovery.Notification {
 func TestComputeHostDecisions(t *testing.T) {
 	stopped := map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}
 	boom := func(engine.Store) error { return engine.Fail("boom") }
-	skip := func(engine.Store) error { return engine.Skip("Skipped host 'compute1' recovery as no instances needs to be evacuated") }
+	skip := func(engine.Store) error {
+		return engine.Skip("Skipped host 'compute1' recovery as no instances needs to be evacuated")
+	}
 	for _, tc := range []struct {
 		name, method string
 		payload      map[string]string
