@@ -140,6 +140,9 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	d.api.Extra["/healthz"] = http.HandlerFunc(d.healthz)
 	d.api.Extra["/metrics"] = d.metrics.Handler()
 	d.api.Extra["/debug/cloud"] = d.api.Protect(http.HandlerFunc(d.debugCloud))
+	if d.cloud.Simulated != nil {
+		d.api.Extra["/debug/cloud/hosts/"] = d.api.Protect(simHostControl(d.cloud.Simulated))
+	}
 	d.api.Extra["/debug/pprof/profile"] = d.api.Protect(http.HandlerFunc(pprof.Profile))
 	d.api.Extra["/debug/pprof/heap"] = d.api.Protect(pprof.Handler("heap"))
 

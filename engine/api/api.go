@@ -79,7 +79,8 @@ type Server struct {
 	Created func(db.Notification)
 	// Observe is called after every request with its route and status.
 	Observe func(route string, code int, d time.Duration)
-	// Extra handles paths outside the API (health, metrics, debug).
+	// Extra handles paths outside the API (health, metrics, debug); a key
+	// ending in "/" handles every path below it.
 	Extra map[string]http.Handler
 }
 
@@ -174,6 +175,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, ok := s.Extra[r.URL.Path]; ok {
 		h.ServeHTTP(w, r)
 		return
+	}
+	// An Extra path ending in "/" serves everything below it.
+	for prefix, h := range s.Extra {
+		if strings.HasSuffix(prefix, "/") && strings.HasPrefix(r.URL.Path, prefix) {
+			h.ServeHTTP(w, r)
+			return
+		}
 	}
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, code: 200}
