@@ -31,8 +31,8 @@ func TestServeWithNovaDriverAgainstSimcloud(t *testing.T) {
 	simURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	sim := exec.Command(bin, "simcloud", "--listen", strings.TrimPrefix(simURL, "http://"), "--fixture", fixture,
 		"--password", password, "--token", "")
-	var simOut bytes.Buffer
-	sim.Stdout, sim.Stderr = &syncWriter{w: &simOut}, &syncWriter{w: &simOut}
+	simOut := &syncWriter{w: &bytes.Buffer{}}
+	sim.Stdout, sim.Stderr = simOut, simOut
 	dieWithTest(sim)
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)

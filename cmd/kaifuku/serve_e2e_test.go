@@ -130,9 +130,8 @@ connection = sqlite:///%s
 func (e *e2eEnv) start(t testing.TB) *daemonProc {
 	t.Helper()
 	cmd := exec.Command(kaifukuBinary(t), "serve", "--config-file", e.config)
-	var stdout bytes.Buffer
-	stderr := &bytes.Buffer{}
-	cmd.Stdout, cmd.Stderr = &stdout, &syncWriter{w: stderr}
+	stdout, stderr := &syncWriter{w: &bytes.Buffer{}}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = stdout, &syncWriter{w: stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +182,13 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// String returns what was written so far.
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
 
 func (d *daemonProc) log() string {
@@ -532,7 +538,7 @@ func TestServeReloadAndFirstStart(t *testing.T) {
 	}
 	env := newE2EEnv(t, "")
 	d := env.start(t)
-	out := d.cmd.Stdout.(*bytes.Buffer).String()
+	out := d.cmd.Stdout.(*syncWriter).String()
 	tokenFile := filepath.Join(env.dir, "state", "tokens")
 	if !strings.Contains(out, "created "+tokenFile) || !strings.Contains(out, "openstack --os-auth-type admin_token --os-token \"$(head -n1 "+tokenFile+")\" --os-endpoint "+env.url+"/v1 segment list") {
 		t.Errorf("first start did not print the token file and the openstack line:\n%s", out)
