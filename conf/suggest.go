@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// distance is the edit distance between a and b, ignoring case: insertions,
-// deletions, substitutions and swaps of two neighbours each count one.
-func distance(a, b string) int {
+// Distance is the edit distance between a and b, ignoring case: insertions,
+// deletions, substitutions and swaps of two neighbours each count one. Every
+// "did you mean" of kaifuku (options, task names, fixture keys) uses it.
+func Distance(a, b string) int {
 	ra, rb := []rune(strings.ToLower(a)), []rune(strings.ToLower(b))
 	d := make([][]int, len(ra)+1)
 	for i := range d {
@@ -38,7 +39,7 @@ func distance(a, b string) int {
 func closest(s string, candidates []string) (string, bool) {
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := distance(s, c)
+		d := Distance(s, c)
 		if bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}

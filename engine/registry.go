@@ -107,7 +107,7 @@ func Closest(name string, candidates []string, n int) []string {
 	var out []scored
 	limit := len(name)/3 + 2
 	for _, c := range candidates {
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		d := conf.Distance(name, c)
 		if d <= limit || strings.Contains(c, name) && len(name) >= 4 {
 			out = append(out, scored{c, d})
 		}
@@ -118,24 +118,4 @@ func Closest(name string, candidates []string, n int) []string {
 		names = append(names, out[i].s)
 	}
 	return names
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

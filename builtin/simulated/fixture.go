@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
 )
 
 // Fixture describes a simulated cloud: its compute hosts, its servers, how
@@ -677,7 +679,7 @@ func suggest(got string, candidates []string) string {
 	}
 	best, bestD := "", 0
 	for _, c := range candidates {
-		d := distance(strings.ToLower(got), strings.ToLower(c))
+		d := conf.Distance(got, c)
 		if best == "" || d < bestD {
 			best, bestD = c, d
 		}
@@ -693,32 +695,6 @@ func suggest(got string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Damerau-Levenshtein (optimal string alignment) distance.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }
 
 // aggregateNames returns the fixture's aggregate names in id order (sorted).
