@@ -4,8 +4,8 @@
 // a notification is never run by two workers at once.
 //
 // The SQL is portable; what differs between databases (the auto-increment
-// key, placeholders, row locking of a claim) lives in a Dialect. SQLite is
-// built in (Open); another database adds a Dialect and a driver.
+// key, placeholders, row locking of a claim) lives in a Dialect: SQLite for
+// one daemon, PostgreSQL for several daemons sharing one database.
 package db
 
 import (

@@ -5,11 +5,45 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
+
+// TestMain runs the PostgreSQL tests on one throw-away cluster, removed at
+// the end.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// eachDialect runs a test against SQLite and PostgreSQL: daemons is how
+// many DBs to open on the one database (SQLite serves one daemon).
+func eachDialect(t *testing.T, daemons int, fn func(t *testing.T, ds []*DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		d, _ := openTest(t)
+		fn(t, []*DB{d})
+	})
+	t.Run("postgresql", func(t *testing.T) {
+		url := pgtest.Database(t)
+		var ds []*DB
+		for range daemons {
+			d, err := Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { d.Close() })
+			ds = append(ds, d)
+		}
+		fn(t, ds)
+	})
+}
+
+// each runs a test against every dialect with one daemon.
+func each(t *testing.T, fn func(t *testing.T, d *DB)) {
+	eachDialect(t, 1, func(t *testing.T, ds []*DB) { fn(t, ds[0]) })
+}
 
 func openTest(t *testing.T) (*DB, string) {
 	t.Helper()
@@ -68,7 +102,11 @@ func TestMigrationsAndSingleDaemonLock(t *testing.T) {
 // Concurrent claimers never take one notification twice, and notifications
 // of one host are never running at the same time.
 func TestClaimIsExclusive(t *testing.T) {
-	d, _ := openTest(t)
+	eachDialect(t, 3, testClaimIsExclusive)
+}
+
+func testClaimIsExclusive(t *testing.T, ds []*DB) {
+	d := ds[0]
 	seed(t, d, 5)
 	const per = 8
 	for i := 0; i < 5*per; i++ {
@@ -85,6 +123,7 @@ func TestClaimIsExclusive(t *testing.T) {
 		go func(w int) {
 			defer wg.Done()
 			owner := fmt.Sprintf("w%d", w)
+			d := ds[w%len(ds)] // workers of several daemons
 			for {
 				n, ok, err := d.Claim(ctx, owner, time.Now().Add(time.Minute))
 				if err != nil {
@@ -131,8 +170,9 @@ func TestClaimIsExclusive(t *testing.T) {
 	}
 }
 
-func TestLeaseExpiryResumes(t *testing.T) {
-	d, _ := openTest(t)
+func TestLeaseExpiryResumes(t *testing.T) { each(t, testLeaseExpiryResumes) }
+
+func testLeaseExpiryResumes(t *testing.T, d *DB) {
 	seed(t, d, 1)
 	ctx := context.Background()
 	n := notify(t, d, "h0", 1)
@@ -174,8 +214,9 @@ func TestLeaseExpiryResumes(t *testing.T) {
 	}
 }
 
-func TestNotificationChecks(t *testing.T) {
-	d, _ := openTest(t)
+func TestNotificationChecks(t *testing.T) { each(t, testNotificationChecks) }
+
+func testNotificationChecks(t *testing.T, d *DB) {
 	seed(t, d, 2)
 	ctx := context.Background()
 	gen := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -207,8 +248,9 @@ func TestNotificationChecks(t *testing.T) {
 	}
 }
 
-func TestReservedHostsOrder(t *testing.T) {
-	d, _ := openTest(t)
+func TestReservedHostsOrder(t *testing.T) { each(t, testReservedHostsOrder) }
+
+func testReservedHostsOrder(t *testing.T, d *DB) {
 	ctx := context.Background()
 	s := seed(t, d, 0)
 	for i, spec := range []struct {
@@ -226,8 +268,9 @@ func TestReservedHostsOrder(t *testing.T) {
 	}
 }
 
-func TestPagingWithMarker(t *testing.T) {
-	d, _ := openTest(t)
+func TestPagingWithMarker(t *testing.T) { each(t, testPagingWithMarker) }
+
+func testPagingWithMarker(t *testing.T, d *DB) {
 	ctx := context.Background()
 	for i := 0; i < 5; i++ {
 		if _, err := d.CreateSegment(ctx, Segment{Name: fmt.Sprintf("s%d", i), RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: true}); err != nil {

@@ -35,7 +35,8 @@ type DB struct {
 	Now func() time.Time
 }
 
-// Open opens a database from a connection URL (sqlite:///path).
+// Open opens a database from a connection URL (sqlite:///path or
+// postgresql://user@host/db).
 func Open(ctx context.Context, connection string) (*DB, error) {
 	if strings.HasPrefix(connection, "sqlite://") {
 		p, err := SQLitePath(connection)
@@ -44,8 +45,11 @@ func Open(ctx context.Context, connection string) (*DB, error) {
 		}
 		return OpenSQLite(ctx, p)
 	}
+	if isPostgres(connection) {
+		return OpenPostgres(ctx, connection)
+	}
 	scheme, _, _ := strings.Cut(connection, "://")
-	return nil, fmt.Errorf("connection %q: unsupported database %q (kaifuku supports sqlite:///path)", connection, scheme)
+	return nil, fmt.Errorf("connection %q: unsupported database %q (kaifuku supports sqlite:///path and postgresql://user@host/db)", redact(connection), scheme)
 }
 
 // Dialect returns the database's dialect.

@@ -34,11 +34,16 @@ func (db *DB) Claim(ctx context.Context, owner string, leaseUntil time.Time) (n 
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		var status string
-		// A notification left running under an expired lease first, then
-		// the oldest new one whose host has nothing running.
-		err := db.prepared(tx, db.w, claimResume).QueryRowContext(ctx, now).Scan(&id, &status)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = db.prepared(tx, db.w, claimNew).QueryRowContext(ctx, now).Scan(&id, &status)
+		var err error
+		if db.d.SingleNode {
+			// A notification left running under an expired lease first,
+			// then the oldest new one whose host has nothing running.
+			err = db.prepared(tx, db.w, claimResume).QueryRowContext(ctx, now).Scan(&id, &status)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = db.prepared(tx, db.w, claimNew).QueryRowContext(ctx, now).Scan(&id, &status)
+			}
+		} else {
+			id, status, err = db.claimShared(ctx, tx, now)
 		}
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -66,18 +71,39 @@ func (db *DB) Claim(ctx context.Context, owner string, leaseUntil time.Time) (n 
 }
 
 // ClaimRetry takes a notification in status error for the periodic retry:
-// it becomes running with the retry flag, under owner's lease.
-func (db *DB) ClaimRetry(ctx context.Context, id, owner string, leaseUntil time.Time) (Notification, bool, error) {
-	res, err := db.w.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = 'running', retry = 1, owner = ?, lease_until = ?, updated_at = ? WHERE notification_uuid = ? AND status = 'error' AND deleted = 0`),
-		owner, formatTime(leaseUntil), db.stamp(), id)
-	if err != nil {
-		return Notification{}, false, err
-	}
-	if c, _ := res.RowsAffected(); c != 1 {
-		return Notification{}, false, nil
-	}
-	n, err := db.notification(ctx, db.w, id)
-	return n, err == nil, err
+// it becomes running with the retry flag, under owner's lease. Only one
+// caller wins; none does while another notification of the same host runs.
+func (db *DB) ClaimRetry(ctx context.Context, id, owner string, leaseUntil time.Time) (n Notification, ok bool, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var host string
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT source_host_uuid FROM notifications WHERE notification_uuid = ? AND status = 'error' AND deleted = 0`), id).Scan(&host)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if got, err := db.lockHost(ctx, tx, host); err != nil || !got {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, db.d.q(`UPDATE notifications SET status = 'running', retry = 1, owner = ?, lease_until = ?, updated_at = ?
+			WHERE notification_uuid = ? AND status = 'error' AND deleted = 0 AND NOT EXISTS (
+			  SELECT 1 FROM notifications r WHERE r.source_host_uuid = notifications.source_host_uuid
+			    AND r.status = 'running' AND r.deleted = 0 AND r.id <> notifications.id)`),
+			owner, formatTime(leaseUntil), db.stamp(), id)
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c != 1 {
+			return nil
+		}
+		if n, err = db.notification(ctx, tx, id); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	return n, ok, err
 }
 
 // RenewLease extends owner's lease; false when owner no longer holds it.
@@ -186,14 +212,14 @@ var ErrNotOwner = errors.New("the notification is not held by this engine")
 
 // owns checks that owner holds the running notification.
 func (db *DB) owns(ctx context.Context, tx *sql.Tx, id, owner string) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, db.d.q(`SELECT COUNT(*) FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'`), id, owner).Scan(&n); err != nil {
-		return err
-	}
-	if n == 0 {
+	// The row stays locked until the write commits: a claim by another
+	// engine after the lease expired cannot slip in between.
+	var n int64
+	err := tx.QueryRowContext(ctx, db.d.q(`SELECT id FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'`+db.d.RowLock), id, owner).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotOwner
 	}
-	return nil
+	return err
 }
 
 // SaveTask stores a task's record (JSON) at its position in a flow run,
