@@ -319,7 +319,11 @@ func (rs *runState) taskChunk(c *call) (*lua.LTable, error) {
 
 func (rs *runState) runChunk(c *call) (*lua.LTable, error) {
 	L := rs.L
-	fn := L.NewFunctionFromProto(c.task.script.proto)
+	proto := c.task.script.runProto
+	if c.loading || proto == nil {
+		proto = c.task.script.proto
+	}
+	fn := L.NewFunctionFromProto(proto)
 	c.globals = rs.newEnv(c)
 	fn.Env = c.globals
 	L.Push(fn)

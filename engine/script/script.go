@@ -9,6 +9,7 @@
 package script
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/ast"
 	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
@@ -78,8 +80,11 @@ type script struct {
 	name  string // task name: the file stem
 	chunk string // name in messages: "scripts/NAME.lua"
 	path  string
-	proto *lua.FunctionProto
-	decl  decl
+	proto *lua.FunctionProto // as written: run at load for the declarations
+	// runProto is what flow runs execute: proto without the literal
+	// declaration fields (see compileScript).
+	runProto *lua.FunctionProto
+	decl     decl
 }
 
 // decl is what a script's returned table declares.
@@ -209,12 +214,19 @@ func (s *set) chunkName(rel string) string {
 // compile parses and compiles one file. Syntax errors become
 // "scripts/NAME.lua:LINE:COL: message near 'token'".
 func compile(path, chunk string) (*lua.FunctionProto, error) {
-	f, err := os.Open(path)
+	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", chunk, err)
 	}
-	defer f.Close()
-	stmts, err := parse.Parse(f, chunk)
+	stmts, err := parseChunk(src, chunk)
+	if err != nil {
+		return nil, err
+	}
+	return compileChunk(stmts, chunk)
+}
+
+func parseChunk(src []byte, chunk string) ([]ast.Stmt, error) {
+	stmts, err := parse.Parse(bytes.NewReader(src), chunk)
 	if err != nil {
 		var pe *parse.Error
 		if errors.As(err, &pe) {
@@ -225,6 +237,10 @@ func compile(path, chunk string) (*lua.FunctionProto, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", chunk, err)
 	}
+	return stmts, nil
+}
+
+func compileChunk(stmts []ast.Stmt, chunk string) (*lua.FunctionProto, error) {
 	proto, err := lua.Compile(stmts, chunk)
 	if err != nil {
 		var ce *lua.CompileError
@@ -233,7 +249,96 @@ func compile(path, chunk string) (*lua.FunctionProto, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", chunk, err)
 	}
+	// gopher-lua marks a main chunk that does not use "..." as needing the
+	// Lua 5.0 "arg" table, but declares no local that could reach it (Lua
+	// 5.1 gives main chunks none): the table would be built, about 3 KiB,
+	// on every run of the top level and never be seen.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return proto, nil
+}
+
+// compileScript compiles a task script twice: as written, run once at load
+// to read its declarations, and for the runs, without the declaration
+// fields that are literals (requires = {"a", "b"}, timeout = 20). Load has
+// read and checked those already, and a run uses only execute and revert of
+// the returned table; leaving the literals out saves building them on every
+// flow run. Nothing else changes: the top level cannot see the table it is
+// constructing, and literals have no side effects.
+func compileScript(path, chunk string) (full, run *lua.FunctionProto, err error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", chunk, err)
+	}
+	stmts, err := parseChunk(src, chunk)
+	if err != nil {
+		return nil, nil, err
+	}
+	if full, err = compileChunk(stmts, chunk); err != nil {
+		return nil, nil, err
+	}
+	// Parse again rather than edit the tree that was compiled.
+	stmts, err = parseChunk(src, chunk)
+	if err != nil || !stripDeclarations(stmts) {
+		return full, full, nil
+	}
+	if run, err = compileChunk(stmts, chunk); err != nil {
+		return full, full, nil
+	}
+	return full, run, nil
+}
+
+// stripDeclarations removes the literal requires, optional, provides and
+// timeout fields from a chunk ending in `return { ... }`, and says whether
+// it removed any.
+func stripDeclarations(stmts []ast.Stmt) bool {
+	if len(stmts) == 0 {
+		return false
+	}
+	ret, ok := stmts[len(stmts)-1].(*ast.ReturnStmt)
+	if !ok || len(ret.Exprs) != 1 {
+		return false
+	}
+	tbl, ok := ret.Exprs[0].(*ast.TableExpr)
+	if !ok {
+		return false
+	}
+	kept := make([]*ast.Field, 0, len(tbl.Fields))
+	for _, f := range tbl.Fields {
+		if !literalDeclaration(f) {
+			kept = append(kept, f)
+		}
+	}
+	if len(kept) == len(tbl.Fields) {
+		return false
+	}
+	tbl.Fields = kept
+	return true
+}
+
+// literalDeclaration reports whether f is `requires = {"a", ...}` (or
+// optional, provides) with string literals only, or `timeout = NUMBER`.
+func literalDeclaration(f *ast.Field) bool {
+	key, ok := f.Key.(*ast.StringExpr)
+	if !ok {
+		return false
+	}
+	switch key.Value {
+	case "requires", "optional", "provides":
+		list, ok := f.Value.(*ast.TableExpr)
+		if !ok {
+			return false
+		}
+		for _, item := range list.Fields {
+			if _, ok := item.Value.(*ast.StringExpr); !ok || item.Key != nil {
+				return false
+			}
+		}
+		return true
+	case "timeout":
+		_, ok := f.Value.(*ast.NumberExpr)
+		return ok
+	}
+	return false
 }
 
 // loadLibs compiles every module under lib/ (any depth).
@@ -273,11 +378,11 @@ func (s *set) loadLibs() error {
 func (s *set) loadScript(name string) (*script, error) {
 	path := filepath.Join(s.dir, name+".lua")
 	sc := &script{name: name, chunk: s.chunkName(name + ".lua"), path: path}
-	proto, err := compile(path, sc.chunk)
+	full, run, err := compileScript(path, sc.chunk)
 	if err != nil {
 		return nil, err
 	}
-	sc.proto = proto
+	sc.proto, sc.runProto = full, run
 	d, err := s.declarations(sc)
 	if err != nil {
 		return nil, err
