@@ -90,8 +90,8 @@ func TestPatternsMatchStockLua(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &call{task: &task{set: s, script: &script{name: "probe", chunk: "probe"}}, loading: true}
-	end := rs.begin(context.Background(), c)
-	defer end()
+	rs.begin(context.Background(), c)
+	defer rs.end(c)
 	for _, tc := range cases {
 		stock.Push(stockFn)
 		stock.Push(lua.LString(tc[0]))

@@ -53,6 +53,7 @@ type runState struct {
 type call struct {
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
+	watch   uint64      // the watchdog's id of this call
 	env     *engine.Env // nil while loading
 	log     *logrus.Entry
 	task    *task
@@ -100,6 +101,11 @@ func (rs *runState) release() {
 type runHolder struct {
 	set *set
 	rs  *runState
+}
+
+// newHolder is the create function of the run's engine.Env.Shared value.
+func (s *set) newHolder() (any, error) {
+	return &runHolder{set: s, rs: s.getState()}, nil
 }
 
 // Close ends the run's use of its state (engine.Env.Shared closes it when
@@ -276,25 +282,27 @@ func (rs *runState) configTable(sec conf.Section) *lua.LTable {
 	return t
 }
 
-// begin makes c the running call of the state, bound to ctx.
-func (rs *runState) begin(ctx context.Context, c *call) (end func()) {
+// begin makes c the running call of the state, bound to ctx, until end.
+func (rs *runState) begin(ctx context.Context, c *call) {
 	c.ctx, c.cancel = context.WithCancelCause(ctx)
-	remove := rs.set.watchdog.add(c.cancel)
+	c.watch = rs.set.watchdog.add(c.cancel)
 	rs.cur = c
 	rs.L.SetContext(c.ctx)
-	return func() {
-		remove()
-		c.cancel(nil)
-		rs.cur = nil
-		rs.L.RemoveContext()
-	}
+}
+
+// end ends what begin started.
+func (rs *runState) end(c *call) {
+	rs.set.watchdog.remove(c.watch)
+	c.cancel(nil)
+	rs.cur = nil
+	rs.L.RemoveContext()
 }
 
 // loadChunk runs the script's top level with fresh globals and returns the
 // table it returns.
 func (rs *runState) loadChunk(ctx context.Context, c *call) (*lua.LTable, error) {
-	end := rs.begin(ctx, c)
-	defer end()
+	rs.begin(ctx, c)
+	defer rs.end(c)
 	return rs.runChunk(c)
 }
 

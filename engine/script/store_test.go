@@ -135,6 +135,8 @@ func TestDeclaredKeys(t *testing.T) {
 	}{
 		{"extra key", `return { provides = {"a"}, execute = function() return {a = 1, b = 2} end }`,
 			`scripts/extra_key.lua: returned "b", which is not declared in provides {"a"}`},
+		{"list item beside the keys", `return { provides = {"a"}, execute = function() return {a = 1, "x"} end }`,
+			`scripts/list_item_beside_the_keys.lua: returned key 1 is not a string`},
 		{"missing key", `return { provides = {"a", "b"}, execute = function() return {a = 1} end }`,
 			`scripts/missing_key.lua: did not return "b", which it declares in provides`},
 		{"returns nothing", `return { provides = {"a"}, execute = function() end }`,
@@ -166,6 +168,22 @@ func TestDeclaredKeys(t *testing.T) {
 				t.Fatalf("error %v; want it to contain %q", res.Err, c.want)
 			}
 		})
+	}
+}
+
+// TestProvidesAfterRemovedKey: a key set and then removed is not returned.
+func TestProvidesAfterRemovedKey(t *testing.T) {
+	f := newFixture(t, Options{}, map[string]string{"p.lua": `return { provides = {"a"}, execute = function()
+  local t = {a = 1, b = 2}
+  t.b = nil
+  return t
+end }`})
+	res := f.run(nil, "p")
+	if res.Err != nil || res.Store["a"] != 1.0 {
+		t.Fatalf("%v %v", res.Err, res.Store)
+	}
+	if _, ok := res.Store["b"]; ok {
+		t.Fatalf("b provided: %v", res.Store)
 	}
 }
 

@@ -47,11 +47,13 @@ var _ engine.Task = (*task)(nil)
 
 // Execute runs the script's execute(store) in the run's state.
 func (t *task) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	rs, done, err := t.state(env)
+	rs, perRun, err := t.state(env)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	if !perRun {
+		defer rs.release()
+	}
 	return rs.execute(ctx, t, env, in, nil)
 }
 
@@ -60,11 +62,13 @@ func (t *task) Revert(ctx context.Context, env *engine.Env, in engine.Store, cau
 	if !t.script.decl.hasRevert {
 		return nil
 	}
-	rs, done, err := t.state(env)
+	rs, perRun, err := t.state(env)
 	if err != nil {
 		return err
 	}
-	defer done()
+	if !perRun {
+		defer rs.release()
+	}
 	msg := ""
 	if cause != nil {
 		msg = cause.Error()
@@ -74,21 +78,20 @@ func (t *task) Revert(ctx context.Context, env *engine.Env, in engine.Store, cau
 }
 
 // state returns the run's shared state. Without a runner (engine.NewEnv)
-// there is no per-run sharing: the state is then released after the task.
-func (t *task) state(env *engine.Env) (*runState, func(), error) {
-	v, err := env.Shared(t.set, func() (any, error) { return &runHolder{set: t.set, rs: t.set.getState()}, nil })
+// there is no per-run sharing (perRun is false): the caller then releases
+// the state after the task.
+func (t *task) state(env *engine.Env) (rs *runState, perRun bool, err error) {
+	v, err := env.Shared(t.set, t.set.newHolder)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
-	h := v.(*runHolder)
-	perRun := true
-	_, _ = env.Shared(t.set, func() (any, error) { perRun = false; return nil, errProbe })
-	rs := h.state()
-	if !perRun {
-		return rs, rs.release, nil
-	}
-	return rs, func() {}, nil
+	// A second lookup finds the holder only when values are kept per run.
+	_, probe := env.Shared(t.set, probeShared)
+	return v.(*runHolder).state(), probe == nil, nil
 }
+
+// probeShared is the create function of the per-run probe in task.state.
+func probeShared() (any, error) { return nil, errProbe }
 
 // execute runs execute(store) or, with revertCause, revert(store, err).
 func (rs *runState) execute(ctx context.Context, t *task, env *engine.Env, in engine.Store, revertCause *string) (engine.Store, error) {
@@ -96,8 +99,8 @@ func (rs *runState) execute(ctx context.Context, t *task, env *engine.Env, in en
 	if c.log == nil {
 		c.log = rs.set.log.WithField("task", t.script.name)
 	}
-	end := rs.begin(ctx, c)
-	defer end()
+	rs.begin(ctx, c)
+	defer rs.end(c)
 	tbl, err := rs.taskChunk(c)
 	if err != nil {
 		return nil, err
@@ -157,6 +160,10 @@ func (rs *runState) provides(c *call, ret lua.LValue) (engine.Store, error) {
 	default:
 		return nil, fmt.Errorf("%s: execute must return a table of the provided keys (or nothing), not a %s", sc.chunk, ret.Type())
 	}
+	if out, ok := rs.exactProvides(c, tbl, declared); ok {
+		return out, nil
+	}
+	// Something is wrong: name every problem.
 	out := engine.Store{}
 	var errs []string
 	tbl.ForEach(func(k, v lua.LValue) {
@@ -185,6 +192,31 @@ func (rs *runState) provides(c *call, ret lua.LValue) (engine.Store, error) {
 		return nil, fmt.Errorf("%s: %s", sc.chunk, strings.Join(errs, "; "))
 	}
 	return out, nil
+}
+
+// exactProvides converts tbl when it holds exactly the declared keys, each
+// with a value that can be stored; ok is false otherwise.
+func (rs *runState) exactProvides(c *call, tbl *lua.LTable, declared []string) (out engine.Store, ok bool) {
+	out = make(engine.Store, len(declared))
+	for _, k := range declared {
+		v := tbl.RawGetString(k)
+		if v == lua.LNil {
+			return nil, false
+		}
+		gv, err := rs.fromLua(c, v, 0)
+		if err != nil {
+			return nil, false
+		}
+		out[k] = gv
+	}
+	// No other keys: Next walks the table without allocating.
+	n := 0
+	for k, _ := tbl.Next(lua.LNil); k != lua.LNil; k, _ = tbl.Next(k) {
+		if n++; n > len(declared) {
+			return nil, false
+		}
+	}
+	return out, n == len(declared)
 }
 
 func quoted(keys []string) string {

@@ -43,22 +43,25 @@ func readHeap() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// add watches a task until remove is called.
-func (w *watchdog) add(cancel context.CancelCauseFunc) (remove func()) {
+// add watches a task until remove(id) is called.
+func (w *watchdog) add(cancel context.CancelCauseFunc) (id uint64) {
 	w.mu.Lock()
 	w.next++
-	id := w.next
+	id = w.next
 	w.tasks[id] = cancel
 	if !w.running {
 		w.running = true
 		go w.loop()
 	}
 	w.mu.Unlock()
-	return func() {
-		w.mu.Lock()
-		delete(w.tasks, id)
-		w.mu.Unlock()
-	}
+	return id
+}
+
+// remove stops watching the task add returned id for.
+func (w *watchdog) remove(id uint64) {
+	w.mu.Lock()
+	delete(w.tasks, id)
+	w.mu.Unlock()
 }
 
 // loop samples the heap until no task has run for a while.
