@@ -48,6 +48,11 @@ type Suite struct {
 	Config *conf.Config
 	// ScriptsDir holds the Lua tasks; empty means Config.Lua.ScriptsDir.
 	ScriptsDir string
+
+	// compiled keeps the compiled scripts between runs: every run loads
+	// the scripts afresh (its own states, fakes and declarations), but an
+	// unchanged file is not parsed and compiled again.
+	compiled script.Cache
 }
 
 func (s *Suite) config() *conf.Config {
@@ -152,7 +157,8 @@ func (s *Suite) newWorld(fakes Fakes, cfg *conf.Config) (*world, error) {
 	dir := s.scriptsDir()
 	if dir != "" {
 		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			err := script.Register(w.registry, script.Options{Dir: dir, Config: cfg, Cloud: cloud, HTTP: w.http, Mailer: mailer{w.mailer}})
+			err := script.Register(w.registry, script.Options{Dir: dir, Config: cfg, Cloud: cloud, HTTP: w.http, Mailer: mailer{w.mailer},
+				Cache: &s.compiled})
 			if err != nil {
 				return nil, err
 			}

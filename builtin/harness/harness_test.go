@@ -391,3 +391,37 @@ func BenchmarkRunFlow(b *testing.B) {
 		}
 	}
 }
+
+// TestRunTaskSeesAnEditedScript: compiled scripts are kept between runs of a
+// suite, but an edited script is compiled again, and every run starts with
+// fresh globals.
+func TestRunTaskSeesAnEditedScript(t *testing.T) {
+	const src = `
+runs = (runs or 0) + 1
+return {
+  provides = {"answer"},
+  execute = function(store) return {answer = "%s " .. runs} end,
+}
+`
+	dir := scriptsDir(t, map[string]string{"answer": strings.Replace(src, "%s", "first", 1)})
+	s := &Suite{ScriptsDir: dir}
+	for _, want := range []string{"first 1", "first 1"} {
+		res, err := s.RunTask(context.Background(), "answer", TaskOptions{})
+		if err != nil || !res.OK || res.Provides["answer"] != want {
+			t.Fatalf("run: %v %+v", err, res)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "answer.lua"), []byte(strings.Replace(src, "%s", "second", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.RunTask(context.Background(), "answer", TaskOptions{})
+	if err != nil || !res.OK || res.Provides["answer"] != "second 1" {
+		t.Fatalf("after the edit: %v %+v", err, res)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "answer.lua"), []byte("return {"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RunTask(context.Background(), "answer", TaskOptions{}); err == nil || !strings.Contains(err.Error(), "answer.lua") {
+		t.Fatalf("a broken edit: %v", err)
+	}
+}

@@ -1,9 +1,12 @@
 package script
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
@@ -112,5 +115,58 @@ return {
 	res := f.run(nil, "a")
 	if res.Err != nil || res.Store["n"] != 5.0 {
 		t.Fatalf("run: %v %v", res.Err, res.Store)
+	}
+}
+
+// TestCacheReusesUnchangedFiles: a second load through the same cache reuses
+// the compiled code of unchanged files, compiles changed ones again, and
+// still runs every top level in its own states.
+func TestCacheReusesUnchangedFiles(t *testing.T) {
+	dir := writeScripts(t, map[string]string{
+		"a.lua":          `local m = require("m") return { provides = {"v"}, execute = function() return {v = m.v} end }`,
+		"b.lua":          `seen = (seen or 0) + 1 return { provides = {"seen"}, execute = function() return {seen = seen} end }`,
+		"lib/m.lua":      `return {v = "one"}`,
+		"broken.lua":     `return {`,
+		"not_lua.txt":    `x`,
+		"lib/x_test.lua": `return {}`,
+	})
+	var cache Cache
+	load := func() (map[string]*script, error) {
+		specs, err := Load(Options{Dir: dir, Cache: &cache})
+		out := map[string]*script{}
+		for _, sp := range specs {
+			tk, err := sp.New(conf.Section{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[sp.Name] = tk.(*task).script
+		}
+		return out, err
+	}
+	first, err := load()
+	if err == nil || !strings.Contains(err.Error(), "scripts/broken.lua") {
+		t.Fatalf("first load: %v", err)
+	}
+	second, err := load()
+	if err == nil || !strings.Contains(err.Error(), "scripts/broken.lua") {
+		t.Fatalf("a broken file must stay an error: %v", err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if first[name].proto != second[name].proto || first[name].runProto != second[name].runProto {
+			t.Errorf("%s was compiled again", name)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib", "m.lua"), []byte(`return {v = "two"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.lua"), []byte(`return { execute = function() end }`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, Options{Dir: dir, Cache: &cache}, nil)
+	for i := 0; i < 2; i++ {
+		res := f.run(nil, "a", "b", "broken")
+		if res.Err != nil || res.Store["v"] != "two" || res.Store["seen"] != 1.0 {
+			t.Fatalf("run %d: %v %v", i, res.Err, res.Store)
+		}
 	}
 }

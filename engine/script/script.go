@@ -73,6 +73,8 @@ type Options struct {
 	// Log receives what scripts log while they load; nil discards it.
 	// While a task runs, its engine.Env.Log is used.
 	Log *logrus.Entry
+	// Cache, when not nil, keeps the compiled files for later loads.
+	Cache *Cache
 }
 
 // script is one compiled task script.
@@ -108,6 +110,7 @@ type set struct {
 	libs     map[string]*module // by require name
 	pool     sync.Pool
 	watchdog *watchdog
+	cache    *Cache
 }
 
 // module is a compiled lib/ module.
@@ -177,7 +180,7 @@ func newSet(opts Options) (*set, error) {
 		cfg = conf.Defaults()
 	}
 	s := &set{dir: opts.Dir, cfg: cfg, cloud: opts.Cloud, http: opts.HTTP, mailer: opts.Mailer, log: opts.Log,
-		timeout: cfg.Lua.TaskTimeout, libs: map[string]*module{}}
+		timeout: cfg.Lua.TaskTimeout, libs: map[string]*module{}, cache: opts.Cache}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTaskTimeout
 	}
@@ -209,20 +212,6 @@ func newSet(opts Options) (*set, error) {
 // "scripts/NAME.lua" (the directory's base name, then the relative path).
 func (s *set) chunkName(rel string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Base(s.dir), rel))
-}
-
-// compile parses and compiles one file. Syntax errors become
-// "scripts/NAME.lua:LINE:COL: message near 'token'".
-func compile(path, chunk string) (*lua.FunctionProto, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", chunk, err)
-	}
-	stmts, err := parseChunk(src, chunk)
-	if err != nil {
-		return nil, err
-	}
-	return compileChunk(stmts, chunk)
 }
 
 func parseChunk(src []byte, chunk string) ([]ast.Stmt, error) {
@@ -264,11 +253,7 @@ func compileChunk(stmts []ast.Stmt, chunk string) (*lua.FunctionProto, error) {
 // the returned table; leaving the literals out saves building them on every
 // flow run. Nothing else changes: the top level cannot see the table it is
 // constructing, and literals have no side effects.
-func compileScript(path, chunk string) (full, run *lua.FunctionProto, err error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", chunk, err)
-	}
+func compileScript(src []byte, chunk string) (full, run *lua.FunctionProto, err error) {
 	stmts, err := parseChunk(src, chunk)
 	if err != nil {
 		return nil, nil, err
@@ -283,6 +268,69 @@ func compileScript(path, chunk string) (full, run *lua.FunctionProto, err error)
 	}
 	if run, err = compileChunk(stmts, chunk); err != nil {
 		return full, full, nil
+	}
+	return full, run, nil
+}
+
+// compileModule compiles a lib/ module.
+func compileModule(src []byte, chunk string) (*lua.FunctionProto, error) {
+	stmts, err := parseChunk(src, chunk)
+	if err != nil {
+		return nil, err
+	}
+	return compileChunk(stmts, chunk)
+}
+
+// Cache keeps compiled scripts and modules across loads, by file and
+// content, so that loading an unchanged scripts directory again (the test
+// harness loads it for every task it runs) skips parsing and compiling. A
+// changed file is compiled again. Compiled code is immutable: each load
+// still runs the top levels in its own states, so a cache shares no state
+// between loads. The zero value is ready to use; it is safe for concurrent
+// use.
+type Cache struct {
+	mu    sync.Mutex
+	files map[string]compiled // by path and chunk name
+}
+
+// compiled is one compiled file and the source it was compiled from.
+type compiled struct {
+	src       []byte
+	full, run *lua.FunctionProto
+}
+
+// compileFile reads and compiles path as a task script (or, with
+// module, as a lib/ module), through opts' cache when there is one.
+func (s *set) compileFile(path, chunk string, module bool) (full, run *lua.FunctionProto, err error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", chunk, err)
+	}
+	key := path + "\x00" + chunk
+	if c := s.cache; c != nil {
+		c.mu.Lock()
+		e, ok := c.files[key]
+		c.mu.Unlock()
+		if ok && bytes.Equal(e.src, src) {
+			return e.full, e.run, nil
+		}
+	}
+	if module {
+		full, err = compileModule(src, chunk)
+		run = full
+	} else {
+		full, run, err = compileScript(src, chunk)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c := s.cache; c != nil {
+		c.mu.Lock()
+		if c.files == nil {
+			c.files = map[string]compiled{}
+		}
+		c.files[key] = compiled{src: src, full: full, run: run}
+		c.mu.Unlock()
 	}
 	return full, run, nil
 }
@@ -361,7 +409,7 @@ func (s *set) loadLibs() error {
 		}
 		name := strings.ReplaceAll(filepath.ToSlash(strings.TrimSuffix(rel, ".lua")), "/", ".")
 		chunk := s.chunkName(filepath.Join("lib", rel))
-		proto, err := compile(path, chunk)
+		proto, _, err := s.compileFile(path, chunk, true)
 		if err != nil {
 			errs = append(errs, err)
 			return nil
@@ -378,7 +426,7 @@ func (s *set) loadLibs() error {
 func (s *set) loadScript(name string) (*script, error) {
 	path := filepath.Join(s.dir, name+".lua")
 	sc := &script{name: name, chunk: s.chunkName(name + ".lua"), path: path}
-	full, run, err := compileScript(path, sc.chunk)
+	full, run, err := s.compileFile(path, sc.chunk, false)
 	if err != nil {
 		return nil, err
 	}
