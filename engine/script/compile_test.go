@@ -3,6 +3,7 @@ package script
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -167,6 +168,43 @@ func TestCacheReusesUnchangedFiles(t *testing.T) {
 		res := f.run(nil, "a", "b", "broken")
 		if res.Err != nil || res.Store["v"] != "two" || res.Store["seen"] != 1.0 {
 			t.Fatalf("run %d: %v %v", i, res.Err, res.Store)
+		}
+	}
+}
+
+// TestIdleStatesSurviveCollections: released states are kept for the next
+// runs even across garbage collections (sync.Pool alone may drop them), and
+// a tainted state is never kept.
+func TestIdleStatesSurviveCollections(t *testing.T) {
+	s, _ := newSet(Options{})
+	var states []*runState
+	for i := 0; i < maxIdleStates+2; i++ {
+		states = append(states, s.getState())
+	}
+	for _, rs := range states {
+		rs.release()
+	}
+	runtime.GC()
+	runtime.GC()
+	kept := map[*runState]bool{}
+	for i := 0; i < maxIdleStates; i++ {
+		kept[s.getState()] = true
+	}
+	for _, rs := range states[:maxIdleStates] {
+		if !kept[rs] {
+			t.Fatalf("state %p was not kept", rs)
+		}
+	}
+	for rs := range kept {
+		rs.release()
+	}
+
+	bad := s.getState()
+	bad.tainted = true
+	bad.release()
+	for i := 0; i < maxIdleStates+1; i++ {
+		if rs := s.getState(); rs == bad {
+			t.Fatal("a tainted state was reused")
 		}
 	}
 }

@@ -68,6 +68,15 @@ type call struct {
 }
 
 func (s *set) getState() *runState {
+	s.idleMu.Lock()
+	if n := len(s.idle); n > 0 {
+		rs := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.idleMu.Unlock()
+		return rs
+	}
+	s.idleMu.Unlock()
 	if v := s.pool.Get(); v != nil {
 		return v.(*runState)
 	}
@@ -93,7 +102,15 @@ func (rs *runState) release() {
 		rs.L.Close()
 		return
 	}
-	rs.set.pool.Put(rs)
+	s := rs.set
+	s.idleMu.Lock()
+	if len(s.idle) < maxIdleStates {
+		s.idle = append(s.idle, rs)
+		s.idleMu.Unlock()
+		return
+	}
+	s.idleMu.Unlock()
+	s.pool.Put(rs)
 }
 
 // runHolder is the per-run value kept in engine.Env.Shared: the run's
