@@ -159,7 +159,7 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Infof("kaifuku serving the Masakari API on http://%s/v1 (auth_strategy %s, database %s)", ln.Addr(), cfg.API.AuthStrategy, d.db.Dialect().Name)
+	log.Infof("kaifuku serving the Masakari API on http://%s/v1 (auth_strategy %s, database %s, engine %s)", ln.Addr(), cfg.API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -204,6 +204,10 @@ func (d *daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) error {
 	return nil
 }
 
+// reservedHostLockPrefix is how evacuate_instances_task names the lock of a
+// reserved host (Masakari's "masakari-<host>").
+const reservedHostLockPrefix = "masakari-"
+
 // taskKinds maps task names to "go" or "lua".
 type taskKinds map[string]string
 
@@ -223,7 +227,9 @@ func (d *daemon) buildEngine(cfg *conf.Config) (*service.Engine, taskKinds, erro
 	}
 	runner := &engine.Runner{Clock: clock.Real{}, Log: d.log, Listener: engine.Listeners{d.svc.Listener(), d.metrics},
 		Drain: d.svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: engine.NewLocalLocker()}
+	// The reserved-host locks live in the database, shared by every engine
+	// using it; the service runs each notification as their holder.
+	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: reservedHostLockPrefix}}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, kinds, nil
 }
 

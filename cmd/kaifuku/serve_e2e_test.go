@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
 // The end-to-end tests build the kaifuku binary and drive `kaifuku serve`
@@ -26,9 +28,10 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the binary built for the end-to-end tests.
+// TestMain removes the binary built for the end-to-end tests, and the
+// PostgreSQL cluster of the multi-engine test.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m)
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}

@@ -87,6 +87,7 @@ type Store interface {
 	SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
 	ClearProgress(ctx context.Context, id string) error
+	TryPeriodic(ctx context.Context, name, owner string, every time.Duration) (bool, error)
 }
 
 // Engine is what a configuration generation provides: the manager with its
@@ -231,7 +232,9 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	defer s.running.Delete(n.UUID)
 	start := s.now()
 
-	rctx, cancel := context.WithCancel(ctx)
+	// Database locks taken by the flow (reserved hosts) are held by this
+	// notification under this engine's lease.
+	rctx, cancel := context.WithCancel(db.WithHolder(ctx, n.UUID, s.owner))
 	defer cancel()
 	renewDone := make(chan struct{})
 	go s.renew(rctx, e.Options.Lease, n.UUID, log, cancel, renewDone)
@@ -391,7 +394,19 @@ func (s *Service) periodic(ctx context.Context, name string, every func(Options)
 			return
 		}
 		delay = 0
-		s.log.WithField("periodic_task", name).Debug("running periodic task")
+		// With several engines on one database, one of them runs the task
+		// in each period.
+		log := s.log.WithField("periodic_task", name)
+		ok, err := s.store.TryPeriodic(ctx, name, s.owner, every(s.engine.Load().Options))
+		if err != nil {
+			log.Errorf("elect the engine that runs it: %v", err)
+			continue
+		}
+		if !ok {
+			log.Debug("another engine ran it in this period")
+			continue
+		}
+		log.Debug("running periodic task")
 		run(ctx)
 	}
 }
