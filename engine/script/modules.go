@@ -19,7 +19,7 @@ import (
 func (rs *runState) openModules() {
 	L := rs.L
 	fns := func(m map[string]lua.LGFunction) *lua.LTable {
-		t := L.NewTable()
+		t := L.CreateTable(0, len(m))
 		for name, f := range m {
 			t.RawSetString(name, L.NewFunction(f))
 		}
@@ -230,7 +230,7 @@ func (rs *runState) jsonDecode(L *lua.LState) int {
 // and, when known, the file and line.
 func (rs *runState) configHelpers() *lua.LTable {
 	L := rs.L
-	t := L.NewTable()
+	t := L.CreateTable(0, len(configHelperNames))
 	get := func(L *lua.LState) (conf.Section, string, string, bool) {
 		c := rs.running(L, "config", false)
 		sec := c.task.settings

@@ -154,7 +154,7 @@ func (s *set) newState() *runState {
 		L.Call(1, 0)
 	}
 	g := L.G.Global
-	rs.base = L.NewTable()
+	rs.base = L.CreateTable(0, 48)
 	for _, name := range []string{"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget",
 		"rawset", "select", "tonumber", "tostring", "type", "unpack", "xpcall", "getmetatable", "_VERSION"} {
 		rs.base.RawSetString(name, g.RawGetString(name))
@@ -194,7 +194,7 @@ func (s *set) newState() *runState {
 	rs.cfgMT.RawSetString("__index", rs.configHelpers())
 
 	// Nothing may reach the state's own globals any more.
-	L.G.Global = L.NewTable()
+	L.G.Global = L.CreateTable(0, 0)
 	L.Env = L.G.Global
 	return rs
 }
@@ -202,7 +202,8 @@ func (s *set) newState() *runState {
 // protectedTable returns a metatable that getmetatable and setmetatable
 // cannot reach.
 func (rs *runState) protectedTable() *lua.LTable {
-	mt := rs.L.NewTable()
+	// Metatables hold a few fields: no room for a list part.
+	mt := rs.L.CreateTable(0, 4)
 	mt.RawSetString("__metatable", lua.LString("protected"))
 	return mt
 }

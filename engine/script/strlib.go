@@ -20,7 +20,7 @@ const maxStringBytes = 16 << 20
 // watches the task's context, a linear gsub, and size-capped rep and format.
 func (rs *runState) stringLib(orig *lua.LTable) *lua.LTable {
 	L := rs.L
-	t := L.NewTable()
+	t := L.CreateTable(0, 16)
 	for _, name := range []string{"byte", "char", "len", "lower", "upper", "reverse", "sub"} {
 		t.RawSetString(name, orig.RawGetString(name))
 	}
@@ -347,7 +347,7 @@ func (rs *runState) addValue(L *lua.LState, b *strings.Builder, m *pattern.Match
 
 // tableLib returns the table library with a size-capped concat.
 func (rs *runState) tableLib(orig *lua.LTable) *lua.LTable {
-	t := rs.L.NewTable()
+	t := rs.L.CreateTable(0, 8)
 	for _, name := range []string{"getn", "insert", "maxn", "remove", "sort"} {
 		t.RawSetString(name, orig.RawGetString(name))
 	}
@@ -383,7 +383,7 @@ func tableConcat(L *lua.LState) int {
 // mathLib is math without randomseed, which would reseed the process-wide
 // generator for every other task.
 func (rs *runState) mathLib(orig *lua.LTable) *lua.LTable {
-	t := rs.L.NewTable()
+	t := rs.L.CreateTable(0, 32)
 	orig.ForEach(func(k, v lua.LValue) { t.RawSet(k, v) })
 	t.RawSetString("randomseed", rs.disabled("math.randomseed", "the random generator is shared by all tasks"))
 	return t
@@ -393,7 +393,7 @@ func (rs *runState) mathLib(orig *lua.LTable) *lua.LTable {
 // time read the engine's clock, so fake time in tests is what scripts see.
 func (rs *runState) osLib(orig *lua.LTable) *lua.LTable {
 	L := rs.L
-	t := L.NewTable()
+	t := L.CreateTable(0, 4)
 	t.RawSetString("clock", orig.RawGetString("clock"))
 	t.RawSetString("difftime", orig.RawGetString("difftime"))
 	origTime := orig.RawGetString("time").(*lua.LFunction)
