@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,6 +191,7 @@ force_down_service = true
 			}
 		}
 	})
+	checkHostSerial(t, sqldb)
 	for i, d := range engines {
 		if n := strings.Count(d.log(), "exits with status:"); n == 0 {
 			t.Errorf("engine %d finished no notification: the work was not shared", i)
@@ -257,9 +259,9 @@ force_down_service = true
 			t.Errorf("server %s still on failed host %s", s.ID, s.Host)
 		}
 	}
-	var held int
-	if err := sqldb.QueryRow(`SELECT COUNT(*) FROM locks WHERE released = 0`).Scan(&held); err != nil || held != 0 {
-		t.Errorf("locks left held: %d %v", held, err)
+	var locked int
+	if err := sqldb.QueryRow(`SELECT COUNT(*) FROM locks WHERE released = 0`).Scan(&locked); err != nil || locked != 0 {
+		t.Errorf("locks left held: %d %v", locked, err)
 	}
 	if t.Failed() {
 		return
@@ -279,27 +281,43 @@ force_down_service = true
 			send("COMPUTE_HOST", fmt.Sprintf("k%02d", i), map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}, "finished")
 		}
 	}
+	// The victim is killed once it runs at least two notifications, one of
+	// them past its first task.
 	victim := engines[2]
-	var victimHeld []string
-	deadline := time.Now().Add(30 * time.Second)
-	for len(victimHeld) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the victim engine never ran two notifications at once")
-		}
-		victimHeld = victimHeld[:0]
-		rows, err := sqldb.Query(`SELECT notification_uuid FROM notifications WHERE owner = $1 AND status = 'running'`, owners[2])
+	held := func() (ids []string, succeeded map[string]string) {
+		rows, err := sqldb.Query(`SELECT n.notification_uuid, t.task, t.record FROM notifications n
+			LEFT JOIN task_records t ON t.notification_uuid = n.notification_uuid
+			WHERE n.owner = $1 AND n.status = 'running' ORDER BY n.notification_uuid`, owners[2])
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer rows.Close()
+		succeeded = map[string]string{}
 		for rows.Next() {
 			var id string
-			rows.Scan(&id)
-			victimHeld = append(victimHeld, id)
+			var task, rec sql.NullString
+			if err := rows.Scan(&id, &task, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) == 0 || ids[len(ids)-1] != id {
+				ids = append(ids, id)
+			}
+			if strings.Contains(rec.String, `"state":"SUCCESS"`) {
+				succeeded[id+" "+task.String] = rec.String
+			}
 		}
-		rows.Close()
-		if len(victimHeld) < 2 {
-			time.Sleep(20 * time.Millisecond)
+		return ids, succeeded
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ids, done := held()
+		if len(ids) >= 2 && len(done) > 0 {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("the victim engine never ran two notifications at once, one past its first task")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -307,20 +325,10 @@ force_down_service = true
 	killed := time.Now()
 	<-victim.done
 	victim.done <- nil
-	// What it held at its death (it may have taken one more in between).
-	rows, err := sqldb.Query(`SELECT notification_uuid FROM notifications WHERE owner = $1 AND status = 'running'`, owners[2])
-	if err != nil {
-		t.Fatal(err)
-	}
-	victimHeld = victimHeld[:0]
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		victimHeld = append(victimHeld, id)
-	}
-	rows.Close()
-	if len(victimHeld) == 0 {
-		t.Fatal("the victim had finished everything before it was killed")
+	// What it held at its death (it may have gone on a little meanwhile).
+	victimHeld, doneAtKill := held()
+	if len(victimHeld) == 0 || len(doneAtKill) == 0 {
+		t.Fatalf("the victim held %v with succeeded tasks %v when it died", victimHeld, doneAtKill)
 	}
 	waitTerminal(t, sqldb, 342, 120*time.Second)
 	errs := 0
@@ -329,6 +337,19 @@ force_down_service = true
 	}
 	t.Logf("phase 2: engine killed holding %d notification(s); all %d final %s after the kill (lease %d s); %d error(s) retried in all",
 		len(victimHeld), len(batch), time.Since(killed).Round(time.Millisecond), lease, errs)
+	// Resumed from the first unfinished task: what had succeeded before the
+	// kill was not run again (its record is untouched).
+	for key, rec := range doneAtKill {
+		id, task, _ := strings.Cut(key, " ")
+		var now string
+		if err := sqldb.QueryRow(`SELECT record FROM task_records WHERE notification_uuid = $1 AND task = $2`, id, task).Scan(&now); err != nil {
+			t.Fatal(err)
+		}
+		if now != rec {
+			t.Errorf("task %s of %s succeeded before the kill and ran again after it:\nbefore %s\nafter  %s", task, id, rec, now)
+		}
+	}
+	t.Logf("phase 2: %d task(s) that had succeeded on the killed engine were not run again", len(doneAtKill))
 	survivors := engines[:2]
 	for _, id := range victimHeld {
 		var status string
@@ -363,6 +384,7 @@ force_down_service = true
 			}
 		}
 	})
+	checkHostSerial(t, sqldb)
 	getJSON(t, sim+"/sim/counters", &counters)
 	for _, h := range fx.hosts("k", 1, 6) {
 		for _, id := range fx.servers[h] {
@@ -465,6 +487,73 @@ func checkFinalOnce(t *testing.T, logs []string, _ string, ids func(func(string)
 	}
 }
 
+// span is when a notification's tasks ran: from the start of its first
+// task to the end of its last, as the engines recorded them.
+type span struct {
+	id         string
+	start, end time.Time
+}
+
+// checkHostSerial checks, from the task records in the database, that no
+// two notifications of one host ran at the same time, whichever engines
+// ran them.
+func checkHostSerial(t *testing.T, sqldb *sql.DB) {
+	t.Helper()
+	rows, err := sqldb.Query(`SELECT n.source_host_uuid, n.notification_uuid, t.record FROM notifications n
+		JOIN task_records t ON t.notification_uuid = n.notification_uuid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	spans := map[string]*span{}
+	hostOf := map[string]string{}
+	for rows.Next() {
+		var host, id, raw string
+		if err := rows.Scan(&host, &id, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ Started, Ended time.Time }
+		if err := json.Unmarshal([]byte(raw), &rec); err != nil {
+			t.Fatal(err)
+		}
+		sp := spans[id]
+		if sp == nil {
+			sp = &span{id: id}
+			spans[id], hostOf[id] = sp, host
+		}
+		if !rec.Started.IsZero() && (sp.start.IsZero() || rec.Started.Before(sp.start)) {
+			sp.start = rec.Started
+		}
+		if rec.Ended.After(sp.end) {
+			sp.end = rec.Ended
+		}
+	}
+	byHost := map[string][]span{}
+	for id, sp := range spans {
+		byHost[hostOf[id]] = append(byHost[hostOf[id]], *sp)
+	}
+	for _, p := range hostOverlaps(byHost) {
+		t.Error(p)
+	}
+	t.Logf("per-host serialisation checked on %d notifications that ran tasks", len(spans))
+}
+
+// hostOverlaps lists the runs that started before the previous run of their
+// host ended.
+func hostOverlaps(byHost map[string][]span) []string {
+	var problems []string
+	for host, list := range byHost {
+		slices.SortFunc(list, func(a, b span) int { return a.start.Compare(b.start) })
+		for i := 1; i < len(list); i++ {
+			if list[i].start.Before(list[i-1].end) {
+				problems = append(problems, fmt.Sprintf("host %s: %s started at %s while %s ran until %s", host, list[i].id,
+					list[i].start.Format(time.StampMicro), list[i-1].id, list[i-1].end.Format(time.StampMicro)))
+			}
+		}
+	}
+	return problems
+}
+
 // multi is the multi-engine test's cloud.
 type multi struct {
 	json     []byte
@@ -518,4 +607,20 @@ func multiFixture() multi {
 	m.json, _ = json.MarshalIndent(map[string]any{"hosts": hosts, "servers": servers,
 		"latency_ms": map[string]int{"api": 0, "stop": 300, "start": 300, "evacuate": 0}}, "", " ")
 	return m
+}
+
+// The serialisation check itself finds overlapping runs of one host.
+func TestHostOverlapsFindsOverlap(t *testing.T) {
+	at := func(sec int) time.Time { return time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC) }
+	a, b := span{"a", at(1), at(3)}, span{"b", at(2), at(4)}
+	if p := hostOverlaps(map[string][]span{"h1": {b, a}}); len(p) != 1 {
+		t.Fatalf("overlapping runs of one host: %q", p)
+	}
+	if p := hostOverlaps(map[string][]span{"h1": {a}, "h2": {b}}); len(p) != 0 {
+		t.Fatalf("runs of two hosts: %q", p)
+	}
+	c := span{"c", at(3), at(5)}
+	if p := hostOverlaps(map[string][]span{"h1": {c, a}}); len(p) != 0 {
+		t.Fatalf("one run after the other: %q", p)
+	}
 }

@@ -293,3 +293,42 @@ func TestOpenErrorsHidePassword(t *testing.T) {
 		t.Fatalf("password in the error: %v", err)
 	}
 }
+
+// A daemon holding a host's claim lock (in the middle of a claim or a retry
+// of one of its notifications) keeps every other daemon off that host, not
+// off the others.
+func TestPostgresHostClaimLock(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx := context.Background()
+	var ds []*DB
+	for range 2 {
+		d, err := Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		ds = append(ds, d)
+	}
+	seed(t, ds[0], 2)
+	n0 := notify(t, ds[0], "h0", 0)
+	n1 := notify(t, ds[0], "h1", 1)
+	tx, err := ds[0].w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if ok, err := ds[0].lockHost(ctx, tx, n0.SourceHostUUID); err != nil || !ok {
+		t.Fatalf("lock host: %v %v", ok, err)
+	}
+	c, ok, err := ds[1].Claim(ctx, "B", time.Now().Add(time.Minute))
+	if err != nil || !ok || c.UUID != n1.UUID {
+		t.Fatalf("claim beside a locked host: %+v %v %v", c, ok, err)
+	}
+	if c, ok, err := ds[1].Claim(ctx, "B", time.Now().Add(time.Minute)); err != nil || ok {
+		t.Fatalf("claimed %s of a host another daemon is claiming: %v", c.UUID, err)
+	}
+	tx.Rollback()
+	if c, ok, err := ds[1].Claim(ctx, "B", time.Now().Add(time.Minute)); err != nil || !ok || c.UUID != n0.UUID {
+		t.Fatalf("claim after the lock ended: %+v %v %v", c, ok, err)
+	}
+}
