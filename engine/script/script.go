@@ -114,7 +114,7 @@ type set struct {
 	libs    map[string]*module // by require name
 	// idle keeps up to maxIdleStates released states for the next runs;
 	// more go to pool, which the garbage collector may empty. A state
-	// costs ~250 KiB and ~0.3 ms to build: without idle, a collection
+	// costs ~170 KiB and ~0.2 ms to build: without idle, a collection
 	// would make some runs rebuild one.
 	idleMu   sync.Mutex
 	idle     []*runState
@@ -224,6 +224,8 @@ func (s *set) chunkName(rel string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Base(s.dir), rel))
 }
 
+// parseChunk parses one file's source. Syntax errors become
+// "scripts/NAME.lua:LINE:COL: message near 'token'".
 func parseChunk(src []byte, chunk string) ([]ast.Stmt, error) {
 	stmts, err := parse.Parse(bytes.NewReader(src), chunk)
 	if err != nil {
@@ -239,6 +241,7 @@ func parseChunk(src []byte, chunk string) ([]ast.Stmt, error) {
 	return stmts, nil
 }
 
+// compileChunk compiles a parsed file into its main function.
 func compileChunk(stmts []ast.Stmt, chunk string) (*lua.FunctionProto, error) {
 	proto, err := lua.Compile(stmts, chunk)
 	if err != nil {
