@@ -11,6 +11,8 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
+// TestStripDeclarations: only literal declaration fields of a returned
+// table constructor are left out of the runs' code.
 func TestStripDeclarations(t *testing.T) {
 	cases := []struct {
 		name, src string
@@ -97,6 +99,26 @@ return {
 	}
 	res = f.run(engine.Store{"instance_uuid": "missing"}, "p")
 	if !strings.Contains(errText(res.Err), `scripts/p.lua: did not return "out", which it declares in provides`) {
+		t.Fatalf("err = %v", res.Err)
+	}
+}
+
+// Errors in a script whose declarations were left out still name the
+// script's own lines.
+func TestStrippedScriptErrorLines(t *testing.T) {
+	f := newFixture(t, Options{}, map[string]string{"lines.lua": `return {
+  requires = {
+    "instance_uuid",
+  },
+  provides = {"x"},
+  timeout = 5,
+  execute = function(store)
+    local t = nil
+    return {x = t.field}
+  end,
+}`})
+	res := f.run(nil, "lines")
+	if !strings.Contains(errText(res.Err), "scripts/lines.lua:9: attempt to index a non-table object(nil) with key 'field'") {
 		t.Fatalf("err = %v", res.Err)
 	}
 }
