@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
 // benchDaemon starts kaifuku serve with a 20-host cloud and a disabled
@@ -23,6 +25,12 @@ import (
 // (one claim and one status write), so the figures are the API's and the
 // store's.
 func benchDaemon(b *testing.B) (*daemonProc, []string) {
+	b.Helper()
+	return benchDaemonOn(b, "")
+}
+
+// benchDaemonOn is benchDaemon on a given database (empty: a SQLite file).
+func benchDaemonOn(b *testing.B, connection string) (*daemonProc, []string) {
 	b.Helper()
 	dir := b.TempDir()
 	var hosts []string
@@ -42,8 +50,11 @@ func benchDaemon(b *testing.B) (*daemonProc, []string) {
 		b.Fatal(err)
 	}
 	port := freePort(b)
-	cfg := fmt.Sprintf("[DEFAULT]\nstate_dir = %s\n[api]\nlisten = 127.0.0.1:%d\n[compute]\nfixture = %s\n[database]\nconnection = sqlite:///%s\n",
-		filepath.Join(dir, "state"), port, fixture, filepath.Join(dir, "bench.db"))
+	if connection == "" {
+		connection = "sqlite:///" + filepath.Join(dir, "bench.db")
+	}
+	cfg := fmt.Sprintf("[DEFAULT]\nstate_dir = %s\n[api]\nlisten = 127.0.0.1:%d\n[compute]\nfixture = %s\n[database]\nconnection = %s\n",
+		filepath.Join(dir, "state"), port, fixture, connection)
 	path := filepath.Join(dir, "kaifuku.conf")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
@@ -84,7 +95,18 @@ func postNotification(client *http.Client, url, token, host string) (int, error)
 // sent after the notification is committed. Reports accepted/s and the p50
 // and p99 latency of POST /v1/notifications.
 func BenchmarkServeAcceptNotifications(b *testing.B) {
-	d, hosts := benchDaemon(b)
+	benchAccept(b, benchDaemon)
+}
+
+// BenchmarkServeAcceptNotificationsPostgres is the same on a PostgreSQL
+// database (the throw-away test cluster: fsync off, so the figure is the
+// daemon's and the protocol's, not a disk's).
+func BenchmarkServeAcceptNotificationsPostgres(b *testing.B) {
+	benchAccept(b, func(b *testing.B) (*daemonProc, []string) { return benchDaemonOn(b, pgtest.Database(b)) })
+}
+
+func benchAccept(b *testing.B, startDaemon func(*testing.B) (*daemonProc, []string)) {
+	d, hosts := startDaemon(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	var mu sync.Mutex
 	var lat []time.Duration

@@ -94,11 +94,13 @@ const (
 	pgClaimResume = `SELECT n.id, n.status FROM notifications n
 		WHERE n.status = 'running' AND n.deleted = 0 AND (n.lease_until IS NULL OR n.lease_until < ?)
 		ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED`
+	// The hosts with a notification running, then the oldest new
+	// notifications of the other hosts: an index walk in id order that stops
+	// early, however long the backlog.
+	pgBusyHosts       = `SELECT DISTINCT source_host_uuid FROM notifications WHERE status = 'running' AND deleted = 0`
 	pgClaimCandidates = `SELECT n.id, n.source_host_uuid FROM notifications n
-		WHERE n.status = 'new' AND n.deleted = 0 AND NOT EXISTS (
-		  SELECT 1 FROM notifications r WHERE r.source_host_uuid = n.source_host_uuid AND r.status = 'running'
-		    AND r.deleted = 0 AND r.id <> n.id AND (r.id < n.id OR (r.lease_until IS NOT NULL AND r.lease_until >= ?)))
-		ORDER BY n.id LIMIT 16`
+		WHERE n.status = 'new' AND n.deleted = 0 AND NOT (n.source_host_uuid = ANY (?))
+		ORDER BY n.status, n.id LIMIT 16`
 	pgClaimOne = `SELECT n.id, n.status FROM notifications n
 		WHERE n.id = ? AND n.status = 'new' AND n.deleted = 0 AND NOT EXISTS (
 		  SELECT 1 FROM notifications r WHERE r.source_host_uuid = n.source_host_uuid AND r.status = 'running'
@@ -113,7 +115,24 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, now string) (id int64
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return id, status, err
 	}
-	rows, err := tx.QueryContext(ctx, db.d.q(pgClaimCandidates), now)
+	busy := []string{}
+	rows, err := tx.QueryContext(ctx, pgBusyHosts)
+	if err != nil {
+		return 0, "", err
+	}
+	for rows.Next() {
+		var h string
+		if err := rows.Scan(&h); err != nil {
+			rows.Close()
+			return 0, "", err
+		}
+		busy = append(busy, h)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, "", err
+	}
+	rows, err = tx.QueryContext(ctx, db.d.q(pgClaimCandidates), busy)
 	if err != nil {
 		return 0, "", err
 	}

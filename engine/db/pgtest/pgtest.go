@@ -54,12 +54,6 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
-// Available reports whether a cluster runs (starting it on first use).
-func Available() bool {
-	once.Do(start)
-	return c.err == nil
-}
-
 // Database creates an empty database in the test binary's cluster and
 // returns its connection URL (postgresql://...). Without PostgreSQL it skips
 // the test, or fails it when CI is set.
@@ -91,6 +85,9 @@ func (c *cluster) url(db string) string {
 // binDir finds the directory of initdb and postgres.
 func binDir() (string, error) {
 	if d := os.Getenv("KAIFUKU_PG_BIN"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, "postgres")); err != nil {
+			return "", fmt.Errorf("KAIFUKU_PG_BIN=%s: no postgres binary there: %w", d, err)
+		}
 		return d, nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
