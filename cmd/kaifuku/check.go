@@ -19,14 +19,14 @@ syntax errors in flow options, unknown task names, a task in two phases, a
 store key that no earlier task provides, bad option values, script errors.
 
 Exit codes: 0 the configuration is valid; 1 it is not (every problem is
-printed); 2 bad usage.`,
+printed); 2 bad usage, or a --config-file that cannot be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := logrus.New()
 			log.SetOutput(cmd.ErrOrStderr())
 			cfg, err := loadConfig(files)
 			if err != nil {
-				return exitCode(1, err)
+				return exitCode(configExit(err), err)
 			}
 			s, err := buildSetup(cfg, engineParts{Log: log})
 			if err != nil {
@@ -38,7 +38,7 @@ printed); 2 bad usage.`,
 					lua++
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "configuration is valid: %d file(s), 4 flows, %d tasks known (%d Lua scripts from %s)\n",
+			fmt.Fprintf(cmd.OutOrStdout(), "configuration is valid: %d file(s), 4 flows, %d tasks known (%d Lua script(s) from %s)\n",
 				len(cfg.Files), len(s.Registry.Names()), lua, relPath(cfg.Lua.ScriptsDir))
 			return nil
 		},

@@ -44,16 +44,17 @@ the tasks in run order, what each task requires and provides in the flow
 store, and where each required key comes from (the flow's initial store, the
 reserved-host retry, or an earlier task).
 
-Exit codes: 0 printed; 1 the configuration is invalid; 2 bad usage.`,
+Exit codes: 0 printed; 2 bad usage or an invalid configuration (every
+problem is printed; kaifuku check gives the same list).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(files)
 			if err != nil {
-				return exitCode(1, err)
+				return exitCode(2, err)
 			}
 			s, err := buildSetup(cfg, engineParts{})
 			if err != nil {
-				return exitCode(1, err)
+				return exitCode(2, err)
 			}
 			if asJSON {
 				return printFlowsJSON(cmd.OutOrStdout(), s)

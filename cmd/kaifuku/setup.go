@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,12 +40,37 @@ type engineParts struct {
 	Log     *logrus.Logger
 }
 
+// configFileError is a --config-file that cannot be read at all: bad input
+// (exit code 2) rather than an invalid configuration.
+type configFileError struct {
+	path string
+	err  error
+}
+
+func (e *configFileError) Error() string { return fmt.Sprintf("config file %s: %v", e.path, e.err) }
+func (e *configFileError) Unwrap() error { return e.err }
+
+// configExit is the exit code of a loadConfig error for the commands whose
+// job is to judge the configuration: 1 when it is invalid, 2 when a file
+// named by --config-file cannot be read.
+func configExit(err error) int {
+	var fe *configFileError
+	if errors.As(err, &fe) {
+		return 2
+	}
+	return 1
+}
+
 // loadConfig reads the configuration files; every problem of every file is
 // returned at once.
 func loadConfig(files []string) (*conf.Config, error) {
 	for _, f := range files {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("config file: %w", err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &configFileError{path: f, err: err}
 		}
 	}
 	return conf.Load(files...)
@@ -70,6 +96,9 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 	flows, err := engine.BuildAll(reg, cfg)
 	if err != nil {
 		errs = append(errs, err)
+		if hint := missingScriptsHint(reg, cfg); hint != nil {
+			errs = append(errs, hint)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -85,6 +114,28 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 		}
 	}
 	return &setup{Config: cfg, Registry: reg, Flows: flows}, nil
+}
+
+// missingScriptsHint explains unknown task names when the scripts directory
+// does not exist: the flows name Lua tasks that could not be loaded from it.
+func missingScriptsHint(reg *engine.Registry, cfg *conf.Config) error {
+	dir := cfg.Lua.ScriptsDir
+	if dir == "" {
+		return nil
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, k := range conf.FlowKinds {
+		for _, phase := range cfg.Flows[k].Phases {
+			for _, ref := range phase {
+				if _, err := reg.Lookup(ref.Name); err != nil && ref.Name != "" {
+					return fmt.Errorf("no Lua task was loaded: the scripts directory %s does not exist (set [DEFAULT] scripts_dir; the default is \"scripts\" beside the first config file)", relPath(dir))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // relPath shows p relative to the working directory when that is shorter.

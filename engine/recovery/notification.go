@@ -36,6 +36,8 @@ func ParseNotification(data []byte) (Notification, error) {
 	var errs []error
 	switch b.Type {
 	case TypeComputeHost, TypeVM, TypeProcess:
+	case "":
+		errs = append(errs, errors.New("notification.type: missing (one of COMPUTE_HOST, VM, PROCESS)"))
 	default:
 		errs = append(errs, fmt.Errorf("notification.type: %q is not one of COMPUTE_HOST, VM, PROCESS", b.Type))
 	}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A --config-file that does not exist is bad input (2) for every command,
+// named with its path and no Go-internal "stat" wording.
+func TestMissingConfigFileIsBadInput(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.conf")
+	for _, cmd := range []string{"check", "flows"} {
+		_, _, err := execute(t, cmd, "--config-file", missing)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Fatalf("%s: err %v, want exit 2", cmd, err)
+		}
+		want := "config file " + missing + ": no such file or directory"
+		if err.Error() != want {
+			t.Errorf("%s: error %q, want %q", cmd, err, want)
+		}
+	}
+}
+
+// flows follows the rule of run and test: an invalid configuration is exit 2.
+func TestFlowsInvalidConfigurationIsExit2(t *testing.T) {
+	p := writeConf(t, "[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = pre:['stop_instanse_task'],main:['start_instance_task'],post:['confirm_instance_active_task']\n")
+	_, _, err := execute(t, "flows", "--config-file", p)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("err %v, want exit 2", err)
+	}
+	if !strings.Contains(err.Error(), `unknown task "stop_instanse_task"`) {
+		t.Errorf("error lacks the unknown task: %v", err)
+	}
+}
+
+// A flow naming a Lua task while the scripts directory does not exist says
+// so, instead of only listing the built-in tasks as the known ones.
+func TestUnknownTaskWithoutScriptsDirSaysWhy(t *testing.T) {
+	p := writeConf(t, "[taskflow_driver_recovery_flows]\nprocess_failure_recovery_tasks = pre:[disable_compute_node_task],main:[confirm_compute_node_disabled_task],post:[send_alert_mail]\n")
+	_, _, err := execute(t, "check", "--config-file", p)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err %v, want exit 1", err)
+	}
+	want := "no Lua task was loaded: the scripts directory " + filepath.Join(filepath.Dir(p), "scripts") + " does not exist"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error lacks\n%s\ngot\n%v", want, err)
+	}
+
+	// A typo in a built-in task's name with an existing scripts directory
+	// gets no such hint.
+	p = writeConf(t, "[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = pre:['stop_instanse_task'],main:['start_instance_task'],post:['confirm_instance_active_task']\n")
+	_, _, err = execute(t, "check", "--config-file", p, "--config-file", writeConf(t, "[DEFAULT]\nscripts_dir = "+t.TempDir()+"\n"))
+	if err == nil || strings.Contains(err.Error(), "no Lua task was loaded") {
+		t.Errorf("unexpected hint or no error: %v", err)
+	}
+}
