@@ -237,7 +237,8 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	rctx, cancel := context.WithCancel(db.WithHolder(ctx, n.UUID, s.owner))
 	defer cancel()
 	renewDone := make(chan struct{})
-	go s.renew(rctx, e.Options.Lease, n.UUID, log, cancel, renewDone)
+	var leaseLost atomic.Bool
+	go s.renew(rctx, e.Options.Lease, n.UUID, log, func() { leaseLost.Store(true); cancel() }, renewDone)
 	defer func() { cancel(); <-renewDone }()
 
 	finish := func(status string, msg *string) {
@@ -285,6 +286,10 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 		SegmentEnabled: host.Segment.Enabled, RecoveryMethod: host.Segment.RecoveryMethod}
 	out := e.Manager.Process(rctx, rn, rh, s.store, cps)
 
+	if leaseLost.Load() {
+		log.Warn("lease lost while running; another engine resumes the notification")
+		return
+	}
 	if out.Interrupted || interrupted(out) || ctx.Err() != nil {
 		if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
 			log.Errorf("release the lease: %v", err)
@@ -294,10 +299,6 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 		} else {
 			log.Info("stopped at a task boundary for shutdown; the next start resumes it")
 		}
-		return
-	}
-	if rctx.Err() != nil {
-		log.Warn("lease lost while running; another engine resumes the notification")
 		return
 	}
 	status := out.Status
@@ -322,11 +323,13 @@ func interrupted(out recovery.Outcome) bool {
 }
 
 // renew extends the lease every third of its length; when the lease is lost
-// the run is cancelled.
+// the run is cancelled, and so it is when the database could not be reached
+// to renew it for a whole lease (another engine may have taken it over).
 func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, lost func(), done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(lease / 3)
 	defer t.Stop()
+	renewed := s.now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -334,11 +337,18 @@ func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log
 		case <-t.C:
 			ok, err := s.store.RenewLease(ctx, id, s.owner, s.now().Add(lease))
 			if err != nil {
-				if ctx.Err() == nil {
-					log.Errorf("renew lease: %v", err)
+				if ctx.Err() != nil {
+					return
+				}
+				log.Errorf("renew lease: %v", err)
+				if s.now().Sub(renewed) >= lease {
+					log.Error("lease expired while the database was unreachable: stopping the run; another engine resumes it")
+					lost()
+					return
 				}
 				continue
 			}
+			renewed = s.now()
 			if !ok {
 				log.Error("lease lost: the notification was claimed elsewhere or expired")
 				lost()

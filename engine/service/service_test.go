@@ -3,8 +3,11 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -236,4 +239,82 @@ func TestCrashResume(t *testing.T) {
 			t.Errorf("record %s: %v", raw, err)
 		}
 	}
+}
+
+// unreachable is a store whose lease renewals fail (the database is gone).
+type unreachable struct {
+	*db.DB
+	fails atomic.Int32
+}
+
+func (u *unreachable) RenewLease(context.Context, string, string, time.Time) (bool, error) {
+	u.fails.Add(1)
+	return false, errors.New("connection refused")
+}
+
+// An engine that cannot renew its lease for a whole lease stops the run:
+// another engine may have taken the notification over.
+func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
+	release := make(chan struct{}) // never closed: the second task waits for its context
+	r := newRig(t, false, release, true)
+	store := &unreachable{DB: r.db}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &messages{}
+	log.AddHook(hook)
+	svc := New(store, log)
+	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
+	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
+	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: 300 * time.Millisecond, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc.Start(ctx)
+	id := r.notify()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hook.has("lease expired while the database was unreachable") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run went on without a lease (renewals tried: %d)", store.fails.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if store.fails.Load() < 2 {
+		t.Errorf("stopped after %d failed renewals", store.fails.Load())
+	}
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.db.Notification(ctx, id); n.Status != "running" {
+		t.Errorf("status %s: an engine without its lease stored a final status", n.Status)
+	}
+	if r.third.Load() != 0 {
+		t.Error("the flow went on after the lease was given up")
+	}
+	if !hook.has("lease lost while running") || hook.has("for shutdown") {
+		t.Errorf("log: %q", hook.msgs)
+	}
+}
+
+type messages struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (m *messages) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (m *messages) Fire(e *logrus.Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, e.Message)
+	return nil
+}
+
+func (m *messages) has(s string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, msg := range m.msgs {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
