@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 func newCheckCmd() *cobra.Command {
@@ -16,7 +19,8 @@ func newCheckCmd() *cobra.Command {
 scripts directory and builds the four recovery flows, exactly as the daemon
 does at start-up, and reports every problem it finds with its file and line:
 syntax errors in flow options, unknown task names, a task in two phases, a
-store key that no earlier task provides, bad option values, script errors.
+store key that no earlier task provides, bad option values, script errors,
+and a [compute] fixture of the simulated cloud that does not load.
 
 Exit codes: 0 the configuration is valid; 1 it is not (every problem is
 printed); 2 bad usage, or a --config-file that cannot be read.`,
@@ -29,8 +33,14 @@ printed); 2 bad usage, or a --config-file that cannot be read.`,
 				return exitCode(configExit(err), err)
 			}
 			s, err := buildSetup(cfg, engineParts{Log: log})
-			if err != nil {
-				return exitCode(1, err)
+			// The daemon refuses a simulated cloud's fixture that does
+			// not load; so does check. (A nova driver is not contacted.)
+			var fxErr error
+			if d := cfg.Compute.Driver; (d == "" || d == "simulated") && cfg.Compute.Fixture != "" {
+				_, fxErr = buildCloud(cfg, clock.Real{})
+			}
+			if err != nil || fxErr != nil {
+				return exitCode(1, errors.Join(err, fxErr))
 			}
 			lua := 0
 			for _, n := range s.Registry.Names() {

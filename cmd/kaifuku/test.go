@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"regexp"
 	"time"
@@ -76,6 +77,9 @@ func runTests(cmd *cobra.Command, args []string, o testOptions) error {
 		dir := relPath(cfg.Lua.ScriptsDir)
 		if dir == "" {
 			dir = "scripts"
+		}
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return exitCode(2, fmt.Errorf("no test path given and the scripts directory %s does not exist: name test files or directories, or give --config-file with [DEFAULT] scripts_dir", dir))
 		}
 		opts.Paths = []string{dir}
 	}
