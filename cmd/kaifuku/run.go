@@ -58,6 +58,11 @@ By default the run happens in virtual time: the simulated cloud's latencies,
 Nova's service_down_time and the tasks' polling pass instantly, and durations
 are virtual. --real-time plays it on the wall clock.
 
+Only the cloud is simulated. Lua tasks use their real modules: http posts to
+the hosts of [lua] http_allowed_hosts and smtp mails through [smtp], as in
+the daemon, so a run with a production configuration really calls webhooks
+and sends mails. kaifuku test runs tasks and flows against fakes instead.
+
 Exit codes: 0 the notification ended finished or ignored; 1 it ended in
 error; 2 bad usage, configuration, fixture or notification.`,
 		Example: `  kaifuku run --notification conf/examples/notifications/host-failure.json --cloud conf/examples/cloud.json

@@ -55,3 +55,22 @@ func TestCheckLoadsTheSimulatedFixture(t *testing.T) {
 		t.Errorf("nova driver: out %q err %v", out, err)
 	}
 }
+
+// kaifuku run simulates the cloud only: its help warns that Lua tasks
+// really post and mail, and names the command that uses fakes.
+func TestRunHelpWarnsThatLuaModulesAreReal(t *testing.T) {
+	out, _, err := execute(t, "run", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{
+		"Only the cloud is simulated.",
+		"a run with a production configuration really calls webhooks and sends mails",
+		"kaifuku test runs tasks and flows against fakes instead",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("run --help lacks %q:\n%s", want, out)
+		}
+	}
+}
