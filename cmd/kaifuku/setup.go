@@ -95,7 +95,7 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 	}
 	flows, err := engine.BuildAll(reg, cfg)
 	if err != nil {
-		errs = append(errs, err)
+		errs = append(errs, uniqueErrors(err)...)
 		if hint := missingScriptsHint(reg, cfg); hint != nil {
 			errs = append(errs, hint)
 		}
@@ -114,6 +114,30 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 		}
 	}
 	return &setup{Config: cfg, Registry: reg, Flows: flows}, nil
+}
+
+// uniqueErrors flattens joined errors and drops repeated messages: a task
+// with a bad settings section is refused once per flow that uses it (the
+// default host flows share three tasks), but the operator needs to read it
+// once.
+func uniqueErrors(err error) []error {
+	var out []error
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, c := range j.Unwrap() {
+				walk(c)
+			}
+			return
+		}
+		if msg := e.Error(); !seen[msg] {
+			seen[msg] = true
+			out = append(out, e)
+		}
+	}
+	walk(err)
+	return out
 }
 
 // missingScriptsHint explains unknown task names when the scripts directory

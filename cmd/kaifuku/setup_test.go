@@ -59,3 +59,17 @@ func TestUnknownTaskWithoutScriptsDirSaysWhy(t *testing.T) {
 		t.Errorf("unexpected hint or no error: %v", err)
 	}
 }
+
+// A task used by several flows (the default host flows share three) with
+// a bad settings section is reported once, not once per flow.
+func TestTaskSettingsProblemReportedOnce(t *testing.T) {
+	p := writeConf(t, "[evacuate_instances_task]\nthreads = 4\n")
+	_, _, err := execute(t, "check", "--config-file", p)
+	if err == nil {
+		t.Fatal("check accepted a settings section for a built-in task")
+	}
+	msg := `task "evacuate_instances_task": unknown setting threads (` + p + `:2)`
+	if n := strings.Count(err.Error(), msg); n != 1 {
+		t.Errorf("message found %d times, want once:\n%v", n, err)
+	}
+}
