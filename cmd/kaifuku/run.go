@@ -159,7 +159,7 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 	}
 	level, err := logrus.ParseLevel(o.logLevel)
 	if err != nil {
-		return exitCode(2, fmt.Errorf("--log-level: %w", err))
+		return exitCode(2, fmt.Errorf("--log-level %q is not one of debug, info, warning, error", o.logLevel))
 	}
 	log := logrus.New()
 	log.SetOutput(stderr)

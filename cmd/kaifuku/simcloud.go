@@ -55,7 +55,7 @@ Keystone accepts any user name; with --password it checks the password.`,
 			}
 			lvl, err := logrus.ParseLevel(logLevel)
 			if err != nil {
-				return exitCode(2, fmt.Errorf("simcloud: --log-level: %w", err))
+				return exitCode(2, fmt.Errorf("simcloud: --log-level %q is not one of debug, info, warning, error", logLevel))
 			}
 			f, err := simulated.LoadFixture(fixture)
 			if err != nil {

@@ -74,3 +74,20 @@ func TestRunHelpWarnsThatLuaModulesAreReal(t *testing.T) {
 		}
 	}
 }
+
+// A bad --log-level lists the levels instead of naming the logging library.
+func TestBadLogLevelListsTheLevels(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "--notification", "n.json", "--cloud", "c.json", "--log-level", "loud"},
+		{"simcloud", "--fixture", "c.json", "--log-level", "loud"},
+	} {
+		_, _, err := execute(t, args...)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Fatalf("%s: err %v, want exit 2", args[0], err)
+		}
+		if !strings.Contains(err.Error(), `--log-level "loud" is not one of debug, info, warning, error`) || strings.Contains(err.Error(), "logrus") {
+			t.Errorf("%s: %v", args[0], err)
+		}
+	}
+}
