@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
@@ -62,12 +64,18 @@ type rig struct {
 // waits as asked.
 func newRig(t *testing.T, fail bool, release chan struct{}, enabled bool) *rig {
 	t.Helper()
-	ctx := context.Background()
-	d, err := db.OpenSQLite(ctx, filepath.Join(t.TempDir(), "svc.db"))
+	d, err := db.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "svc.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
+	return newRigOn(t, d, fail, release, enabled)
+}
+
+// newRigOn is newRig on a given database.
+func newRigOn(t *testing.T, d *db.DB, fail bool, release chan struct{}, enabled bool) *rig {
+	t.Helper()
+	ctx := context.Background()
 	seg, err := d.CreateSegment(ctx, db.Segment{Name: "s", RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: enabled})
 	if err != nil {
 		t.Fatal(err)
@@ -317,4 +325,64 @@ func (m *messages) has(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestMain runs the PostgreSQL tests on one throw-away cluster.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// Three engines on one PostgreSQL database, each with its periodic tasks
+// running every 50 ms: a notification in error is retried once, by one of
+// them, and then failed once.
+func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
+	url := pgtest.Database(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var r *rig
+	var svcs []*Service
+	hook := &messages{}
+	for i := range 3 {
+		d, err := db.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		if i == 0 {
+			r = newRigOn(t, d, true, nil, true)
+		}
+		log := logrus.New()
+		log.SetOutput(io.Discard)
+		log.AddHook(hook)
+		svc := New(d, log)
+		runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
+		mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: &db.Locker{DB: d}}
+		svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 2, Poll: 10 * time.Millisecond,
+			ProcessUnfinishedEvery: 50 * time.Millisecond, CheckExpiredEvery: 50 * time.Millisecond}})
+		svcs = append(svcs, svc)
+	}
+	for _, svc := range svcs {
+		svc.Start(ctx)
+	}
+	id := r.notify()
+	r.waitStatus(id, "failed")
+	time.Sleep(300 * time.Millisecond) // several more periods on every engine
+	for _, svc := range svcs {
+		svc.Stop(ctx)
+	}
+	if r.first.Load() != 2 {
+		t.Errorf("the flow ran %d times, want 2 (once, then one retry)", r.first.Load())
+	}
+	retries, failed := 0, 0
+	hook.mu.Lock()
+	for _, m := range hook.msgs {
+		if strings.Contains(m, "retrying notification in status error") {
+			retries++
+		}
+		if strings.Contains(m, "exits with status: failed") && !strings.HasPrefix(m, "Periodic task") {
+			failed++
+		}
+	}
+	hook.mu.Unlock()
+	if retries != 1 || failed != 1 {
+		t.Errorf("%d retries and %d final failed statuses, want 1 and 1", retries, failed)
+	}
 }

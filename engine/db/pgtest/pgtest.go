@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,11 +156,24 @@ func (c *cluster) startIn(bin string) error {
 		"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	if err := c.cmd.Start(); err != nil {
+	c.done = make(chan error, 1)
+	started := make(chan error, 1)
+	go func() {
+		// The parent-death signal is sent when the thread that started the
+		// child exits: this goroutine keeps its thread until the server
+		// has exited.
+		runtime.LockOSThread()
+		if err := c.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		c.done <- c.cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		c.done = nil
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	c.done = make(chan error, 1)
-	go func() { c.done <- c.cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		db, err := sql.Open("pgx", c.url("postgres"))
