@@ -65,12 +65,16 @@ func configExit(err error) int {
 // returned at once.
 func loadConfig(files []string) (*conf.Config, error) {
 	for _, f := range files {
-		if _, err := os.Stat(f); err != nil {
+		st, err := os.Stat(f)
+		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
 			}
 			return nil, &configFileError{path: f, err: err}
+		}
+		if st.IsDir() {
+			return nil, &configFileError{path: f, err: errors.New("is a directory, not a file")}
 		}
 	}
 	return conf.Load(files...)

@@ -24,6 +24,21 @@ func TestMissingConfigFileIsBadInput(t *testing.T) {
 	}
 }
 
+// A directory given as --config-file is bad input too.
+func TestConfigFileThatIsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"check", "flows"} {
+		_, _, err := execute(t, cmd, "--config-file", dir)
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 {
+			t.Fatalf("%s: err %v, want exit 2", cmd, err)
+		}
+		if want := "config file " + dir + ": is a directory, not a file"; err.Error() != want {
+			t.Errorf("%s: error %q, want %q", cmd, err, want)
+		}
+	}
+}
+
 // flows follows the rule of run and test: an invalid configuration is exit 2.
 func TestFlowsInvalidConfigurationIsExit2(t *testing.T) {
 	p := writeConf(t, "[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = pre:['stop_instanse_task'],main:['start_instance_task'],post:['confirm_instance_active_task']\n")
