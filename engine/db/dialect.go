@@ -30,7 +30,7 @@ type Dialect struct {
 	AutoID string
 	// Rebind turns ? placeholders into the database's own (nil: keep).
 	Rebind func(string) string
-	// LockClaim is appended to the sub-select that picks a notification to
+	// LockClaim is appended to the select that picks a notification to
 	// claim ("FOR UPDATE SKIP LOCKED" where rows can be locked).
 	LockClaim string
 	// RowLock is appended to a select that must lock the rows it reads
