@@ -144,8 +144,9 @@ func uniqueErrors(err error) []error {
 	return out
 }
 
-// missingScriptsHint explains unknown task names when the scripts directory
-// does not exist: the flows name Lua tasks that could not be loaded from it.
+// missingScriptsHint explains unknown task names that are not near misses
+// of known ones when the scripts directory does not exist: the flows name Lua
+// tasks that could not be loaded from it.
 func missingScriptsHint(reg *engine.Registry, cfg *conf.Config) error {
 	dir := cfg.Lua.ScriptsDir
 	if dir == "" {
@@ -157,7 +158,9 @@ func missingScriptsHint(reg *engine.Registry, cfg *conf.Config) error {
 	for _, k := range conf.FlowKinds {
 		for _, phase := range cfg.Flows[k].Phases {
 			for _, ref := range phase {
-				if _, err := reg.Lookup(ref.Name); err != nil && ref.Name != "" {
+				// A near miss of a known name is a typo, which the
+				// unknown-task error already corrects.
+				if _, err := reg.Lookup(ref.Name); err != nil && ref.Name != "" && len(engine.Closest(ref.Name, reg.Names(), 3)) == 0 {
 					return fmt.Errorf("no Lua task was loaded: the scripts directory %s does not exist (set [DEFAULT] scripts_dir; the default is \"scripts\" beside the first config file)", relPath(dir))
 				}
 			}

@@ -66,12 +66,17 @@ func TestUnknownTaskWithoutScriptsDirSaysWhy(t *testing.T) {
 		t.Errorf("error lacks\n%s\ngot\n%v", want, err)
 	}
 
-	// A typo in a built-in task's name with an existing scripts directory
-	// gets no such hint.
+	// A typo in a built-in task's name gets no such hint, with or without
+	// a scripts directory: the suggestion is the fix.
 	p = writeConf(t, "[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = pre:['stop_instanse_task'],main:['start_instance_task'],post:['confirm_instance_active_task']\n")
-	_, _, err = execute(t, "check", "--config-file", p, "--config-file", writeConf(t, "[DEFAULT]\nscripts_dir = "+t.TempDir()+"\n"))
-	if err == nil || strings.Contains(err.Error(), "no Lua task was loaded") {
-		t.Errorf("unexpected hint or no error: %v", err)
+	for _, args := range [][]string{
+		{"check", "--config-file", p},
+		{"check", "--config-file", p, "--config-file", writeConf(t, "[DEFAULT]\nscripts_dir = "+t.TempDir()+"\n")},
+	} {
+		_, _, err = execute(t, args...)
+		if err == nil || strings.Contains(err.Error(), "no Lua task was loaded") || !strings.Contains(err.Error(), `did you mean "stop_instance_task"`) {
+			t.Errorf("%v: unexpected hint or no error: %v", args, err)
+		}
 	}
 }
 
