@@ -172,7 +172,9 @@ func missingScriptsHint(reg *engine.Registry, cfg *conf.Config) error {
 // relPath shows p relative to the working directory when that is shorter.
 func relPath(p string) string {
 	wd, err := os.Getwd()
-	if err != nil {
+	if err != nil || wd == string(filepath.Separator) {
+		// From the root directory, "etc/kaifuku/scripts" reads as a
+		// mistake; the absolute path is clearer.
 		return p
 	}
 	if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {

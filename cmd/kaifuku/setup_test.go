@@ -93,3 +93,17 @@ func TestTaskSettingsProblemReportedOnce(t *testing.T) {
 		t.Errorf("message found %d times, want once:\n%v", n, err)
 	}
 }
+
+// Paths are shown relative to the working directory below it, and absolute
+// from the root directory.
+func TestRelPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if got := relPath(filepath.Join(dir, "scripts")); got != "scripts" {
+		t.Errorf("below the working directory: %q, want scripts", got)
+	}
+	t.Chdir("/")
+	if got := relPath("/etc/kaifuku/scripts"); got != "/etc/kaifuku/scripts" {
+		t.Errorf("from /: %q, want the absolute path", got)
+	}
+}
