@@ -89,18 +89,15 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 		return exitCode(2, err)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
-		return exitCode(2, fmt.Errorf("[DEFAULT] state_dir: %w", err))
+		return exitCode(2, fmt.Errorf("[DEFAULT] state_dir: %w (run kaifuku serve as a user who may create it, or set [DEFAULT] state_dir in a configuration file)", err))
 	}
 	d := &daemon{files: files, log: log, cfg: cfg, metrics: metrics.New()}
+	createdToken := false
 
 	if cfg.API.AuthStrategy == "noauth" {
 		log.Warn("[api] auth_strategy = noauth: the API accepts every request without a token; use it only for tests")
-	} else if created, err := ensureTokenFile(cfg.API.TokenFile); err != nil {
+	} else if createdToken, err = ensureTokenFile(cfg.API.TokenFile); err != nil {
 		return exitCode(2, err)
-	} else if created {
-		fmt.Fprintf(out, "kaifuku: created %s with a random API token (mode 0600); keep it secret.\n", cfg.API.TokenFile)
-		fmt.Fprintf(out, "kaifuku: try: openstack --os-auth-type admin_token --os-token \"$(head -n1 %s)\" --os-endpoint %s segment list\n",
-			shellQuote(cfg.API.TokenFile), endpointURL(cfg.API.Listen))
 	}
 	settings, err := apiSettings(cfg)
 	if err != nil {
@@ -149,6 +146,12 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	ln, err := net.Listen("tcp", cfg.API.Listen)
 	if err != nil {
 		return exitCode(2, fmt.Errorf("[api] listen: %w", err))
+	}
+	// Say how to use the new token only once the daemon can be used.
+	if createdToken {
+		fmt.Fprintf(out, "kaifuku: created %s with a random API token (mode 0600); keep it secret.\n", cfg.API.TokenFile)
+		fmt.Fprintf(out, "kaifuku: try: openstack --os-auth-type admin_token --os-token \"$(head -n1 %s)\" --os-endpoint %s segment list\n",
+			shellQuote(cfg.API.TokenFile), endpointURL(cfg.API.Listen))
 	}
 	srv := &http.Server{Handler: d.api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384,
 		ErrorLog: nil}
