@@ -56,7 +56,10 @@ and its fallback. The segment is the fixture's cloud: hosts with
 
 By default the run happens in virtual time: the simulated cloud's latencies,
 Nova's service_down_time and the tasks' polling pass instantly, and durations
-are virtual. --real-time plays it on the wall clock.
+are virtual. Parallel evacuations share the virtual clock, so with several
+servers the order they finish in (and with it the scheduler's placements and
+the total duration) can differ slightly between runs, as it can on a real
+cloud. --real-time plays it on the wall clock.
 
 Only the cloud is simulated. Lua tasks use their real modules: http posts to
 the hosts of [lua] http_allowed_hosts and smtp mails through [smtp], as in
