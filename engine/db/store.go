@@ -106,7 +106,7 @@ type stmtRunner struct {
 	err   error
 }
 
-func (s stmtRunner) QueryRowContext(ctx context.Context, args ...any) rowScanner {
+func (s stmtRunner) QueryRowContext(ctx context.Context, args ...any) scanner {
 	if s.err != nil {
 		return errRow{s.err}
 	}
@@ -126,8 +126,6 @@ func (s stmtRunner) ExecContext(ctx context.Context, args ...any) (sql.Result, e
 	}
 	return s.st.ExecContext(ctx, args...)
 }
-
-type rowScanner interface{ Scan(...any) error }
 
 type errRow struct{ err error }
 
@@ -201,7 +199,27 @@ type querier interface {
 
 const segmentCols = `s.id, s.uuid, s.name, s.service_type, s.enabled, s.description, s.recovery_method, s.created_at, s.updated_at`
 
+// scanner is a row to read: *sql.Row, *sql.Rows or an error standing in for one.
 type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and reads every row with scan. An empty result is an
+// empty slice, which the API lists as [] rather than null.
+func queryAll[T any](ctx context.Context, db *DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.r.QueryContext(ctx, db.d.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
 
 func scanSegment(sc scanner, extra ...any) (Segment, error) {
 	var s Segment
@@ -302,20 +320,7 @@ func (db *DB) Segments(ctx context.Context, f SegmentFilter, p Page) ([]Segment,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+segmentCols+` FROM `+q), qargs...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Segment{}
-	for rows.Next() {
-		s, err := scanSegment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, `SELECT `+segmentCols+` FROM `+q, qargs, func(sc scanner) (Segment, error) { return scanSegment(sc) })
 }
 
 // paged builds "table WHERE ... ORDER BY ... LIMIT n" for a list with
@@ -613,20 +618,7 @@ func (db *DB) Hosts(ctx context.Context, segmentUUID string, f HostFilter, p Pag
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+segmentCols+`, `+hostCols+` FROM `+q), qargs...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Host{}
-	for rows.Next() {
-		h, err := scanHost(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, `SELECT `+segmentCols+`, `+hostCols+` FROM `+q, qargs, scanHost)
 }
 
 // UpdateHost changes a host (409 when in use or the name is taken).
@@ -712,22 +704,12 @@ func (db *DB) setHostFlag(ctx context.Context, name, col string, v bool) error {
 // of the segment of the named host, in Masakari's order (created_at desc,
 // id desc).
 func (db *DB) ReservedHosts(ctx context.Context, name string) ([]string, error) {
-	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT r.name FROM hosts h JOIN hosts r ON r.failover_segment_id = h.failover_segment_id
+	return queryAll(ctx, db, `SELECT r.name FROM hosts h JOIN hosts r ON r.failover_segment_id = h.failover_segment_id
 		WHERE h.name = ? AND h.deleted = 0 AND r.deleted = 0 AND r.reserved = 1 AND r.on_maintenance = 0
-		ORDER BY r.created_at DESC, r.id DESC`), name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		ORDER BY r.created_at DESC, r.id DESC`, []any{name}, func(sc scanner) (n string, err error) {
+		err = sc.Scan(&n)
+		return n, err
+	})
 }
 
 // ---- notifications
@@ -918,20 +900,7 @@ func (db *DB) Notifications(ctx context.Context, f NotificationFilter, p Page) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, db.d.q(`SELECT `+notificationCols+` FROM `+q), qargs...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Notification{}
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, `SELECT `+notificationCols+` FROM `+q, qargs, scanNotification)
 }
 
 // CountNotifications counts the stored notifications.

@@ -188,20 +188,7 @@ func (db *DB) WithStatus(ctx context.Context, before time.Time, statuses ...stri
 		q += ` AND n.generated_time < ?`
 		args = append(args, formatTime(before))
 	}
-	rows, err := db.r.QueryContext(ctx, db.d.q(q+` ORDER BY n.id`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, q+` ORDER BY n.id`, args, scanNotification)
 }
 
 // ---- flow progress
