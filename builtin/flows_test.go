@@ -370,8 +370,11 @@ func TestTimeToRecoveryAgainstMasakari(t *testing.T) {
 			t.Fatalf("N=%d: force %s, wait %s, Masakari %s", n, force, wait, masakari)
 		}
 		// The part before the evacuations: 61 s (heartbeat lapse, seen at the
-		// next poll) against 60 s RPC + 180 s sleep.
-		if masakari-wait != 240*time.Second-61*time.Second {
+		// next poll) against 60 s RPC + 180 s sleep. With one server the
+		// evacuation takes the same virtual time in both runs; parallel
+		// evacuations share the fake clock, so their part varies between
+		// runs and only the bound above holds.
+		if n == 1 && masakari-wait != 240*time.Second-61*time.Second {
 			t.Fatalf("N=%d: saved %s, want 179s", n, masakari-wait)
 		}
 	}
