@@ -163,9 +163,12 @@ func (ru *run) retryMain(ctx context.Context) error {
 	return last
 }
 
-// fail reverts everything that ran unless err is an early end.
+// fail reverts everything that ran unless err is an early end or the run
+// was stopped from outside: a drained or cancelled run (shutdown) is left as
+// a crash would leave it, to be resumed from its first unfinished task, not
+// undone.
 func (ru *run) fail(ctx context.Context, err error) error {
-	if IsEarlyEnd(err) || errors.Is(err, ErrInterrupted) {
+	if IsEarlyEnd(err) || errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
 		return err
 	}
 	ru.revert(ctx, ru.ran, err)
