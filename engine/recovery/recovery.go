@@ -5,6 +5,7 @@ package recovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -169,7 +170,9 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 	if second == nil || resume[secondKind] == nil || resume[firstKind] == nil {
 		r := first()
 		runs = append(runs, r)
-		if second == nil || r.Result.Err == nil || engine.IsSkip(r.Result.Err) || ctx.Err() != nil {
+		// A run stopped for shutdown is resumed later, not replaced by the
+		// fallback.
+		if second == nil || r.Result.Err == nil || engine.IsSkip(r.Result.Err) || ctx.Err() != nil || errors.Is(r.Result.Err, engine.ErrInterrupted) {
 			return outcome(runs)
 		}
 		m.logger().WithField("notification_uuid", n.UUID).Warnf("recovery method %s: %s flow failed (%v); falling back to the %s flow", method, firstKind, r.Result.Err, secondKind)

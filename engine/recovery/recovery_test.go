@@ -2,6 +2,7 @@ package recovery_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -231,5 +232,31 @@ func TestResumeGoesOnWithTheFallbackFlow(t *testing.T) {
 		recovery.Host{Name: "compute1", SegmentEnabled: true, RecoveryMethod: "auto_priority"}, w.segs, resume)
 	if out.Status != "finished" || strings.Join(w.ran, " ") != "evacuate@rh2" {
 		t.Fatalf("status %s ran %q", out.Status, strings.Join(w.ran, " "))
+	}
+}
+
+func TestDrainedFirstFlowDoesNotFallBack(t *testing.T) {
+	for _, method := range []string{"rh_priority", "auto_priority"} {
+		t.Run(method, func(t *testing.T) {
+			w := newWorld(t)
+			drain := make(chan struct{})
+			w.mgr.Runner.Drain = drain
+			// Shutdown begins while the first flow's pre task runs: the flow
+			// stops at the next boundary and is to be resumed, not replaced
+			// by the fallback flow.
+			w.fail["disable"] = func(engine.Store) error { close(drain); return nil }
+			out := w.mgr.Process(context.Background(), hostNote(map[string]string{"event": "STOPPED", "host_status": "NORMAL"}),
+				recovery.Host{Name: "compute1", SegmentEnabled: true, RecoveryMethod: method}, w.segs, nil)
+			if len(out.Runs) != 1 {
+				var kinds []string
+				for _, r := range out.Runs {
+					kinds = append(kinds, string(r.Flow))
+				}
+				t.Fatalf("runs %v, want only the interrupted first flow", kinds)
+			}
+			if !errors.Is(out.Runs[0].Result.Err, engine.ErrInterrupted) {
+				t.Fatalf("first run ended with %v, want ErrInterrupted", out.Runs[0].Result.Err)
+			}
+		})
 	}
 }
