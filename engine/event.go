@@ -27,6 +27,11 @@ type TaskRecord struct {
 	Ended      time.Time       `json:"ended,omitzero"`
 	Error      string          `json:"error,omitempty"`
 	NoProgress bool            `json:"no_progress,omitempty"`
+	// EarlyEnd is "skip" or "ignore" when the task succeeded by ending the
+	// flow early, with the message it ended it with: a resumed run ends there
+	// again instead of running the tasks it ruled out.
+	EarlyEnd        string `json:"early_end,omitempty"`
+	EarlyEndMessage string `json:"early_end_message,omitempty"`
 }
 
 // EventType says what happened in a run.

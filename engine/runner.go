@@ -191,6 +191,9 @@ func (ru *run) phase(ctx context.Context, p conf.Phase) error {
 		ru.ran = append(ru.ran, t)
 		if ru.done[t.Spec.Name] {
 			ru.log.WithField("task", t.Spec.Name).Info("task already succeeded before the restart; not run again")
+			if err := ru.records[t.Spec.Name].earlyEnd(); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := ru.execute(ctx, t); err != nil {
@@ -251,6 +254,7 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	ru.mu.Lock()
 	rec := ru.record(t)
 	rec.State, rec.Progress, rec.Error = StateRunning, 0, ""
+	rec.EarlyEnd, rec.EarlyEndMessage = "", ""
 	rec.Started, rec.Ended = ru.r.Clock.Now().UTC(), time.Time{}
 	snap := cloneRecord(rec)
 	in := ru.inputs(t)
@@ -281,6 +285,12 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 			ru.store[k] = v
 		}
 		rec.State, rec.Progress = StateSuccess, 1
+		if err != nil {
+			rec.EarlyEnd, rec.EarlyEndMessage = "ignore", err.Error()
+			if IsSkip(err) {
+				rec.EarlyEnd = "skip"
+			}
+		}
 	} else {
 		rec.State, rec.Error = StateFailure, err.Error()
 	}
@@ -368,6 +378,18 @@ func (ru *run) snapshot() []TaskRecord {
 		out = append(out, cloneRecord(ru.records[n]))
 	}
 	return out
+}
+
+// earlyEnd rebuilds the skip or ignore a succeeded task ended its flow with
+// (nil when it did not).
+func (r *TaskRecord) earlyEnd() error {
+	switch r.EarlyEnd {
+	case "skip":
+		return &SkipError{Msg: r.EarlyEndMessage}
+	case "ignore":
+		return &IgnoreError{Msg: r.EarlyEndMessage}
+	}
+	return nil
 }
 
 func cloneRecord(r *TaskRecord) TaskRecord {

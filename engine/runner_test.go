@@ -423,3 +423,42 @@ func TestSharedValuesLiveForOneRun(t *testing.T) {
 		t.Fatal("shared value not closed at the end of the run")
 	}
 }
+
+// A crash after a task ended the flow early (its SUCCESS record and the store
+// are persisted) but before the notification's final status was stored must
+// not, on resume, go on with the tasks the skip or ignore had ruled out.
+func TestResumeAfterEarlyEndDoesNotRunTheRest(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status string
+	}{
+		{engine.Skip("Skipping recovery for instance: i as it is not Ha_Enabled"), engine.StatusFinished},
+		{engine.Ignore("Recovery of instance 'i' is ignored as it is in 'paused' state."), engine.StatusIgnored},
+	} {
+		f := newFixture()
+		f.add(engine.Spec{Name: "stop"}, &testTask{fail: func(engine.Store) error { return tc.err }})
+		f.add(engine.Spec{Name: "start"}, &testTask{})
+		fl := f.build(t, flowSpec(conf.FlowInstance, "stop", "start", ""))
+		var events []engine.Event
+		newRunner(&events).Run(context.Background(), engine.Request{Flow: fl, Store: engine.Store{}})
+		// What the persistence listener saved: the record and store of the
+		// last task event.
+		cp := &engine.Checkpoint{}
+		for _, e := range events {
+			if e.Type == engine.TaskSucceeded {
+				cp.Store = e.Store
+				cp.Records = []engine.TaskRecord{e.Record}
+			}
+		}
+		if cp.Records == nil {
+			t.Fatalf("%v: no TaskSucceeded event for the early end", tc.err)
+		}
+		res := newRunner(nil).Run(context.Background(), engine.Request{Flow: fl, Store: engine.Store{}, Resume: cp})
+		if got := f.j.String(); got != "run:stop" {
+			t.Errorf("%v: journal after resume %q, want %q", tc.err, got, "run:stop")
+		}
+		if res.Status != tc.status || res.Err == nil || res.Err.Error() != tc.err.Error() {
+			t.Errorf("%v: resumed run ended %s (%v), want %s", tc.err, res.Status, res.Err, tc.status)
+		}
+	}
+}
