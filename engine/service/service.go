@@ -324,10 +324,14 @@ func interrupted(out recovery.Outcome) bool {
 
 // renew extends the lease every third of its length; when the lease is lost
 // the run is cancelled, and so it is when the database could not be reached
-// to renew it for a whole lease (another engine may have taken it over).
+// to renew it twice in a row: the run stops a renewal period before the
+// lease it last stored runs out, not after another engine may have taken the
+// notification over. Each renewal is bounded by that period so that a
+// database that hangs is noticed as one that refuses.
 func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, lost func(), done chan struct{}) {
 	defer close(done)
-	t := time.NewTicker(lease / 3)
+	period := lease / 3
+	t := time.NewTicker(period)
 	defer t.Stop()
 	renewed := s.now()
 	for {
@@ -335,20 +339,23 @@ func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			ok, err := s.store.RenewLease(ctx, id, s.owner, s.now().Add(lease))
+			asked := s.now()
+			rctx, cancel := context.WithTimeout(ctx, period)
+			ok, err := s.store.RenewLease(rctx, id, s.owner, asked.Add(lease))
+			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				log.Errorf("renew lease: %v", err)
-				if s.now().Sub(renewed) >= lease {
+				if s.now().Sub(renewed) >= lease-period {
 					log.Error("lease expired while the database was unreachable: stopping the run; another engine resumes it")
 					lost()
 					return
 				}
 				continue
 			}
-			renewed = s.now()
+			renewed = asked
 			if !ok {
 				log.Error("lease lost: the notification was claimed elsewhere or expired")
 				lost()

@@ -386,3 +386,59 @@ func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
 		t.Errorf("%d retries and %d final failed statuses, want 1 and 1", retries, failed)
 	}
 }
+
+// slowTicks is a store whose lease renewals fail, on a clock that moves a
+// third of the lease (one renewal period) with every renewal attempt.
+type slowTicks struct {
+	*db.DB
+	lease time.Duration
+	now   atomic.Int64 // unix nanoseconds
+	fails atomic.Int32
+}
+
+func (s *slowTicks) clock() time.Time { return time.Unix(0, s.now.Load()) }
+
+func (s *slowTicks) RenewLease(context.Context, string, string, time.Time) (bool, error) {
+	s.now.Add(int64(s.lease / 3))
+	s.fails.Add(1)
+	return false, errors.New("connection refused")
+}
+
+// An engine that cannot renew its lease must stop the run before the lease
+// it last stored runs out: from then on another engine may claim the
+// notification and resume it, and both would evacuate the same servers.
+func TestUnrenewedLeaseStopsTheRunBeforeItExpires(t *testing.T) {
+	release := make(chan struct{}) // never closed: the second task waits for its context
+	r := newRig(t, false, release, true)
+	const lease = 300 * time.Millisecond
+	store := &slowTicks{DB: r.db, lease: lease}
+	start := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	store.now.Store(start.UnixNano())
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &messages{}
+	log.AddHook(hook)
+	svc := New(store, log)
+	svc.now = store.clock
+	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
+	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
+	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc.Start(ctx)
+	r.notify()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hook.has("lease lost while running") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run went on without a lease (renewals tried: %d)", store.fails.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The claim stored a lease ending at start+lease.
+	if stopped := store.clock(); !stopped.Before(start.Add(lease)) {
+		t.Errorf("run stopped %s after the claim, when its lease of %s had already run out (%d failed renewals)", stopped.Sub(start), lease, store.fails.Load())
+	}
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
