@@ -242,6 +242,13 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	if err != nil {
 		return fmt.Errorf("get server %s: %w", id, err)
 	}
+	if srv.Host != "" && srv.Host != host {
+		// No longer on the failed host (instance_list was read before a
+		// restart and this task is run again): it was moved already, and
+		// Nova refuses to evacuate a server whose host is up.
+		log.WithField("dest_host", srv.Host).Info("server no longer on the failed host; not evacuated again")
+		return nil
+	}
 	if !srv.Locked {
 		// Keep users away from the server until it is recovered; a server the
 		// user locked stays locked and is not unlocked afterwards.

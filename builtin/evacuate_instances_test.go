@@ -493,3 +493,24 @@ func TestEvacuateStartsNothingOnceTheTaskIsOutOfTime(t *testing.T) {
 		t.Fatalf("evacuations started after the deadline: %v", h.cloud.Counters().Evacuations)
 	}
 }
+
+// A run resumed after a restart repeats the evacuation of instance_list,
+// which holds servers the first run had already moved. Such a server is no
+// longer on the failed host: evacuating it again is refused by Nova (its
+// host is up), failed the task and, in the reserved-host flow, used up one
+// reserved host per attempt. It is left alone.
+func TestEvacuateLeavesAServerAlreadyMovedAlone(t *testing.T) {
+	h := newHarness(t, failedHostCloud(haServer(1, "compute1"), haServer(2, "compute2")))
+	if _, err, _ := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1), uid(2))); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.serverOps(uid(2), "evacuate"); n != 0 {
+		t.Fatalf("server already on compute2 evacuated %d time(s)", n)
+	}
+	if n := h.serverOps(uid(1), "evacuate"); n != 1 {
+		t.Fatalf("server on the failed host evacuated %d time(s), want 1", n)
+	}
+	if s := h.server(uid(2)); s.Locked {
+		t.Fatal("server already moved left locked")
+	}
+}
