@@ -14,6 +14,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/sirupsen/logrus"
 )
 
 // Progress messages of evacuate_instances_task (Masakari's).
@@ -28,6 +29,10 @@ const (
 	msgEvacuationFailed   = "Failed to evacuate instances '%s' from host '%s'"                              // 0.7
 	msgEvacuationDone     = "Evacuation process completed!"                                                 // 1.0
 )
+
+// taskRebuilding is the task_state of a server Nova is evacuating (or
+// rebuilding).
+const taskRebuilding = "rebuilding"
 
 // lockPrefix names the per-reserved-host lock, as Masakari's
 // utils.synchronized does.
@@ -267,6 +272,30 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 
 	vm, task := srv.VMState, srv.TaskState
 	stopAfter := true
+	if task == taskRebuilding && (vm == vmActive || vm == vmStopped || vm == vmError) {
+		// Unlike Masakari (reference 2.3, which resets any server with a
+		// task to error and evacuates it again): a server still on the
+		// failed host and rebuilding is most likely an evacuation this task
+		// started before the daemon stopped. Evacuating it again would race
+		// the one under way (Nova may refuse it, and in the reserved-host
+		// flow a failure uses up the next reserved host), so it is waited
+		// for with the usual confirmation and then given the usual
+		// post-steps. Its vm_state before that evacuation is unknown: a
+		// server in error is stopped and put back in error, an active or
+		// stopped one is left as Nova rebuilds it. If it does not move
+		// within wait_period_after_evacuation (a rebuild stuck on the dead
+		// host), it is handled as Masakari does.
+		dest, err := t.confirm(ctx, clk, nova, id, host, vm)
+		switch {
+		case err == nil:
+			log.WithField("dest_host", dest).Info("evacuation already under way confirmed; not evacuated again")
+			return t.afterEvacuation(ctx, clk, nova, log, id, vm, vm == vmError, dest)
+		case errors.Is(err, errTimeout):
+			log.Warn("server still rebuilding on the failed host after wait_period_after_evacuation; evacuating it again")
+		default:
+			return err
+		}
+	}
 	switch {
 	case vm != vmActive && vm != vmError && vm != vmStopped:
 		// Nova evacuates only active, stopped and error servers.
@@ -292,9 +321,23 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	if err := nova.Evacuate(ctx, id, rh); err != nil {
 		return fmt.Errorf("evacuate server %s: %w", id, err)
 	}
-	old := srv.VMState
+	dest, err := t.confirm(ctx, clk, nova, id, host, srv.VMState)
+	if errors.Is(err, errTimeout) {
+		return fmt.Errorf("server %s not evacuated within wait_period_after_evacuation (%s)", id, t.opt.afterEvacuation)
+	}
+	if err != nil {
+		return err
+	}
+	return t.afterEvacuation(ctx, clk, nova, log, id, vm, stopAfter, dest)
+}
+
+// confirm polls a server being evacuated from host until it runs elsewhere
+// (Masakari's confirmation, step 5 of reference 2.3); old is its vm_state
+// when the evacuation was asked for. It returns the destination, or
+// errTimeout after wait_period_after_evacuation.
+func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, id, host, old string) (string, error) {
 	dest := ""
-	err = poll(ctx, clk, t.opt.verifyInterval, t.opt.afterEvacuation, func(ctx context.Context) (bool, error) {
+	err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterEvacuation, func(ctx context.Context) (bool, error) {
 		cur, err := nova.GetServer(ctx, id)
 		if err != nil {
 			return false, fmt.Errorf("get server %s: %w", id, err)
@@ -308,13 +351,13 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		}
 		return false, nil
 	})
-	if errors.Is(err, errTimeout) {
-		return fmt.Errorf("server %s not evacuated within wait_period_after_evacuation (%s)", id, t.opt.afterEvacuation)
-	}
-	if err != nil {
-		return err
-	}
+	return dest, err
+}
 
+// afterEvacuation is the post-step of an evacuated server (step 6 of
+// reference 2.3): a server that was not active is stopped when stopAfter
+// holds, and one that was in error is put back in error.
+func (t *EvacuateInstances) afterEvacuation(ctx context.Context, clk clock.Clock, nova compute.Cloud, log *logrus.Entry, id, vm string, stopAfter bool, dest string) error {
 	if vm != vmActive && stopAfter {
 		if err := nova.Stop(ctx, id); err != nil {
 			return fmt.Errorf("stop server %s after its evacuation: %w", id, err)

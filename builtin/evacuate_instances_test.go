@@ -514,3 +514,58 @@ func TestEvacuateLeavesAServerAlreadyMovedAlone(t *testing.T) {
 		t.Fatal("server already moved left locked")
 	}
 }
+
+// TestEvacuateWaitsForAnEvacuationAlreadyUnderWay is the resume after a
+// crash that came after Nova accepted an evacuation: the server is still on
+// the failed host, rebuilding. It is waited for, not reset and evacuated a
+// second time, and still gets the post-steps of its vm_state.
+func TestEvacuateWaitsForAnEvacuationAlreadyUnderWay(t *testing.T) {
+	cases := []struct {
+		vm            string
+		resets, stops int
+		final         string
+	}{
+		{vm: "active", final: "active"},
+		{vm: "stopped", final: "stopped"},
+		{vm: "error", resets: 1, stops: 1, final: "error"},
+	}
+	for _, c := range cases {
+		t.Run(c.vm, func(t *testing.T) {
+			s := haServer(1, "compute1")
+			s.VMState = c.vm
+			fx := failedHostCloud(s)
+			fx.Latency = simulated.Latency{Stop: 3000, Evacuate: 30000}
+			h := newHarness(t, fx)
+			// The evacuation asked for before the daemon stopped.
+			if err := h.cloud.Evacuate(context.Background(), uid(1), ""); err != nil {
+				t.Fatal(err)
+			}
+			if srv := h.server(uid(1)); srv.TaskState == nil || *srv.TaskState != "rebuilding" || srv.Host != "compute1" {
+				t.Fatalf("setup: server on %s task_state %v, want rebuilding on compute1", srv.Host, srv.TaskState)
+			}
+			_, err, got := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantProgress(t, got, append(evacuated(uid(1)),
+				entry{"Successfully evacuate instances '" + uid(1) + "' from host 'compute1'", 0.7},
+				entry{"Evacuation process completed!", 1.0})...)
+			if n := h.serverOps(uid(1), "evacuate"); n != 1 {
+				t.Errorf("evacuated %d times in all, want only the one under way", n)
+			}
+			if n := h.serverOps(uid(1), "reset_state"); n != c.resets {
+				t.Errorf("%d resets, want %d", n, c.resets)
+			}
+			if n := h.serverOps(uid(1), "stop"); n != c.stops {
+				t.Errorf("%d stops, want %d", n, c.stops)
+			}
+			srv := h.server(uid(1))
+			if srv.Host != "compute2" || srv.VMState != c.final || srv.TaskState != nil || srv.Locked {
+				t.Fatalf("server on %s in %s/%v locked %v, want on compute2 in %s, unlocked", srv.Host, srv.VMState, srv.TaskState, srv.Locked, c.final)
+			}
+			if h.elapsed() > 40*time.Second {
+				t.Errorf("took %s, want about the evacuation's 30s", h.elapsed())
+			}
+		})
+	}
+}
