@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -29,7 +30,13 @@ func (s *Service) persist(e engine.Event) {
 		log.Errorf("encode task record: %v", err)
 		return
 	}
-	ctx := context.Background()
+	// A write gets a third of the lease (the renewal period): a database
+	// that hangs must not hold the run inside the listener, past the
+	// shutdown grace period or the lease itself. A write that runs out is
+	// logged and the run goes on; the task's record or the checkpoint is
+	// then older on disk, and a resume repeats the tasks after it.
+	ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout())
+	defer cancel()
 	if e.Type == engine.TaskSucceeded && e.Store != nil {
 		store, err := json.Marshal(e.Store)
 		if err != nil {
@@ -37,18 +44,31 @@ func (s *Service) persist(e engine.Event) {
 			return
 		}
 		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, store); err != nil {
-			logPersistError(log, e, err)
+			s.logPersistError(log, e, err)
 		}
 		return
 	}
 	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
-		logPersistError(log, e, err)
+		s.logPersistError(log, e, err)
 	}
 }
 
-func logPersistError(log *logrus.Entry, e engine.Event, err error) {
+// writeTimeout is the time limit of one persistence write.
+func (s *Service) writeTimeout() time.Duration {
+	lease := Options{}.withDefaults().Lease
+	if e := s.engine.Load(); e != nil && e.Options.Lease > 0 {
+		lease = e.Options.Lease
+	}
+	return lease / 3
+}
+
+func (s *Service) logPersistError(log *logrus.Entry, e engine.Event, err error) {
 	if errors.Is(err, db.ErrNotOwner) {
 		log.Warnf("%s not persisted: this engine no longer holds the notification", e.Type)
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Errorf("persist %s: no answer from the database within %s", e.Type, s.writeTimeout())
 		return
 	}
 	log.Errorf("persist %s: %v", e.Type, err)

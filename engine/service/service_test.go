@@ -442,3 +442,72 @@ func TestUnrenewedLeaseStopsTheRunBeforeItExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// hanging is a store whose task writes block until their context ends (a
+// database that accepts the connection and never answers).
+type hanging struct {
+	*db.DB
+	writes atomic.Int32
+}
+
+func (h *hanging) SaveTask(ctx context.Context, _, _, _, _ string, _ []byte) error {
+	h.writes.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (h *hanging) SaveTaskAndStore(ctx context.Context, _, _, _, _ string, _, _ []byte) error {
+	h.writes.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// A hanging database holds the run inside the persistence listener for at
+// most a third of the lease per write: the flow still ends and the service
+// still stops.
+func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
+	r := newRig(t, false, nil, true)
+	store := &hanging{DB: r.db}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &messages{}
+	log.AddHook(hook)
+	svc := New(store, log)
+	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
+	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
+	const lease = 150 * time.Millisecond
+	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+
+	// One write on its own returns after the limit.
+	done := make(chan struct{})
+	go func() {
+		svc.persist(engine.Event{Type: engine.TaskStarted, NotificationUUID: "n", Flow: conf.FlowInstance, Task: "first"})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write to a hanging database blocked the listener")
+	}
+	if !hook.has("no answer from the database within 50ms") {
+		t.Errorf("log: %q", hook.msgs)
+	}
+
+	// A whole run ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc.Start(ctx)
+	id := r.notify()
+	r.waitStatus(id, "finished")
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := svc.Stop(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if store.writes.Load() < 4 {
+		t.Errorf("%d writes tried", store.writes.Load())
+	}
+	if r.third.Load() != 1 {
+		t.Errorf("third task ran %d times", r.third.Load())
+	}
+}
