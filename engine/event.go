@@ -45,10 +45,15 @@ const (
 	TaskFailed
 	TaskReverted
 	FlowFinished
+	// NextReservedHost: the reserved-host flow gives up its reserved host
+	// after a failed attempt and tries the next one; Store (with its
+	// reserved_host) is the store that attempt starts from, so that a resume
+	// goes on with that host rather than the one that failed. Task is empty.
+	NextReservedHost
 )
 
 func (t EventType) String() string {
-	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished"}[t]
+	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished", "next reserved host"}[t]
 }
 
 // Event is one thing that happened in a run. Record is a snapshot of the

@@ -155,6 +155,15 @@ func (ru *run) retryMain(ctx context.Context) error {
 			for _, t := range ru.req.Flow.Phases[conf.Main] {
 				delete(ru.done, t.Spec.Name)
 			}
+			// Tell the listener before the attempt starts: a store saved
+			// only on a task's success would still name the failed host
+			// if the daemon stopped before the next attempt had one.
+			ru.attempt, ru.rhost = i+2, hosts[i+1]
+			ru.mu.Lock()
+			ru.store[KeyReservedHost] = hosts[i+1]
+			next := ru.store.Clone()
+			ru.mu.Unlock()
+			ru.emit(Event{Type: NextReservedHost, Phase: conf.Main, Store: next})
 		}
 	}
 	ru.mu.Lock()

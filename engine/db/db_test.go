@@ -205,9 +205,19 @@ func testLeaseExpiryResumes(t *testing.T, d *DB) {
 	if err := d.SaveTask(ctx, n.UUID, "a", "instance", "start_instance_task", []byte(`{"name":"start_instance_task","state":"REVERTED"}`)); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("the old owner wrote progress after losing the lease: %v", err)
 	}
+	if err := d.SaveStore(ctx, n.UUID, "a", "instance", []byte(`{"instance_uuid":"old"}`)); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("the old owner wrote a store after losing the lease: %v", err)
+	}
 	runs, err := d.FlowRuns(ctx, n.UUID)
 	if err != nil || len(runs) != 1 || len(runs[0].Records) != 2 || string(runs[0].Store) != `{"instance_uuid":"x"}` {
 		t.Fatalf("flow runs: %+v %v", runs, err)
+	}
+	// The store alone (the reserved-host flow moving on to its next host).
+	if err := d.SaveStore(ctx, n.UUID, "b", "instance", []byte(`{"instance_uuid":"y"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := d.FlowRuns(ctx, n.UUID); err != nil || len(runs) != 1 || len(runs[0].Records) != 2 || string(runs[0].Store) != `{"instance_uuid":"y"}` {
+		t.Fatalf("flow runs after SaveStore: %+v %v", runs, err)
 	}
 	if ok, err := d.Finish(ctx, n.UUID, "b", "finished", nil); err != nil || !ok {
 		t.Fatal(ok, err)

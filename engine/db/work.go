@@ -252,6 +252,23 @@ func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string
 	})
 }
 
+// SaveStore stores the flow store alone (the reserved-host flow moved on to
+// its next reserved host), creating the flow run row on first use; only
+// while owner holds the notification.
+func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byte) error {
+	now := formatTime(db.now())
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.owns(ctx, tx, id, owner); err != nil {
+			return err
+		}
+		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
+		return err
+	})
+}
+
 func (db *DB) ensureFlow(ctx context.Context, tx *sql.Tx, id, flow, now string) error {
 	_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO flow_runs (notification_uuid, flow, seq, updated_at)
 		VALUES (?, ?, (SELECT COUNT(*) FROM flow_runs WHERE notification_uuid = ?), ?)

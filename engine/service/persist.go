@@ -21,6 +21,10 @@ func (s *Service) Listener() engine.Listener {
 }
 
 func (s *Service) persist(e engine.Event) {
+	if e.Type == engine.NextReservedHost && e.Store != nil {
+		s.persistStore(e)
+		return
+	}
 	if e.Type == engine.FlowFinished || e.Task == "" {
 		return
 	}
@@ -49,6 +53,22 @@ func (s *Service) persist(e engine.Event) {
 		return
 	}
 	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
+		s.logPersistError(log, e, err)
+	}
+}
+
+// persistStore saves the flow store alone: the reserved-host flow moved on
+// to its next reserved host.
+func (s *Service) persistStore(e engine.Event) {
+	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("reserved_host", e.ReservedHost)
+	store, err := json.Marshal(e.Store)
+	if err != nil {
+		log.Errorf("encode flow store: %v", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.writeTimeout())
+	defer cancel()
+	if err := s.store.SaveStore(ctx, e.NotificationUUID, s.owner, string(e.Flow), store); err != nil {
 		s.logPersistError(log, e, err)
 	}
 }

@@ -85,6 +85,7 @@ type Store interface {
 	HostByUUID(ctx context.Context, id string) (db.Host, error)
 	SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error
 	SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error
+	SaveStore(ctx context.Context, id, owner, flow string, store []byte) error
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
 	ClearProgress(ctx context.Context, id string) error
 	TryPeriodic(ctx context.Context, name, owner string, every time.Duration) (bool, error)

@@ -511,3 +511,72 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 		t.Errorf("third task ran %d times", r.third.Load())
 	}
 }
+
+// rhTask is an evacuation that fails on r1 and, the first time it runs on
+// r2, stands for a daemon that dies (it cancels the run).
+type rhTask struct {
+	mu    sync.Mutex
+	tried []string
+	crash context.CancelFunc
+}
+
+func (t *rhTask) Execute(ctx context.Context, _ *engine.Env, in engine.Store) (engine.Store, error) {
+	rh, _ := in[engine.KeyReservedHost].(string)
+	t.mu.Lock()
+	t.tried = append(t.tried, rh)
+	var crash context.CancelFunc
+	if rh != "r1" {
+		crash, t.crash = t.crash, nil
+	}
+	t.mu.Unlock()
+	switch {
+	case rh == "r1":
+		return nil, engine.Fail("evacuation to r1 failed")
+	case crash != nil:
+		crash()
+		return nil, ctx.Err()
+	}
+	return engine.Store{}, nil
+}
+
+func (t *rhTask) Revert(context.Context, *engine.Env, engine.Store, error) error { return nil }
+
+// A daemon that dies after the attempt on the first reserved host failed,
+// before the attempt on the next one had a success, resumes with the next
+// reserved host: the failed one is not tried again.
+func TestResumeAfterAFailedReservedHostGoesOnWithTheNext(t *testing.T) {
+	r := newRig(t, false, nil, true)
+	ctx := context.Background()
+	id := r.notify()
+	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), time.Now().Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	evac := &rhTask{}
+	flow := &engine.Flow{Kind: conf.FlowHostRH}
+	flow.Phases[conf.Pre] = []engine.FlowTask{
+		{Spec: engine.Spec{Name: "disable", Atom: "DisableTask"}, Phase: conf.Pre, Task: &stepTask{runs: &atomic.Int32{}}},
+	}
+	flow.Phases[conf.Main] = []engine.FlowTask{
+		{Spec: engine.Spec{Name: "evacuate", Atom: "EvacuateTask", Optional: []string{engine.KeyReservedHost}}, Phase: conf.Main, Task: evac},
+	}
+	runner := &engine.Runner{Clock: clock.Real{}, Log: r.svc.log, Listener: r.svc.Listener()}
+	store := engine.Store{engine.KeyHostName: "h1", engine.KeyNotificationUUID: id, engine.KeyReservedHostList: []any{"r1", "r2", "r3"}}
+
+	cctx, crash := context.WithCancel(ctx)
+	defer crash()
+	evac.crash = crash
+	if res := runner.Run(cctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store}); !errors.Is(res.Err, context.Canceled) {
+		t.Fatalf("first run: %s %v, want it cut short", res.Status, res.Err)
+	}
+	cps, err := r.svc.checkpoints(ctx, id)
+	if err != nil || cps[conf.FlowHostRH] == nil {
+		t.Fatalf("checkpoints %v %v", cps, err)
+	}
+	res := runner.Run(ctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store, Resume: cps[conf.FlowHostRH]})
+	if res.Status != engine.StatusFinished {
+		t.Fatalf("resumed run: %s %v", res.Status, res.Err)
+	}
+	if want := []string{"r1", "r2", "r2"}; strings.Join(evac.tried, ",") != strings.Join(want, ",") {
+		t.Errorf("reserved hosts tried %v, want %v", evac.tried, want)
+	}
+}
