@@ -50,10 +50,15 @@ const (
 	// reserved_host) is the store that attempt starts from, so that a resume
 	// goes on with that host rather than the one that failed. Task is empty.
 	NextReservedHost
+	// FallbackStarted: a fresh run of a recovery method's fallback flow
+	// (Request.Fallback) begins; Store is its initial store, so that a
+	// resume goes on with the fallback instead of the flow that failed.
+	// Task is empty.
+	FallbackStarted
 )
 
 func (t EventType) String() string {
-	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished", "next reserved host"}[t]
+	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished", "next reserved host", "fallback started"}[t]
 }
 
 // Event is one thing that happened in a run. Record is a snapshot of the

@@ -44,6 +44,10 @@ type Request struct {
 	// Resume continues an interrupted run: tasks whose record is SUCCESS are
 	// not executed again, and Resume.Store replaces Store.
 	Resume *Checkpoint
+	// Fallback marks the run of a recovery method's second flow, after the
+	// first failed: a fresh one (no Resume) starts with a FallbackStarted
+	// event, so that the fall back is persisted before any task succeeds.
+	Fallback bool
 }
 
 // Checkpoint is the persisted state of a run, enough to resume it.
@@ -96,6 +100,9 @@ func (r *Runner) Run(ctx context.Context, req Request) Result {
 				ru.done[rec.Name] = true
 			}
 		}
+	}
+	if req.Fallback && req.Resume == nil {
+		ru.emit(Event{Type: FallbackStarted, Store: ru.store.Clone()})
 	}
 	err := ru.flow(ctx)
 	ru.shared.close()

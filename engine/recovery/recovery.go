@@ -139,10 +139,10 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 			return errorOutcome(fmt.Errorf("list reserved hosts: %w", err))
 		}
 	}
-	auto := func() Run {
-		return m.run(ctx, conf.FlowHostAuto, n, engine.Store{engine.KeyHostName: host.Name}, segs, resume)
+	auto := func(fallback bool) Run {
+		return m.run(ctx, conf.FlowHostAuto, n, engine.Store{engine.KeyHostName: host.Name}, segs, resume, fallback)
 	}
-	rh := func() Run {
+	rh := func(fallback bool) Run {
 		if len(reserved) == 0 && resume[conf.FlowHostRH] == nil {
 			return Run{Flow: conf.FlowHostRH, Result: engine.Result{Status: engine.StatusError, Err: engine.ErrNoReservedHosts}}
 		}
@@ -150,7 +150,7 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 		for i, h := range reserved {
 			hosts[i] = h
 		}
-		return m.run(ctx, conf.FlowHostRH, n, engine.Store{engine.KeyHostName: host.Name, engine.KeyReservedHostList: hosts}, segs, resume)
+		return m.run(ctx, conf.FlowHostRH, n, engine.Store{engine.KeyHostName: host.Name, engine.KeyReservedHostList: hosts}, segs, resume, fallback)
 	}
 	first, second := auto, rh
 	firstKind, secondKind := conf.FlowHostAuto, conf.FlowHostRH
@@ -166,9 +166,11 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 	}
 	var runs []Run
 	// A resumed notification that had already fallen back goes on with the
-	// fallback flow.
-	if second == nil || resume[secondKind] == nil || resume[firstKind] == nil {
-		r := first()
+	// fallback flow: the fallback's checkpoint exists from its start on (the
+	// runner announces a fallback with FallbackStarted and its store), even
+	// when the first flow never had a success and so has no checkpoint.
+	if second == nil || resume[secondKind] == nil {
+		r := first(false)
 		runs = append(runs, r)
 		// A run stopped for shutdown is resumed later, not replaced by the
 		// fallback.
@@ -177,7 +179,7 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 		}
 		m.logger().WithField("notification_uuid", n.UUID).Warnf("recovery method %s: %s flow failed (%v); falling back to the %s flow", method, firstKind, r.Result.Err, secondKind)
 	}
-	runs = append(runs, second())
+	runs = append(runs, second(true))
 	return outcome(runs)
 }
 
@@ -187,7 +189,7 @@ func (m *Manager) vm(ctx context.Context, n Notification, resume Checkpoints) Ou
 	if want, ok := valid[event]; !ok || want != domainEvent {
 		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: event '%s' with vir_domain_event '%s' is not a failure kaifuku recovers.", n.UUID, event, domainEvent)}
 	}
-	r := m.run(ctx, conf.FlowInstance, n, engine.Store{engine.KeyInstanceUUID: n.Payload["instance_uuid"]}, nil, resume)
+	r := m.run(ctx, conf.FlowInstance, n, engine.Store{engine.KeyInstanceUUID: n.Payload["instance_uuid"]}, nil, resume, false)
 	return outcome([]Run{r})
 }
 
@@ -207,17 +209,17 @@ func (m *Manager) process(ctx context.Context, n Notification, host Host, segs S
 		m.logger().WithField("notification_uuid", n.UUID).Warnf("Skipping recovery for process: %s.", name)
 		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Skipping recovery for process: %s.", name)}
 	}
-	r := m.run(ctx, conf.FlowProcess, n, engine.Store{engine.KeyProcessName: name, engine.KeyHostName: host.Name}, segs, resume)
+	r := m.run(ctx, conf.FlowProcess, n, engine.Store{engine.KeyProcessName: name, engine.KeyHostName: host.Name}, segs, resume, false)
 	return outcome([]Run{r})
 }
 
-func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, store engine.Store, hosts engine.HostUpdater, resume Checkpoints) Run {
+func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, store engine.Store, hosts engine.HostUpdater, resume Checkpoints, fallback bool) Run {
 	f, ok := m.Flows[kind]
 	if !ok {
 		return Run{Flow: kind, Result: engine.Result{Status: engine.StatusError, Err: fmt.Errorf("no %s flow is configured", kind)}}
 	}
 	store[engine.KeyNotificationUUID] = n.UUID
-	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Locks: m.Locks, Resume: resume[kind]}
+	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Locks: m.Locks, Resume: resume[kind], Fallback: fallback}
 	return Run{Flow: kind, Result: m.Runner.Run(ctx, req)}
 }
 

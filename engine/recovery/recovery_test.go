@@ -260,3 +260,49 @@ func TestDrainedFirstFlowDoesNotFallBack(t *testing.T) {
 		})
 	}
 }
+
+// A daemon that dies in the fallback flow before any of its tasks succeeded
+// resumes with the fallback: its start was announced with its store (which
+// the service saves as its checkpoint), and the first flow, which failed
+// without a success and so left no checkpoint, is not run again.
+func TestFallbackIsAnnouncedAndResumedBeforeItsFirstSuccess(t *testing.T) {
+	w := newWorld(t)
+	var fallbacks []engine.Event
+	w.mgr.Runner.Listener = engine.ListenerFunc(func(e engine.Event) {
+		if e.Type == engine.FallbackStarted {
+			fallbacks = append(fallbacks, e)
+		}
+	})
+	ctx, crash := context.WithCancel(context.Background())
+	defer crash()
+	calls := 0
+	w.fail["disable"] = func(engine.Store) error {
+		calls++
+		if calls == 1 {
+			return engine.Fail("auto flow failed")
+		}
+		crash() // the daemon dies in the fallback's first task
+		return ctx.Err()
+	}
+	note := hostNote(map[string]string{"event": "STOPPED", "host_status": "NORMAL"})
+	host := recovery.Host{Name: "compute1", SegmentEnabled: true, RecoveryMethod: "auto_priority"}
+	out := w.mgr.Process(ctx, note, host, w.segs, nil)
+	if !out.Interrupted || len(out.Runs) != 2 {
+		t.Fatalf("first processing: %+v", out)
+	}
+	if len(fallbacks) != 1 || fallbacks[0].Flow != conf.FlowHostRH || fallbacks[0].Store["reserved_host_list"] == nil {
+		t.Fatalf("fallback events %+v, want one of the rh flow with its store", fallbacks)
+	}
+
+	// What the service saved: the fallback's store, no first-flow store.
+	resume := recovery.Checkpoints{conf.FlowHostRH: {Store: fallbacks[0].Store}}
+	w.ran, w.fail = nil, map[string]func(engine.Store) error{}
+	fallbacks = nil
+	out = w.mgr.Process(context.Background(), note, host, w.segs, resume)
+	if out.Status != "finished" || strings.Join(w.ran, " ") != "disable evacuate@rh1" {
+		t.Fatalf("resumed: status %s ran %q, want only the fallback flow", out.Status, strings.Join(w.ran, " "))
+	}
+	if len(fallbacks) != 0 {
+		t.Errorf("a resumed fallback announced itself again: %+v", fallbacks)
+	}
+}

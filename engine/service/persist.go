@@ -21,7 +21,7 @@ func (s *Service) Listener() engine.Listener {
 }
 
 func (s *Service) persist(e engine.Event) {
-	if e.Type == engine.NextReservedHost && e.Store != nil {
+	if (e.Type == engine.NextReservedHost || e.Type == engine.FallbackStarted) && e.Store != nil {
 		s.persistStore(e)
 		return
 	}
@@ -58,9 +58,9 @@ func (s *Service) persist(e engine.Event) {
 }
 
 // persistStore saves the flow store alone: the reserved-host flow moved on
-// to its next reserved host.
+// to its next reserved host, or a fallback flow started.
 func (s *Service) persistStore(e engine.Event) {
-	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("reserved_host", e.ReservedHost)
+	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("flow", string(e.Flow))
 	store, err := json.Marshal(e.Store)
 	if err != nil {
 		log.Errorf("encode flow store: %v", err)

@@ -580,3 +580,24 @@ func TestResumeAfterAFailedReservedHostGoesOnWithTheNext(t *testing.T) {
 		t.Errorf("reserved hosts tried %v, want %v", evac.tried, want)
 	}
 }
+
+// The start of a fallback flow is saved with its store: the notification's
+// checkpoints name the fallback before any of its tasks succeeded.
+func TestFallbackStartIsACheckpoint(t *testing.T) {
+	r := newRig(t, false, nil, true)
+	ctx := context.Background()
+	id := r.notify()
+	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), time.Now().Add(time.Minute)); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	r.svc.persist(engine.Event{Type: engine.FallbackStarted, NotificationUUID: id, Flow: conf.FlowHostRH,
+		Store: engine.Store{engine.KeyHostName: "h1", engine.KeyReservedHostList: []any{"r1"}}})
+	cps, err := r.svc.checkpoints(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := cps[conf.FlowHostRH]
+	if len(cps) != 1 || cp == nil || cp.Store[engine.KeyHostName] != "h1" || len(cp.Records) != 0 {
+		t.Fatalf("checkpoints %+v", cps)
+	}
+}
