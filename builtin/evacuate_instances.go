@@ -34,9 +34,10 @@ const (
 // rebuilding).
 const taskRebuilding = "rebuilding"
 
-// lockPrefix names the per-reserved-host lock, as Masakari's
-// utils.synchronized does.
-const lockPrefix = "masakari-"
+// ReservedHostLockPrefix names the per-reserved-host lock, as Masakari's
+// utils.synchronized does. The daemon's database locker needs it to know
+// which locks guard a reserved host.
+const ReservedHostLockPrefix = "masakari-"
 
 // cleanupTimeout bounds, on the run's clock, the unlock of a server after its
 // evacuation, which runs even when the task was cancelled or timed out.
@@ -88,7 +89,7 @@ func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in eng
 
 	if rh != "" {
 		if env.Locks != nil {
-			unlock, err := env.Locks.TryLock(ctx, lockPrefix+rh)
+			unlock, err := env.Locks.TryLock(ctx, ReservedHostLockPrefix+rh)
 			if errors.Is(err, engine.ErrLockHeld) {
 				return nil, &LockHeldError{Host: rh}
 			}

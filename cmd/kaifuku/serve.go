@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/kaifuku-ha/kaifuku/builtin"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/api"
@@ -207,10 +208,6 @@ func (d *daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) error {
 	return nil
 }
 
-// reservedHostLockPrefix is how evacuate_instances_task names the lock of a
-// reserved host (Masakari's "masakari-<host>").
-const reservedHostLockPrefix = "masakari-"
-
 // taskKinds maps task names to "go" or "lua".
 type taskKinds map[string]string
 
@@ -232,7 +229,7 @@ func (d *daemon) buildEngine(cfg *conf.Config) (*service.Engine, taskKinds, erro
 		Drain: d.svc.Drain()}
 	// The reserved-host locks live in the database, shared by every engine
 	// using it; the service runs each notification as their holder.
-	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: reservedHostLockPrefix}}
+	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: builtin.ReservedHostLockPrefix}}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, kinds, nil
 }
 
