@@ -9,7 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -27,7 +27,7 @@ func benchFlow(b *testing.B, kind conf.FlowKind, fx simulated.Fixture, store eng
 	clk := clock.NewFake(epoch)
 	cloud := &swappable{}
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{Cloud: cloud, Config: cfg})
+	builtin.Register(reg, cloud, cfg)
 	flow, err := engine.Build(reg, cfg, kind)
 	if err != nil {
 		b.Fatal(err)

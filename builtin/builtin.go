@@ -67,10 +67,11 @@ const (
 	vmResized = "resized"
 )
 
-// Register adds the nine built-in tasks to reg. Options are read from
-// deps.Config each time a flow is built.
-func Register(reg *engine.Registry, deps Deps) {
-	for _, s := range Specs(deps) {
+// Register adds the nine built-in tasks to reg, driving cloud. Options are
+// read from cfg each time a flow is built. It has the shape of
+// harness.Suite's Builtins, so the harness runs the same tasks.
+func Register(reg *engine.Registry, cloud compute.Cloud, cfg *conf.Config) {
+	for _, s := range Specs(Deps{Cloud: cloud, Config: cfg}) {
 		reg.Register(s)
 	}
 }

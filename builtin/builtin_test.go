@@ -14,7 +14,7 @@ import (
 
 func TestRegisterMasakarisNineTasks(t *testing.T) {
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{})
+	builtin.Register(reg, nil, nil)
 	type row struct {
 		Atom                         string
 		Requires, Optional, Provides []string
@@ -49,7 +49,7 @@ func TestRegisterMasakarisNineTasks(t *testing.T) {
 
 func TestBuiltinTasksRefuseSettings(t *testing.T) {
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{})
+	builtin.Register(reg, nil, nil)
 	s, _ := reg.Lookup("evacuate_instances_task")
 	_, err := s.New(conf.Section{Name: "evacuate_instances_task",
 		Values: map[string]string{"threads": "5", "add_reserved_host_to_aggregate": "true"},
@@ -65,7 +65,7 @@ func TestBuiltinTasksRefuseSettings(t *testing.T) {
 
 func TestTasksWithoutACloudFailWhenRun(t *testing.T) {
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{}) // kaifuku check builds flows without a cloud
+	builtin.Register(reg, nil, nil) // kaifuku check builds flows without a cloud
 	for _, name := range reg.Names() {
 		if name == "no_op" {
 			continue

@@ -13,7 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -126,7 +126,7 @@ func newHarness(t testing.TB, fx simulated.Fixture) *harness {
 
 func (h *harness) registry() *engine.Registry {
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{Cloud: h.nova, Config: h.cfg})
+	builtin.Register(reg, h.nova, h.cfg)
 	return reg
 }
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/conf/examples"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/nova"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )

@@ -84,7 +84,7 @@ func loadConfig(files []string) (*conf.Config, error) {
 // problems (script errors, unknown tasks, data flow) are returned together.
 func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{Cloud: parts.Cloud, Config: cfg})
+	builtin.Register(reg, parts.Cloud, cfg)
 	opts := parts.Scripts
 	opts.Dir, opts.Config, opts.Cloud = cfg.Lua.ScriptsDir, cfg, parts.Cloud
 	var errs []error

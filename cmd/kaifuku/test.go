@@ -10,7 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/harness/luatest"
+	"github.com/kaifuku-ha/kaifuku/builtin"
+	"github.com/kaifuku-ha/kaifuku/engine/harness/luatest"
 )
 
 // testOptions are the flags of kaifuku test.
@@ -57,7 +58,7 @@ or script that does not load, or a bad configuration.`,
 }
 
 func runTests(cmd *cobra.Command, args []string, o testOptions) error {
-	opts := luatest.Options{Paths: args, Verbose: o.verbose, Timeout: o.timeout, Out: cmd.OutOrStdout()}
+	opts := luatest.Options{Paths: args, Verbose: o.verbose, Timeout: o.timeout, Builtins: builtin.Register, Out: cmd.OutOrStdout()}
 	if o.run != "" {
 		re, err := regexp.Compile(o.run)
 		if err != nil {

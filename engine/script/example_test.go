@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -65,7 +65,7 @@ func TestCustomRecoveryMethodsExample(t *testing.T) {
 	}
 	doer, mailer := &okDoer{}, &mailRecorder{}
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{Cloud: cloud, Config: cfg})
+	builtin.Register(reg, cloud, cfg)
 	if err := Register(reg, Options{Dir: cfg.Lua.ScriptsDir, Config: cfg, Cloud: cloud, HTTP: doer, Mailer: mailer}); err != nil {
 		t.Fatal(err)
 	}

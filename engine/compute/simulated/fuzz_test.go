@@ -12,7 +12,7 @@ import (
 // never a panic.
 func FuzzParseFixture(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/bad/*.json")
-	examples, _ := filepath.Glob(filepath.Join("..", "..", "conf", "examples", "*cloud*.json"))
+	examples, _ := filepath.Glob(filepath.Join("..", "..", "..", "conf", "examples", "*cloud*.json"))
 	for _, file := range append(seeds, examples...) {
 		data, err := os.ReadFile(file)
 		if err != nil {

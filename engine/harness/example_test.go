@@ -6,7 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/harness"
+	"github.com/kaifuku-ha/kaifuku/builtin"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
@@ -34,7 +35,7 @@ return {
 		panic(err)
 	}
 
-	s := &harness.Suite{ScriptsDir: dir}
+	s := &harness.Suite{Builtins: builtin.Register, ScriptsDir: dir}
 	res, err := s.RunTask(context.Background(), "page", harness.TaskOptions{
 		Store:  engine.Store{"host_name": "compute1"},
 		Config: map[string]string{"url": "http://pager.example/incidents"},

@@ -19,11 +19,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
@@ -48,6 +48,9 @@ type Suite struct {
 	Config *conf.Config
 	// ScriptsDir holds the Lua tasks; empty means Config.Lua.ScriptsDir.
 	ScriptsDir string
+	// Builtins registers the built-in tasks of every run against the run's
+	// simulated cloud; kaifuku passes builtin.Register. Nil registers none.
+	Builtins Builtins
 
 	// compiled keeps the compiled scripts between runs: every run loads
 	// the scripts afresh (its own states, fakes and declarations), but an
@@ -80,6 +83,10 @@ func (s *Suite) Check() error {
 	_, err = engine.BuildAll(w.registry, s.config())
 	return err
 }
+
+// Builtins registers built-in tasks on reg, driving cloud and reading their
+// options from cfg.
+type Builtins func(reg *engine.Registry, cloud compute.Cloud, cfg *conf.Config)
 
 // Fakes are the remote ends of a run.
 type Fakes struct {
@@ -153,7 +160,9 @@ func (s *Suite) newWorld(fakes Fakes, cfg *conf.Config) (*world, error) {
 	w.mailer = &FakeMailer{Refuse: fakes.SMTPRefuse}
 
 	w.registry = engine.NewRegistry()
-	builtin.Register(w.registry, builtin.Deps{Cloud: cloud, Config: cfg})
+	if s.Builtins != nil {
+		s.Builtins(w.registry, cloud, cfg)
+	}
 	dir := s.scriptsDir()
 	if dir != "" {
 		if st, err := os.Stat(dir); err == nil && st.IsDir() {

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/harness"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
 	"github.com/kaifuku-ha/kaifuku/conf"
 )
 
@@ -35,6 +35,9 @@ type Options struct {
 	// ScriptsDir is where the tasks under test live. Empty means each test
 	// file's own directory (tests sit next to their scripts).
 	ScriptsDir string
+	// Builtins registers the built-in tasks the tests' flows run; kaifuku
+	// passes builtin.Register.
+	Builtins harness.Builtins
 	// Out receives the report.
 	Out io.Writer
 }
@@ -151,7 +154,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		suite, ok := suites[dir]
 		if !ok {
-			suite = &harness.Suite{Config: cfg, ScriptsDir: dir}
+			suite = &harness.Suite{Config: cfg, ScriptsDir: dir, Builtins: opts.Builtins}
 			if err := suite.Check(); err != nil {
 				return nil, &LoadError{err}
 			}

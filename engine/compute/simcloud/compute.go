@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 )
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/builtin"
 )
 
 // writeFiles writes name → content into a fresh directory and returns it.
@@ -33,6 +35,7 @@ func run(t *testing.T, opts Options) (*Report, string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	opts.Out = &out
+	opts.Builtins = builtin.Register
 	rep, err := Run(context.Background(), opts)
 	return rep, out.String(), err
 }

@@ -163,7 +163,7 @@ func TestEmptyTablesEitherWay(t *testing.T) {
 // *cloud*.json) and checks the notifications there name things the cloud
 // fixture has.
 func TestShippedFixtures(t *testing.T) {
-	dir := filepath.Join("..", "..", "conf", "examples")
+	dir := filepath.Join("..", "..", "..", "conf", "examples")
 	files, err := filepath.Glob(filepath.Join(dir, "*cloud*.json"))
 	if err != nil || len(files) < 2 {
 		t.Fatalf("want at least 2 fixtures in %s, got %v (%v)", dir, files, err)

@@ -16,8 +16,8 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/harness"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
@@ -94,7 +94,7 @@ func suiteFor(suite *harness.Suite, cfgFile string) (*harness.Suite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opts.config_file: %w", err)
 	}
-	return &harness.Suite{Config: cfg}, nil
+	return &harness.Suite{Config: cfg, Builtins: suite.Builtins}, nil
 }
 
 func luaContext(L *lua.LState) context.Context {

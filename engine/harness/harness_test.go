@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/builtin"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
@@ -75,7 +76,7 @@ return {
 `
 
 func TestFakeTimeMakesASixtySecondSleepInstant(t *testing.T) {
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"sleeper": sleeper})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"sleeper": sleeper})}
 	began := time.Now()
 	res, err := s.RunTask(context.Background(), "sleeper", TaskOptions{})
 	if err != nil {
@@ -106,7 +107,7 @@ func TestFakeTimeMakesASixtySecondSleepInstant(t *testing.T) {
 
 func TestFakeTimeHonoursTheTaskTimeout(t *testing.T) {
 	src := strings.Replace(sleeper, "timeout = 120", "timeout = 30", 1)
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"sleeper": src})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"sleeper": src})}
 	start := time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC)
 	res, err := s.RunTask(context.Background(), "sleeper", TaskOptions{Fakes: Fakes{Start: start}})
 	if err != nil {
@@ -124,7 +125,7 @@ func TestFakeTimeHonoursTheTaskTimeout(t *testing.T) {
 }
 
 func TestCannedHTTP(t *testing.T) {
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"pager": pager})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"pager": pager})}
 	opts := TaskOptions{
 		Store:  engine.Store{"host_name": "compute1"},
 		Config: map[string]string{"url": "http://pager.example/api/incidents"},
@@ -200,7 +201,7 @@ func TestCannedResponseTimes(t *testing.T) {
 }
 
 func TestMailer(t *testing.T) {
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"mailer": mailScript})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"mailer": mailScript})}
 	opts := TaskOptions{Store: engine.Store{"host_name": "compute1"}, Config: map[string]string{"to": "ops@example.com"}}
 	res, err := s.RunTask(context.Background(), "mailer", opts)
 	if err != nil || !res.OK {
@@ -218,7 +219,7 @@ func TestMailer(t *testing.T) {
 }
 
 func TestRealProvidesAndRequiresChecks(t *testing.T) {
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"undeclared": undeclared, "pager": pager})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"undeclared": undeclared, "pager": pager})}
 	res, err := s.RunTask(context.Background(), "undeclared", TaskOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func fixture(t *testing.T) *simulated.Fixture {
 }
 
 func TestBuiltinTaskOnTheSimulatedCloud(t *testing.T) {
-	s := &Suite{}
+	s := &Suite{Builtins: builtin.Register}
 	res, err := s.RunTask(context.Background(), "prepare_HA_enabled_instances_task", TaskOptions{
 		Store: engine.Store{"host_name": "compute1"}, Fakes: Fakes{Cloud: fixture(t)}})
 	if err != nil {
@@ -279,7 +280,7 @@ func TestBuiltinTaskOnTheSimulatedCloud(t *testing.T) {
 }
 
 func TestRunFlowHostAuto(t *testing.T) {
-	s := &Suite{}
+	s := &Suite{Builtins: builtin.Register}
 	res, err := s.RunFlow(context.Background(), FlowOptions{Kind: conf.FlowHostAuto, Fakes: Fakes{Cloud: fixture(t)}})
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestRunFlowHostAuto(t *testing.T) {
 }
 
 func TestRunFlowReservedHost(t *testing.T) {
-	s := &Suite{}
+	s := &Suite{Builtins: builtin.Register}
 	res, err := s.RunFlow(context.Background(), FlowOptions{Kind: conf.FlowHostRH, Fakes: Fakes{Cloud: fixture(t)}})
 	if err != nil {
 		t.Fatal(err)
@@ -333,7 +334,7 @@ func TestRunFlowReservedHost(t *testing.T) {
 }
 
 func TestRunFlowNeedsAFailedHost(t *testing.T) {
-	s := &Suite{}
+	s := &Suite{Builtins: builtin.Register}
 	_, err := s.RunFlow(context.Background(), FlowOptions{Kind: conf.FlowHostAuto})
 	if err == nil || !strings.Contains(err.Error(), "no failed host") {
 		t.Errorf("err %v", err)
@@ -345,7 +346,7 @@ func TestRunFlowNeedsAFailedHost(t *testing.T) {
 }
 
 func TestBadScriptIsALoadError(t *testing.T) {
-	s := &Suite{ScriptsDir: scriptsDir(t, map[string]string{"broken": "return {execute = function(store) return {} end\n"})}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: scriptsDir(t, map[string]string{"broken": "return {execute = function(store) return {} end\n"})}
 	err := s.Check()
 	if err == nil || !strings.Contains(err.Error(), "broken.lua") {
 		t.Fatalf("err %v", err)
@@ -360,7 +361,7 @@ func BenchmarkRunTask(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "pager.lua"), []byte(pager), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	s := &Suite{ScriptsDir: dir}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: dir}
 	opts := TaskOptions{
 		Store:  engine.Store{"host_name": "compute1"},
 		Config: map[string]string{"url": "http://pager.example/api/incidents"},
@@ -382,7 +383,7 @@ func BenchmarkRunFlow(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &Suite{}
+	s := &Suite{Builtins: builtin.Register}
 	b.ReportAllocs()
 	for b.Loop() {
 		res, err := s.RunFlow(context.Background(), FlowOptions{Kind: conf.FlowHostAuto, Fakes: Fakes{Cloud: &fx}})
@@ -404,7 +405,7 @@ return {
 }
 `
 	dir := scriptsDir(t, map[string]string{"answer": strings.Replace(src, "%s", "first", 1)})
-	s := &Suite{ScriptsDir: dir}
+	s := &Suite{Builtins: builtin.Register, ScriptsDir: dir}
 	for _, want := range []string{"first 1", "first 1"} {
 		res, err := s.RunTask(context.Background(), "answer", TaskOptions{})
 		if err != nil || !res.OK || res.Provides["answer"] != want {

@@ -4,7 +4,7 @@
 // Nova with two fake hypervisors on loopback), which must be running
 // (start.sh). Run with
 //
-//	go test -tags novabed -run NovaBed -v ./builtin/nova/
+//	go test -tags novabed -run NovaBed -v ./engine/compute/nova/
 //
 // KAIFUKU_NOVABED names the bed's directory (default
 // ../shared/tools/nova-bed from the module root); KAIFUKU_NOVABED_NOVA and
@@ -31,7 +31,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/nova"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -344,7 +344,7 @@ func TestNovaBedHostRecovery(t *testing.T) {
 			ids := b.boot(t, c, "compute1", map[string]string{"HA_Enabled": "True"}, fmt.Sprintf("kaifuku-ha-%v", forceDown))
 
 			reg := engine.NewRegistry()
-			builtin.Register(reg, builtin.Deps{Cloud: c, Config: cfg})
+			builtin.Register(reg, c, cfg)
 			flow, err := engine.Build(reg, cfg, conf.FlowHostAuto)
 			if err != nil {
 				t.Fatal(err)

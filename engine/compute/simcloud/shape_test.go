@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/simcloud"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 

@@ -20,9 +20,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/builtin/nova"
-	"github.com/kaifuku-ha/kaifuku/builtin/simcloud"
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -504,7 +504,7 @@ func TestHostRecoveryThroughSimcloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := engine.NewRegistry()
-	builtin.Register(reg, builtin.Deps{Cloud: c, Config: cfg})
+	builtin.Register(reg, c, cfg)
 	flow, err := engine.Build(reg, cfg, conf.FlowHostAuto)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/kaifuku-ha/kaifuku/builtin/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 var uuidNamespace = uuid.MustParse("0f4c7f4e-2a3b-4d89-8d0e-6a1d5c9b7e21")
