@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 var hostStore = engine.Store{"host_name": "compute1", "notification_uuid": "9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11"}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 func evacStore(ids ...string) engine.Store {

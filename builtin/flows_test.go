@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 const notificationUUID = "9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11"

@@ -13,11 +13,11 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)

@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 // mixedHost has, on compute1 in this order: 1 HA (True), 2 no metadata,

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 var processStore = engine.Store{"process_name": "nova-compute", "host_name": "compute1",

@@ -6,9 +6,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 )
 
 // buildNovaCloud logs in to Keystone (or takes [nova] token) and returns the

@@ -19,10 +19,10 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 

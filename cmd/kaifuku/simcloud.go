@@ -14,9 +14,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 func newSimcloudCmd() *cobra.Command {

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
 )
 
 // A Lua task that opens an incident, run on a canned HTTP response.

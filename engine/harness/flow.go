@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 

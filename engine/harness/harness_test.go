@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 func scriptsDir(t *testing.T, scripts map[string]string) string {

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 // okDoer answers every request 200 and records it.

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
-	"github.com/kaifuku-ha/kaifuku/conf"
 )
 
 // The cost of one driver call over loopback HTTP to simcloud (gophercloud,

@@ -20,13 +20,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 const (

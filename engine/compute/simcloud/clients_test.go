@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 const python = "/usr/bin/python3"

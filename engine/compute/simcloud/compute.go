@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
 // Values of the fields simcloud does not simulate, shaped as the Nova bed's.

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // The Nova bed's objects, with the ids its recording used, so that the

@@ -16,10 +16,10 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	luar "layeh.com/gopher-luar"
 
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
 )
 
 // harnessAPI is the harness global. It reaches Lua through gopher-luar as

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kaifuku-ha/kaifuku/engine/harness"
 	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/harness"
 )
 
 // Options configures a test run.
