@@ -37,6 +37,9 @@ func TestRunaways(t *testing.T) {
 		{"string.rep with separator", `local s = ("x"):rep(10 * 1024 * 1024, "yy")`, "more than the 16 MiB limit"},
 		{"gsub growth", `local s = ("x"):rep(1024); s = s:gsub("x", ("y"):rep(20000))`, "string.gsub: the result is larger than the 16 MiB limit"},
 		{"huge format width", `local s = string.format("%999999d", 1)`, "invalid format (width or precision too long)"},
+		{"string.format of huge strings", `local s = ("x"):rep(16 * 1024 * 1024); local f = ("%s"):rep(40); string.format(f, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s)`, "string.format: the result could be"},
+		{"string.format of one 16 MiB %q", `local s = ("x"):rep(16 * 1024 * 1024); string.format("%q", s)`, "more than the 16 MiB limit"},
+		{"os.date with a huge format", `os.date(("%c"):rep(4 * 1024 * 1024))`, "os.date: the format is 8388608 bytes, more than the 64 KiB limit"},
 		{"table.concat growth", `local t = {} for i = 1, 20 do t[i] = ("x"):rep(1024 * 1024) end; table.concat(t)`, "table.concat: the result is larger than the 16 MiB limit"},
 		{"deep recursion", `local function f(n) return 1 + f(n + 1) end return f(1)`, "stack overflow"},
 		{"deep recursion in pcall", `local function f(n) local ok, err = pcall(f, n + 1) if not ok then error(err, 0) end end f(1)`, "stack overflow"},
@@ -70,6 +73,20 @@ func TestRunaways(t *testing.T) {
 				t.Fatalf("a later task failed: %v", res.Err)
 			}
 		})
+	}
+}
+
+// TestHugeErrorMessageIsCut: a 16 MiB error() message is cut to a few KiB,
+// with its size said, before it reaches the result, the store or the log.
+func TestHugeErrorMessageIsCut(t *testing.T) {
+	f := newFixture(t, Options{}, map[string]string{"shout.lua": timed(30, `error(("x"):rep(16 * 1024 * 1024))`)})
+	res := f.run(nil, "shout")
+	if res.Err == nil {
+		t.Fatal("the task succeeded")
+	}
+	msg := res.Err.Error()
+	if len(msg) > 2*maxErrorBytes || !strings.Contains(msg, "… (error message cut: 167772") {
+		t.Fatalf("error of %d bytes, ending %q", len(msg), msg[max(0, len(msg)-120):])
 	}
 }
 

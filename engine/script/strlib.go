@@ -15,6 +15,14 @@ import (
 // bodies): one call cannot allocate more than this.
 const maxStringBytes = 16 << 20
 
+// maxDateFormat caps os.date's format: one conversion expands to at most a
+// few dozen bytes, so the result stays far below maxStringBytes.
+const maxDateFormat = 64 << 10
+
+// maxErrorBytes caps the message of a Lua error kept in a task's result, the
+// notification's details and the log: the rest is cut, with its size said.
+const maxErrorBytes = 8 << 10
+
 // stringLib returns the string library with the functions that gopher-lua
 // cannot interrupt replaced: pattern matching with a step budget that
 // watches the task's context, a linear gsub, and size-capped rep and format.
@@ -98,7 +106,16 @@ func strFormat(L *lua.LState, orig *lua.LFunction) int {
 			L.RaiseError("invalid option to 'format'")
 		}
 	}
+	// A conversion adds at most its argument's text and a two-digit width, so
+	// the sum bounds the result before anything is allocated.
 	top := L.GetTop()
+	size := int64(len(f))
+	for i := 2; i <= top; i++ {
+		size += 99 + 2*int64(len(lua.LVAsString(L.Get(i)))) // %q may double a string
+	}
+	if size > maxStringBytes {
+		L.RaiseError("string.format: the result could be %d bytes, more than the %d MiB limit of kaifuku tasks", size, maxStringBytes>>20)
+	}
 	L.Push(orig)
 	for i := 1; i <= top; i++ {
 		L.Push(L.Get(i))
@@ -410,6 +427,9 @@ func (rs *runState) osLib(orig *lua.LTable) *lua.LTable {
 	}))
 	t.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
 		f := L.OptString(1, "%c")
+		if len(f) > maxDateFormat {
+			L.RaiseError("os.date: the format is %d bytes, more than the %d KiB limit of kaifuku tasks", len(f), maxDateFormat>>10)
+		}
 		at := L.Get(2)
 		if at == lua.LNil {
 			at = lua.LNumber(rs.now().Unix())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -286,8 +287,20 @@ func (rs *runState) classify(c *call, err error) *Error {
 }
 
 // errorMessage renders the error object: strings as they are, tables as
-// JSON where possible.
+// JSON where possible, cut to maxErrorBytes.
 func (rs *runState) errorMessage(api *lua.ApiError) string {
+	msg := rs.renderError(api)
+	if len(msg) <= maxErrorBytes {
+		return msg
+	}
+	cut := maxErrorBytes
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (error message cut: %d bytes in all)", msg[:cut], len(msg))
+}
+
+func (rs *runState) renderError(api *lua.ApiError) string {
 	switch v := api.Object.(type) {
 	case lua.LString:
 		return string(v)
