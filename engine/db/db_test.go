@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,4 +309,25 @@ func testPagingWithMarker(t *testing.T, d *DB) {
 	if _, err := d.Segments(ctx, SegmentFilter{}, Page{Marker: 99}); !errors.Is(err, ErrMarkerNotFound) {
 		t.Fatalf("unknown marker: %v", err)
 	}
+}
+
+// An empty database file is refused, not taken for a new database: lost
+// history must not look like a fresh install. A missing file is created.
+func TestEmptyDatabaseFileIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenSQLite(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), path+" is an empty file") || !strings.Contains(err.Error(), "delete it to start with an empty database") {
+		t.Fatalf("error %v", err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatalf("a deleted file is a new database: %v", err)
+	}
+	d.Close()
 }

@@ -49,6 +49,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		lock.Close()
 		return nil, fmt.Errorf("database %s is in use by another kaifuku (SQLite serves one daemon; use PostgreSQL for several): %w", path, err)
 	}
+	// SQLite takes an empty file for a new database. After a crash or a
+	// restore gone wrong that hides lost history behind what looks like a
+	// fresh install, so an empty file is refused; a missing one is created.
+	if st, err := os.Stat(path); err == nil && st.Size() == 0 {
+		lock.Close()
+		return nil, fmt.Errorf("database %s is an empty file: kaifuku will not take it for a new database (its history would be lost unnoticed); restore it from a backup, or delete it to start with an empty database", path)
+	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
 	pragmas := "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", base+pragmas+"&_txlock=immediate")
