@@ -28,31 +28,31 @@
 //
 // # PostgreSQL
 //
-//		[database]
-//		connection = postgresql://kaifuku:SECRET@db.example.com:5432/kaifuku?sslmode=verify-full
-//		# how long a claim lives without renewal (seconds, default 60)
-//		lease_seconds = 60
+//	[database]
+//	connection = postgresql://kaifuku:SECRET@db.example.com:5432/kaifuku?sslmode=verify-full
+//	# how long a claim lives without renewal (seconds, default 60)
+//	lease_seconds = 60
 //
-//	  - `postgresql://` and `postgres://` URLs are accepted, with libpq's parameters (`sslmode`, `sslrootcert`,
-//	    `connect_timeout`, `application_name`, ...). kaifuku connects with pgx.
-//	  - Create the database and the role yourself. The role needs to create tables in it at the first start:
-//	    ```sh
-//	    sudo -u postgres psql -c "create role kaifuku login password 'SECRET'" -c "create database kaifuku owner kaifuku"
-//	    ```
-//	  - kaifuku creates its tables at start. When several engines start together, one of them migrates the
-//	    schema and the others wait for it (a PostgreSQL advisory lock). The schema is the same as on SQLite:
-//	    Masakari's segments, hosts and notifications, the flows' persisted progress, plus two small tables,
-//	    `locks` and `periodic_runs`.
-//	  - Every engine opens up to 24 connections (16 for writes, 8 for reads). Size `max_connections` for that.
-//	  - Pool settings of pgxpool, such as `pool_max_conns`, are not connection parameters. PostgreSQL refuses
-//	    them: `unrecognized configuration parameter "pool_max_conns"`.
-//	  - The password never appears in kaifuku's logs or errors. It is shown as `xxxxx`:
-//	    `[database] connection: connect to postgresql://kaifuku:xxxxx@db.example.com:5432/kaifuku: ...`.
-//	    That error (exit status 2) is also what you get when the server cannot be reached at start.
-//	  - A SQLite file still serves only one daemon. A second `kaifuku serve` on the same file stops at start
-//	    with `database ... is in use by another kaifuku (SQLite serves one daemon; use PostgreSQL for several)`.
-//	    Moving from SQLite to PostgreSQL means starting with an empty database. kaifuku does not copy an
-//	    existing SQLite file.
+// The connection:
+//
+//   - `postgresql://` and `postgres://` URLs are accepted, with libpq's parameters (`sslmode`, `sslrootcert`,
+//     `connect_timeout`, `application_name`, ...). kaifuku connects with pgx.
+//   - Create the database and the role yourself. The role needs to create tables in it at the first start:
+//     sudo -u postgres psql -c "create role kaifuku login password 'SECRET'" -c "create database kaifuku owner kaifuku"
+//   - kaifuku creates its tables at start. When several engines start together, one of them migrates the
+//     schema and the others wait for it (a PostgreSQL advisory lock). The schema is the same as on SQLite:
+//     Masakari's segments, hosts and notifications, the flows' persisted progress, plus two small tables,
+//     `locks` and `periodic_runs`.
+//   - Every engine opens up to 24 connections (16 for writes, 8 for reads). Size `max_connections` for that.
+//   - Pool settings of pgxpool, such as `pool_max_conns`, are not connection parameters. PostgreSQL refuses
+//     them: `unrecognized configuration parameter "pool_max_conns"`.
+//   - The password never appears in kaifuku's logs or errors. It is shown as `xxxxx`:
+//     `[database] connection: connect to postgresql://kaifuku:xxxxx@db.example.com:5432/kaifuku: ...`.
+//     That error (exit status 2) is also what you get when the server cannot be reached at start.
+//   - A SQLite file still serves only one daemon. A second `kaifuku serve` on the same file stops at start
+//     with `database ... is in use by another kaifuku (SQLite serves one daemon; use PostgreSQL for several)`.
+//     Moving from SQLite to PostgreSQL means starting with an empty database. kaifuku does not copy an
+//     existing SQLite file.
 //
 // # Several engines behind a load balancer
 //
