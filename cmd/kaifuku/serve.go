@@ -123,11 +123,10 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 
 	d.svc = service.New(d.db, log)
 	d.svc.Observer = d.metrics
-	eng, kinds, err := d.buildEngine(cfg)
+	eng, err := d.buildEngine(cfg)
 	if err != nil {
 		return exitCode(2, err)
 	}
-	d.metrics.TaskKind = kinds.kind
 	d.svc.SetEngine(eng)
 
 	if d.api, err = api.New(d.db, computeChecker(d.cloud.Cloud), log, settings); err != nil {
@@ -208,29 +207,18 @@ func (d *daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) error {
 	return nil
 }
 
-// taskKinds maps task names to "go" or "lua".
-type taskKinds map[string]string
-
-func (k taskKinds) kind(task string) string { return k[task] }
-
 // buildEngine builds the registry, the flows and the manager of cfg.
-func (d *daemon) buildEngine(cfg *conf.Config) (*service.Engine, taskKinds, error) {
+func (d *daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
 	st, err := buildSetup(cfg, engineParts{Cloud: d.cloud.Cloud, Log: d.log})
 	if err != nil {
-		return nil, nil, err
-	}
-	kinds := taskKinds{}
-	for _, f := range st.Flows {
-		for _, t := range f.Tasks() {
-			kinds[t.Spec.Name] = t.Spec.Kind
-		}
+		return nil, err
 	}
 	runner := &engine.Runner{Clock: clock.Real{}, Log: d.log, Listener: engine.Listeners{d.svc.Listener(), d.metrics},
 		Drain: d.svc.Drain()}
 	// The reserved-host locks live in the database, shared by every engine
 	// using it; the service runs each notification as their holder.
 	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: builtin.ReservedHostLockPrefix}}
-	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, kinds, nil
+	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
 }
 
 // reload applies SIGHUP: a new configuration, tasks and scripts, unless they
@@ -240,8 +228,7 @@ func (d *daemon) reload() {
 	cfg, err := loadConfig(d.files)
 	if err == nil {
 		var eng *service.Engine
-		var kinds taskKinds
-		if eng, kinds, err = d.buildEngine(cfg); err == nil {
+		if eng, err = d.buildEngine(cfg); err == nil {
 			var settings api.Settings
 			if settings, err = apiSettings(cfg); err == nil {
 				for what, changed := range map[string]bool{
@@ -254,7 +241,6 @@ func (d *daemon) reload() {
 					}
 				}
 				d.svc.SetEngine(eng)
-				d.metrics.TaskKind = kinds.kind
 				d.api.SetSettings(settings)
 				d.cfg = cfg
 				d.log.Info("configuration reloaded")
