@@ -69,6 +69,7 @@ type Event struct {
 	NotificationUUID string
 	Flow             conf.FlowKind
 	Task             string
+	TaskKind         string // Spec.Kind of Task: "go" or "lua" (empty without a task)
 	Phase            conf.Phase
 	Attempt          int    // 1-based try of main in the reserved-host flow
 	ReservedHost     string // the reserved host of this attempt

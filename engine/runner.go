@@ -257,7 +257,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 			}
 			snap := cloneRecord(rec)
 			ru.mu.Unlock()
-			ru.emit(Event{Type: TaskProgress, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Entry: &e})
+			ru.emit(Event{Type: TaskProgress, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Entry: &e})
 		},
 	}
 }
@@ -275,7 +275,7 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	snap := cloneRecord(rec)
 	in := ru.inputs(t)
 	ru.mu.Unlock()
-	ru.emit(Event{Type: TaskStarted, Task: t.Spec.Name, Phase: t.Phase, Record: snap})
+	ru.emit(Event{Type: TaskStarted, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap})
 	log.Debug("task started")
 
 	tctx, cancel := ctx, context.CancelFunc(func() {})
@@ -317,13 +317,13 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	switch {
 	case err == nil:
 		log.WithField("duration", dur).Info("task succeeded")
-		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Store: store, Duration: dur})
+		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Store: store, Duration: dur})
 	case IsEarlyEnd(err):
 		log.WithField("duration", dur).Infof("task ended the flow early: %v", err)
-		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Store: store, Duration: dur, Err: err})
+		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Store: store, Duration: dur, Err: err})
 	default:
 		log.WithField("duration", dur).Errorf("task failed: %v", err)
-		ru.emit(Event{Type: TaskFailed, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Err: err, Duration: dur})
+		ru.emit(Event{Type: TaskFailed, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Err: err, Duration: dur})
 	}
 	return err
 }
@@ -372,7 +372,7 @@ func (ru *run) revert(ctx context.Context, tasks []FlowTask, cause error) {
 		} else {
 			log.Info("task reverted")
 		}
-		ru.emit(Event{Type: TaskReverted, Task: t.Spec.Name, Phase: t.Phase, Record: snap, Err: err})
+		ru.emit(Event{Type: TaskReverted, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Err: err})
 	}
 }
 

@@ -9,21 +9,13 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/conf/examples"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
-	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/daemon"
 )
 
-// builtCloud is the compute.Cloud of [compute] and, for the simulated
-// driver, the simulated cloud itself (its counters feed the debug endpoint).
-type builtCloud struct {
-	Cloud     compute.Cloud
-	Simulated *simulated.Cloud
-	// Describe says which cloud it is, for the start-up log.
-	Describe string
-}
-
-// buildCloud builds the cloud [compute] names.
-func buildCloud(cfg *conf.Config, clk clock.Clock) (builtCloud, error) {
+// buildCloud builds the cloud [compute] names; retry back-offs and the
+// simulated cloud's latencies run on clk.
+func buildCloud(cfg *conf.Config, clk clock.Clock) (daemon.Cloud, error) {
 	switch cfg.Compute.Driver {
 	case "", "simulated":
 		var fx simulated.Fixture
@@ -36,16 +28,16 @@ func buildCloud(cfg *conf.Config, clk clock.Clock) (builtCloud, error) {
 			fx, err = simulated.ParseFixture("demo-cloud.json", examples.DemoCloud)
 		}
 		if err != nil {
-			return builtCloud{}, fmt.Errorf("[compute] fixture: %w", err)
+			return daemon.Cloud{}, fmt.Errorf("[compute] fixture: %w", err)
 		}
 		c, err := simulated.New(fx, clk)
 		if err != nil {
-			return builtCloud{}, fmt.Errorf("[compute] fixture %s: %w", what, err)
+			return daemon.Cloud{}, fmt.Errorf("[compute] fixture %s: %w", what, err)
 		}
-		return builtCloud{Cloud: c, Simulated: c, Describe: "simulated cloud from " + what}, nil
+		return daemon.Cloud{Compute: c, Simulated: c, Describe: "simulated cloud from " + what}, nil
 	case "nova":
 		return buildNovaCloud(context.Background(), cfg, clk, logrus.NewEntry(logrus.StandardLogger()))
 	default:
-		return builtCloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated, nova)", cfg.Compute.Driver)
+		return daemon.Cloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated, nova)", cfg.Compute.Driver)
 	}
 }

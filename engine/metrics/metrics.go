@@ -24,8 +24,6 @@ type Metrics struct {
 	luaErrors     *prometheus.CounterVec
 	requests      *prometheus.CounterVec
 	requestTime   *prometheus.HistogramVec
-	// TaskKind returns "lua" for Lua tasks (for the Lua error counter).
-	TaskKind func(task string) string
 }
 
 // New registers every collector on a new registry, with the Go and process
@@ -75,14 +73,15 @@ func (m *Metrics) Request(route string, code int, d time.Duration) {
 	m.requestTime.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// OnEvent records task durations and Lua errors (an engine.Listener).
+// OnEvent records task durations and Lua errors (an engine.Listener); the
+// event's TaskKind tells a Lua task from a Go one.
 func (m *Metrics) OnEvent(e engine.Event) {
 	switch e.Type {
 	case engine.TaskSucceeded:
 		m.tasks.WithLabelValues(e.Task, "success").Observe(e.Duration.Seconds())
 	case engine.TaskFailed:
 		m.tasks.WithLabelValues(e.Task, "failure").Observe(e.Duration.Seconds())
-		if m.TaskKind != nil && m.TaskKind(e.Task) == "lua" {
+		if e.TaskKind == "lua" {
 			m.luaErrors.WithLabelValues(e.Task).Inc()
 		}
 	}

@@ -12,17 +12,11 @@ import (
 
 func TestMetricsText(t *testing.T) {
 	m := New()
-	m.TaskKind = func(task string) string {
-		if task == "send_alert_mail" {
-			return "lua"
-		}
-		return "go"
-	}
 	m.Notification("VM", "finished", 3*time.Second)
 	m.Request("POST /v1/notifications", 202, time.Millisecond)
-	m.OnEvent(engine.Event{Type: engine.TaskSucceeded, Task: "stop_instance_task", Duration: time.Second})
-	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: "send_alert_mail", Duration: time.Second})
-	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: "start_instance_task", Duration: time.Second})
+	m.OnEvent(engine.Event{Type: engine.TaskSucceeded, Task: "stop_instance_task", TaskKind: "go", Duration: time.Second})
+	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: "send_alert_mail", TaskKind: "lua", Duration: time.Second})
+	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: "start_instance_task", TaskKind: "go", Duration: time.Second})
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)

@@ -1,0 +1,306 @@
+// Package daemon is the life cycle of kaifuku serve: it opens the database,
+// builds the compute backend and the engine, serves the Masakari API,
+// reloads the configuration and stops gracefully. The command line composes
+// it with the concrete parts it must not import (the built-in tasks, the
+// compute drivers) and turns signals into Reload and the end of Run.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/api"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/metrics"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
+	"github.com/kaifuku-ha/kaifuku/engine/service"
+)
+
+// Cloud is the compute backend [compute] names.
+type Cloud struct {
+	Compute compute.Cloud
+	// Simulated is the simulated cloud itself when [compute] driver is
+	// simulated (its counters and host controls feed the debug endpoints);
+	// nil otherwise.
+	Simulated *simulated.Cloud
+	// Describe says which cloud it is, for the start-up log.
+	Describe string
+}
+
+// Deps are the parts the daemon is composed from.
+type Deps struct {
+	Log *logrus.Logger
+	// Out receives the first start's note on the token file it created
+	// (standard output for kaifuku serve); nil discards it.
+	Out io.Writer
+	// LoadConfig reads the configuration again, for Reload.
+	LoadConfig func() (*conf.Config, error)
+	// Cloud builds the compute backend of a configuration, once at start.
+	Cloud func(*conf.Config) (Cloud, error)
+	// Flows builds the four recovery flows of a configuration (the built-in
+	// tasks and the operator's Lua scripts) on cloud: at start and on every
+	// reload. It returns every problem at once.
+	Flows func(*conf.Config, compute.Cloud) (map[conf.FlowKind]*engine.Flow, error)
+	// ReservedPrefix is the name prefix of the reserved-host locks the
+	// built-in evacuation takes, which the database's locker recognises.
+	ReservedPrefix string
+}
+
+// ConfigError is a start-up failure the operator's input causes: a bad or
+// unreadable setting, a state directory that cannot be created, an address
+// in use. kaifuku serve exits 2 on it and 1 on other failures.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+func configError(err error) error { return &ConfigError{Err: err} }
+
+// Daemon is a started kaifuku serve: New opens and listens, Run serves
+// until its context ends, Reload applies a new configuration meanwhile.
+type Daemon struct {
+	deps    Deps
+	log     *logrus.Logger
+	db      *db.DB
+	cloud   Cloud
+	svc     *service.Service
+	api     *api.Server
+	metrics *metrics.Metrics
+	ln      net.Listener
+
+	mu  sync.Mutex // serialises Reload and guards cfg
+	cfg *conf.Config
+
+	closeOnce sync.Once
+}
+
+// New starts a daemon of cfg: it creates the state directory and the token
+// file, opens the database (releasing what a previous single-node start
+// left running), builds the cloud and the engine and listens on
+// [api] listen. It serves nothing before Run. Start-up problems of the
+// configuration are *ConfigError.
+func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
+	if deps.Out == nil {
+		deps.Out = io.Discard
+	}
+	log := deps.Log
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, configError(fmt.Errorf("[DEFAULT] state_dir: %w (run kaifuku serve as a user who may create it, or set [DEFAULT] state_dir in a configuration file)", err))
+	}
+	createdToken := false
+	if cfg.API.AuthStrategy == "noauth" {
+		log.Warn("[api] auth_strategy = noauth: the API accepts every request without a token; use it only for tests")
+	} else {
+		var err error
+		if createdToken, err = ensureTokenFile(cfg.API.TokenFile); err != nil {
+			return nil, configError(err)
+		}
+	}
+	settings, err := apiSettings(cfg)
+	if err != nil {
+		return nil, configError(err)
+	}
+	d := &Daemon{deps: deps, log: log, cfg: cfg, metrics: metrics.New()}
+	if d.db, err = db.Open(ctx, cfg.Database.Connection); err != nil {
+		return nil, configError(fmt.Errorf("[database] connection: %w", err))
+	}
+	if err := d.start(ctx, cfg, settings); err != nil {
+		d.db.Close()
+		return nil, err
+	}
+	// Say how to use the new token only once the daemon can be used.
+	if createdToken {
+		fmt.Fprintf(deps.Out, "kaifuku: created %s with a random API token (mode 0600); keep it secret.\n", cfg.API.TokenFile)
+		fmt.Fprintf(deps.Out, "kaifuku: try: openstack --os-auth-type admin_token --os-token \"$(head -n1 %s)\" --os-endpoint %s segment list\n",
+			shellQuote(cfg.API.TokenFile), endpointURL(cfg.API.Listen))
+	}
+	return d, nil
+}
+
+// start is New once the database is open: on an error the caller closes it.
+func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Settings) error {
+	if d.db.Dialect().SingleNode {
+		n, err := d.db.ReleaseAll(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			d.log.Infof("%d notification(s) were left running by the previous start; resuming them", n)
+		}
+	}
+	var err error
+	if d.cloud, err = d.deps.Cloud(cfg); err != nil {
+		return configError(err)
+	}
+	d.log.Infof("compute: %s", d.cloud.Describe)
+
+	d.svc = service.New(d.db, d.log)
+	d.svc.Observer = d.metrics
+	eng, err := d.buildEngine(cfg)
+	if err != nil {
+		return configError(err)
+	}
+	d.svc.SetEngine(eng)
+
+	if d.api, err = api.New(d.db, computeChecker(d.cloud.Compute), d.log, settings); err != nil {
+		return err
+	}
+	d.routes()
+	if d.ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+		return configError(fmt.Errorf("[api] listen: %w", err))
+	}
+	return nil
+}
+
+// routes adds the endpoints beside the Masakari API.
+func (d *Daemon) routes() {
+	d.api.Created = func(db.Notification) { d.svc.Wake() }
+	d.api.Observe = d.metrics.Request
+	d.api.Extra["/healthz"] = http.HandlerFunc(d.healthz)
+	d.api.Extra["/metrics"] = d.metrics.Handler()
+	d.api.Extra["/debug/cloud"] = d.api.Protect(http.HandlerFunc(d.debugCloud))
+	if d.cloud.Simulated != nil {
+		d.api.Extra["/debug/cloud/hosts/"] = d.api.Protect(simHostControl(d.cloud.Simulated))
+	}
+	d.api.Extra["/debug/pprof/profile"] = d.api.Protect(http.HandlerFunc(pprof.Profile))
+	d.api.Extra["/debug/pprof/heap"] = d.api.Protect(pprof.Handler("heap"))
+}
+
+// Addr is the address the API listens on.
+func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
+
+// Run serves the API and runs the engine until ctx ends, then stops
+// gracefully: it stops accepting requests, lets running tasks reach a task
+// boundary within [api] grace_period and returns nil; runs still going
+// after it are cancelled and resume on the next start. It returns an error
+// when the API server fails. Run releases everything New opened; call it
+// once.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.Close()
+	srv := &http.Server{Handler: d.api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
+	// The engine outlives ctx by the grace period: shutdown ends it.
+	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardStop()
+	d.svc.Start(engineCtx)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(d.ln) }()
+	d.log.Infof("kaifuku serving the Masakari API on http://%s/v1 (auth_strategy %s, database %s, engine %s)",
+		d.ln.Addr(), d.config().API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
+	select {
+	case err := <-serveErr:
+		hardStop()
+		return fmt.Errorf("api server: %w", err)
+	case <-ctx.Done():
+		d.shutdown(srv, hardStop)
+		return nil
+	}
+}
+
+// shutdown stops accepting requests and drains the engine within the grace
+// period, cancelling the runs still going after it.
+func (d *Daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) {
+	grace := d.config().API.GracePeriod
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		d.log.Warnf("api shutdown: %v", err)
+	}
+	if err := d.svc.Stop(ctx); err != nil {
+		d.log.Warnf("%v: cancelling them; they resume on the next start", err)
+		hardStop()
+		d.svc.Wait()
+	}
+	d.log.Info("kaifuku stopped")
+}
+
+// Close releases the listener and the database of a daemon that is not
+// running (Run calls it on return).
+func (d *Daemon) Close() {
+	d.closeOnce.Do(func() {
+		d.ln.Close()
+		d.db.Close()
+	})
+}
+
+func (d *Daemon) config() *conf.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+// buildEngine builds the flows and the manager of cfg.
+func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
+	flows, err := d.deps.Flows(cfg, d.cloud.Compute)
+	if err != nil {
+		return nil, err
+	}
+	runner := &engine.Runner{Clock: clock.Real{}, Log: d.log, Listener: engine.Listeners{d.svc.Listener(), d.metrics},
+		Drain: d.svc.Drain()}
+	// The reserved-host locks live in the database, shared by every engine
+	// using it; the service runs each notification as their holder.
+	mgr := &recovery.Manager{Runner: runner, Flows: flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: d.deps.ReservedPrefix}}
+	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
+}
+
+// Reload applies a new configuration, tasks and scripts (what SIGHUP
+// does) unless they fail validation; then the running configuration stays
+// and the error says why. The listen address, database and cloud stay as
+// started. Reload logs its outcome itself.
+func (d *Daemon) Reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log.Info("SIGHUP: reloading the configuration and the scripts")
+	err := d.reload()
+	if err != nil {
+		d.log.Errorf("reload failed; keeping the running configuration: %v", err)
+		return err
+	}
+	d.log.Info("configuration reloaded")
+	return nil
+}
+
+func (d *Daemon) reload() error {
+	cfg, err := d.deps.LoadConfig()
+	if err != nil {
+		return err
+	}
+	eng, err := d.buildEngine(cfg)
+	if err != nil {
+		return err
+	}
+	settings, err := apiSettings(cfg)
+	if err != nil {
+		return err
+	}
+	for what, changed := range map[string]bool{
+		"[api] listen":          cfg.API.Listen != d.cfg.API.Listen,
+		"[database] connection": cfg.Database.Connection != d.cfg.Database.Connection,
+		"[compute]":             cfg.Compute != d.cfg.Compute,
+	} {
+		if changed {
+			d.log.Warnf("reload: %s changed; it takes effect at the next start", what)
+		}
+	}
+	d.svc.SetEngine(eng)
+	d.api.SetSettings(settings)
+	d.cfg = cfg
+	return nil
+}

@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/kaifuku-ha/kaifuku/engine/api"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+)
+
+// computeChecker checks a host name against the cloud's nova-compute services.
+func computeChecker(c compute.Cloud) api.ComputeChecker {
+	return func(ctx context.Context, name string) (bool, error) {
+		svcs, err := c.ListServices(ctx, name, "nova-compute")
+		if err != nil {
+			return false, err
+		}
+		for _, s := range svcs {
+			if s.Host == name {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+}
+
+func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
+	n, err := d.db.CountNotifications(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "error": "database: " + err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "notifications": n, "running": d.svc.Running()})
+}
+
+// debugCloud shows the cloud as the engine sees it: nova-compute services
+// and the servers on each host (and, for the simulated cloud, its call
+// counters).
+func (d *Daemon) debugCloud(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	svcs, err := d.cloud.Compute.ListServices(ctx, "", "nova-compute")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	servers := []compute.Server{}
+	for _, s := range svcs {
+		on, err := d.cloud.Compute.ListServers(ctx, s.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		servers = append(servers, on...)
+	}
+	body := map[string]any{"services": svcs, "servers": servers}
+	if d.cloud.Simulated != nil {
+		body["counters"] = d.cloud.Simulated.Counters()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(body)
+}
+
+// simHostControl lets an operator trying kaifuku on the simulated cloud make
+// a host fail (and come back), as a real host would:
+//
+//	POST /debug/cloud/hosts/{name}/fail     nova-compute dies; Nova reports it down after service_down_time
+//	POST /debug/cloud/hosts/{name}/restart  nova-compute comes back
+//	POST /debug/cloud/hosts/{name}/recover  restart, force the service up and enable it (the operator's step)
+//
+// It exists only with [compute] driver = simulated.
+func simHostControl(sim *simulated.Cloud) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest := strings.TrimPrefix(r.URL.Path, "/debug/cloud/hosts/")
+		name, action, ok := strings.Cut(rest, "/")
+		if r.Method != http.MethodPost || !ok || name == "" {
+			simControlError(w, http.StatusMethodNotAllowed, "use POST /debug/cloud/hosts/{name}/fail, /restart or /recover")
+			return
+		}
+		var err error
+		switch action {
+		case "fail":
+			err = sim.FailHost(name)
+		case "restart":
+			err = sim.RestartHost(name)
+		case "recover":
+			err = sim.RecoverHost(name)
+		default:
+			simControlError(w, http.StatusNotFound, fmt.Sprintf("unknown action %q: use fail, restart or recover", action))
+			return
+		}
+		if err != nil {
+			simControlError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"host": name, "done": action})
+	})
+}
+
+func simControlError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
