@@ -19,8 +19,6 @@ const (
 // (wait_period_after_service_update).
 type ConfirmComputeNodeDisabled struct{ base }
 
-var _ engine.Task = (*ConfirmComputeNodeDisabled)(nil)
-
 // Execute waits for the service to be disabled.
 func (t *ConfirmComputeNodeDisabled) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyProcessName, engine.KeyHostName)

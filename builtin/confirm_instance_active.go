@@ -18,8 +18,6 @@ const (
 // server is active (wait_period_after_power_on).
 type ConfirmInstanceActive struct{ base }
 
-var _ engine.Task = (*ConfirmInstanceActive)(nil)
-
 // Execute waits for instance_uuid to be active.
 func (t *ConfirmInstanceActive) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyInstanceUUID)

@@ -20,8 +20,6 @@ const (
 // nova-compute service with [process_failure] service_disable_reason.
 type DisableComputeNode struct{ base }
 
-var _ engine.Task = (*DisableComputeNode)(nil)
-
 // Execute disables the compute service of host_name.
 func (t *DisableComputeNode) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyProcessName, engine.KeyHostName)

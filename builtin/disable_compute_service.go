@@ -37,8 +37,6 @@ const (
 // as Masakari would have. A service that is already disabled is left alone.
 type DisableComputeService struct{ base }
 
-var _ engine.Task = (*DisableComputeService)(nil)
-
 // Execute disables the compute service of host_name.
 func (t *DisableComputeService) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyHostName)

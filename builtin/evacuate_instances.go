@@ -63,8 +63,6 @@ func (e *LockHeldError) Unwrap() error { return engine.ErrLockHeld }
 // server that could not be evacuated fails the task (HostRecoveryFailure).
 type EvacuateInstances struct{ base }
 
-var _ engine.Task = (*EvacuateInstances)(nil)
-
 // Execute evacuates instance_list.
 func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	host, err := in.String(engine.KeyHostName)

@@ -29,8 +29,6 @@ const (
 // with a skip (notification finished). It provides instance_list.
 type PrepareHAEnabledInstances struct{ base }
 
-var _ engine.Task = (*PrepareHAEnabledInstances)(nil)
-
 // Execute provides instance_list for host_name.
 func (t *PrepareHAEnabledInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyHostName)

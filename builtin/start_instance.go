@@ -19,8 +19,6 @@ const (
 // fails the recovery.
 type StartInstance struct{ base }
 
-var _ engine.Task = (*StartInstance)(nil)
-
 // Execute starts instance_uuid.
 func (t *StartInstance) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyInstanceUUID)

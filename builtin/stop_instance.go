@@ -26,8 +26,6 @@ const (
 // are ignored (notification ignored).
 type StopInstance struct{ base }
 
-var _ engine.Task = (*StopInstance)(nil)
-
 // Execute stops instance_uuid.
 func (t *StopInstance) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	v, nova, err := t.begin(in, engine.KeyInstanceUUID)
