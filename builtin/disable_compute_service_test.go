@@ -64,10 +64,7 @@ func TestSimulatedCloudHasTheRPCTrap(t *testing.T) {
 
 func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T) {
 	h := newHarness(t, justFailed())
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
@@ -91,10 +88,7 @@ func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T
 func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 	h := newHarness(t, justFailed())
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Forcing down compute service on host: 'compute1'", 0.1},
@@ -119,10 +113,7 @@ func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 func TestDisableComputeServiceForcesDownOnlyWhatIsUp(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})
@@ -136,10 +127,7 @@ func TestDisableComputeServiceFallsBackToWaitingWhenForceDownIsRefused(t *testin
 	fx.Faults = []simulated.Fault{{Op: "force_down", Error: "forbidden"}}
 	h := newHarness(t, fx)
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	if len(got) != 6 || !strings.HasPrefix(got[2].Msg, "Could not force down compute service on host 'compute1': ") || got[2].P != 0.2 {
 		t.Fatalf("progress %v", got)
 	}
@@ -160,10 +148,7 @@ func TestDisableComputeServiceDisablesAnywayWhenTheWaitTimesOut(t *testing.T) {
 	fx := justFailed()
 	fx.ServiceDownTime = 600 // Nova keeps reporting it up past the wait
 	h := newHarness(t, fx)
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
@@ -183,10 +168,7 @@ func TestDisableComputeServiceLeavesADisabledServiceAlone(t *testing.T) {
 	fx := failedHostCloud()
 	fx.Hosts[0].Status, fx.Hosts[0].DisabledReason = "disabled", "maintenance"
 	h := newHarness(t, fx)
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Compute service on host 'compute1' is already disabled", 0.9},

@@ -20,10 +20,7 @@ func processCloud(status string) simulated.Fixture {
 
 func TestDisableComputeNode(t *testing.T) {
 	h := newHarness(t, processCloud(""))
-	_, err, got := h.run(context.Background(), "disable_compute_node_task", processStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_node_task", processStore)
 	wantProgress(t, got,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})
@@ -65,10 +62,7 @@ func TestDisableComputeNodeErrors(t *testing.T) {
 
 func TestConfirmComputeNodeDisabled(t *testing.T) {
 	h := newHarness(t, processCloud("disabled"))
-	_, err, got := h.run(context.Background(), "confirm_compute_node_disabled_task", processStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("confirm_compute_node_disabled_task", processStore)
 	wantProgress(t, got,
 		entry{"Confirming compute service is disabled on host: 'compute1'", 0.0},
 		entry{"Confirmed compute service is disabled on host: 'compute1'", 1.0})
@@ -78,10 +72,7 @@ func TestConfirmComputeNodeDisabledTimesOut(t *testing.T) {
 	h := newHarness(t, processCloud(""))
 	_, err, got := h.run(context.Background(), "confirm_compute_node_disabled_task", processStore)
 	msg := "Failed to disable service nova-compute"
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg || engine.StatusOf(err) != engine.StatusError {
-		t.Fatalf("err = %v, want %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got,
 		entry{"Confirming compute service is disabled on host: 'compute1'", 0.0},
 		entry{msg, 1.0})
