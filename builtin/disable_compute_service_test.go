@@ -64,8 +64,7 @@ func TestSimulatedCloudHasTheRPCTrap(t *testing.T) {
 
 func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T) {
 	h := newHarness(t, justFailed())
-	got := h.succeed("disable_compute_service_task", hostStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_service_task", hostStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
 		entry{"Nova reports compute service on host 'compute1' down after 61.0 s", 0.5},
@@ -88,8 +87,7 @@ func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T
 func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 	h := newHarness(t, justFailed())
 	h.cfg.HostFailure.ForceDownService = true
-	got := h.succeed("disable_compute_service_task", hostStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_service_task", hostStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Forcing down compute service on host: 'compute1'", 0.1},
 		entry{"Forced down compute service on host: 'compute1'", 0.5},
@@ -113,8 +111,7 @@ func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 func TestDisableComputeServiceForcesDownOnlyWhatIsUp(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
 	h.cfg.HostFailure.ForceDownService = true
-	got := h.succeed("disable_compute_service_task", hostStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_service_task", hostStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})
 	if h.ops("force_down") != 0 || h.service("compute1").ForcedDown {
@@ -148,8 +145,7 @@ func TestDisableComputeServiceDisablesAnywayWhenTheWaitTimesOut(t *testing.T) {
 	fx := justFailed()
 	fx.ServiceDownTime = 600 // Nova keeps reporting it up past the wait
 	h := newHarness(t, fx)
-	got := h.succeed("disable_compute_service_task", hostStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_service_task", hostStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
 		entry{"Compute service on host 'compute1' still reported up after 180.0 s; disabling it anyway", 0.5},
@@ -168,8 +164,7 @@ func TestDisableComputeServiceLeavesADisabledServiceAlone(t *testing.T) {
 	fx := failedHostCloud()
 	fx.Hosts[0].Status, fx.Hosts[0].DisabledReason = "disabled", "maintenance"
 	h := newHarness(t, fx)
-	got := h.succeed("disable_compute_service_task", hostStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_service_task", hostStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Compute service on host 'compute1' is already disabled", 0.9},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})

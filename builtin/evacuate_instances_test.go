@@ -68,8 +68,7 @@ func TestEvacuateEveryStateBranch(t *testing.T) {
 			fx := failedHostCloud(s)
 			fx.Latency = simulated.Latency{Stop: 3000, Evacuate: 5000}
 			h := newHarness(t, fx)
-			got := h.succeed("evacuate_instances_task", evacStore(uid(1)))
-			wantProgress(t, got, append(evacuated(uid(1)),
+			h.wantRun("evacuate_instances_task", evacStore(uid(1)), append(evacuated(uid(1)),
 				entry{"Successfully evacuate instances '" + uid(1) + "' from host 'compute1'", 0.7},
 				entry{"Evacuation process completed!", 1.0})...)
 			srv := h.server(uid(1))
@@ -209,8 +208,7 @@ func TestEvacuateUnlocksEvenWhenTheTaskRunsOutOfTime(t *testing.T) {
 
 func TestEvacuateEmptyList(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
-	got := h.succeed("evacuate_instances_task", evacStore())
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", evacStore(),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: ''", 0.0},
 		entry{"Evacuation process completed!", 1.0})
 }
@@ -249,8 +247,7 @@ func rhStore(rh string, ids ...string) engine.Store {
 func TestEvacuateToAReservedHost(t *testing.T) {
 	h := newHarness(t, reservedCloud(haServer(1, "compute1"), haServer(2, "compute1")))
 	h.cfg.HostFailure.AddReservedHostToAggregate = true
-	got := h.succeed("evacuate_instances_task", rhStore("compute3", uid(1), uid(2)))
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", rhStore("compute3", uid(1), uid(2)),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: '" + uid(1) + "," + uid(2) + "'", 0.0},
 		entry{"Enabling reserved host: 'compute3'", 0.1},
 		entry{"Add host compute3 to aggregate agg1", 0.2},
@@ -304,8 +301,7 @@ func TestEvacuateReservedHostAlreadyInTheAggregate(t *testing.T) {
 func TestEvacuateReservedHostWithoutAggregates(t *testing.T) {
 	h := newHarness(t, reservedCloud(haServer(1, "compute1")))
 	h.hosts = nil // no segment database: nothing to update
-	got := h.succeed("evacuate_instances_task", rhStore("compute3", uid(1)))
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", rhStore("compute3", uid(1)),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: '" + uid(1) + "'", 0.0},
 		entry{"Enabling reserved host: 'compute3'", 0.1},
 		entry{"Evacuation of instance started: '" + uid(1) + "'", 0.5},
@@ -515,8 +511,7 @@ func TestEvacuateWaitsForAnEvacuationAlreadyUnderWay(t *testing.T) {
 			if srv := h.server(uid(1)); srv.TaskState == nil || *srv.TaskState != "rebuilding" || srv.Host != "compute1" {
 				t.Fatalf("setup: server on %s task_state %v, want rebuilding on compute1", srv.Host, srv.TaskState)
 			}
-			got := h.succeed("evacuate_instances_task", evacStore(uid(1)))
-			wantProgress(t, got, append(evacuated(uid(1)),
+			h.wantRun("evacuate_instances_task", evacStore(uid(1)), append(evacuated(uid(1)),
 				entry{"Successfully evacuate instances '" + uid(1) + "' from host 'compute1'", 0.7},
 				entry{"Evacuation process completed!", 1.0})...)
 			if n := h.serverOps(uid(1), "evacuate"); n != 1 {

@@ -169,6 +169,13 @@ func (h *harness) succeed(name string, in engine.Store) []entry {
 	return got
 }
 
+// wantRun runs a task that must succeed and compares its progress entries
+// with want, as wantProgress does.
+func (h *harness) wantRun(name string, in engine.Store, want ...entry) {
+	h.t.Helper()
+	wantProgress(h.t, h.succeed(name, in), want...)
+}
+
 // wantFailure fails t unless err is a task failure (RecoveryError, the
 // notification ends in error) that reads msg.
 func wantFailure(t testing.TB, err error, msg string) {

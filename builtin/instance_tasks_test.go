@@ -37,8 +37,7 @@ func vm(state string, ha bool) simulated.Server {
 
 func TestStopInstance(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("active", true)))
-	got := h.succeed("stop_instance_task", vmStore())
-	wantProgress(t, got,
+	h.wantRun("stop_instance_task", vmStore(),
 		entry{"Stopping instance: " + vmID, 0.0},
 		entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.server(vmID).VMState != "stopped" {
@@ -99,8 +98,7 @@ func TestStopInstanceIgnoresPausedAndRescued(t *testing.T) {
 
 func TestStopInstanceAlreadyStopped(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("stopped", true)))
-	got := h.succeed("stop_instance_task", vmStore())
-	wantProgress(t, got, entry{"Stopped instance: '" + vmID + "'", 1.0})
+	h.wantRun("stop_instance_task", vmStore(), entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.ops("stop") != 0 {
 		t.Fatal("stop called on a stopped server")
 	}
@@ -108,8 +106,7 @@ func TestStopInstanceAlreadyStopped(t *testing.T) {
 
 func TestStopInstanceResizedIsResetToActiveFirst(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("resized", true)))
-	got := h.succeed("stop_instance_task", vmStore())
-	wantProgress(t, got,
+	h.wantRun("stop_instance_task", vmStore(),
 		entry{"Stopping instance: " + vmID, 0.0},
 		entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.serverOps(vmID, "reset_state") != 1 || h.server(vmID).VMState != "stopped" {
@@ -134,8 +131,7 @@ func TestStopInstanceConflict(t *testing.T) {
 		fx.Latency.Stop = 0
 		h := newHarness(t, fx)
 		h.nova = stopRace{h.cloud}
-		got := h.succeed("stop_instance_task", vmStore())
-		wantProgress(t, got,
+		h.wantRun("stop_instance_task", vmStore(),
 			entry{"Stopping instance: " + vmID, 0.0},
 			entry{"Conflict when stopping instance: " + vmID, 0.0},
 			entry{"Stopped instance: '" + vmID + "'", 1.0})
@@ -178,8 +174,7 @@ func TestStopInstanceUnknownServer(t *testing.T) {
 
 func TestStartInstance(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("stopped", true)))
-	got := h.succeed("start_instance_task", vmStore())
-	wantProgress(t, got,
+	h.wantRun("start_instance_task", vmStore(),
 		entry{"Starting instance: '" + vmID + "'", 0.0},
 		entry{"Instance started: '" + vmID + "'", 1.0})
 	// It does not wait: confirm_instance_active_task does.
@@ -201,8 +196,7 @@ func TestConfirmInstanceActive(t *testing.T) {
 	if err := h.cloud.Start(context.Background(), vmID); err != nil {
 		t.Fatal(err)
 	}
-	got := h.succeed("confirm_instance_active_task", vmStore())
-	wantProgress(t, got,
+	h.wantRun("confirm_instance_active_task", vmStore(),
 		entry{"Confirming instance '" + vmID + "' vm_state is ACTIVE", 0.0},
 		entry{"Confirmed instance '" + vmID + "' vm_state is ACTIVE", 1.0})
 	if h.elapsed() != 7*time.Second {

@@ -20,8 +20,7 @@ func processCloud(status string) simulated.Fixture {
 
 func TestDisableComputeNode(t *testing.T) {
 	h := newHarness(t, processCloud(""))
-	got := h.succeed("disable_compute_node_task", processStore)
-	wantProgress(t, got,
+	h.wantRun("disable_compute_node_task", processStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})
 	svc := h.service("compute1")
@@ -62,8 +61,7 @@ func TestDisableComputeNodeErrors(t *testing.T) {
 
 func TestConfirmComputeNodeDisabled(t *testing.T) {
 	h := newHarness(t, processCloud("disabled"))
-	got := h.succeed("confirm_compute_node_disabled_task", processStore)
-	wantProgress(t, got,
+	h.wantRun("confirm_compute_node_disabled_task", processStore,
 		entry{"Confirming compute service is disabled on host: 'compute1'", 0.0},
 		entry{"Confirmed compute service is disabled on host: 'compute1'", 1.0})
 }
