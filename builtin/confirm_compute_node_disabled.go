@@ -27,13 +27,14 @@ func (t *ConfirmComputeNodeDisabled) Execute(ctx context.Context, env *engine.En
 	}
 	process, host := v[0], v[1]
 	env.Progress(fmt.Sprintf(msgConfirmingDisabled, host), 0.0)
-	if err := t.confirmOrFail(ctx, env, t.opt.afterServiceUpdate, fmt.Sprintf(msgDisableFailed, process), func(ctx context.Context) (bool, error) {
+	disabled := func(ctx context.Context) (bool, error) {
 		svc, err := findService(ctx, nova, host, process)
 		if err != nil {
 			return false, err
 		}
 		return svc.Status == serviceDisabled, nil
-	}); err != nil {
+	}
+	if err := t.confirmOrFail(ctx, env, t.opt.afterServiceUpdate, fmt.Sprintf(msgDisableFailed, process), disabled); err != nil {
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgConfirmedDisabled, host), 1.0)
