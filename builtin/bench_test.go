@@ -3,15 +3,10 @@ package builtin_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
-	"github.com/kaifuku-ha/kaifuku/builtin"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
@@ -23,31 +18,26 @@ type swappable struct{ compute.Cloud }
 // fresh zero-latency simulated cloud; building the cloud is not measured.
 func benchFlow(b *testing.B, kind conf.FlowKind, fx simulated.Fixture, store engine.Store) {
 	b.Helper()
-	cfg := conf.Defaults()
-	clk := clock.NewFake(epoch)
-	cloud := &swappable{}
-	reg := engine.NewRegistry()
-	builtin.Register(reg, cloud, cfg)
-	flow, err := engine.Build(reg, cfg, kind)
+	h := newHarness(b, fx)
+	cloud := &swappable{h.cloud}
+	h.nova = cloud
+	flow, err := engine.Build(h.registry(), h.cfg, kind)
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	runner := &engine.Runner{Clock: clk, Log: log}
-	locks := engine.NewLocalLocker()
+	runner := &engine.Runner{Clock: h.clk, Log: h.log}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		c, err := simulated.New(fx, clk)
+		c, err := simulated.New(fx, h.clk)
 		if err != nil {
 			b.Fatal(err)
 		}
 		cloud.Cloud = c
 		b.StartTimer()
 		res := runner.Run(context.Background(), engine.Request{NotificationUUID: notificationUUID, Flow: flow,
-			Store: store, Locks: locks})
+			Store: store, Locks: h.locks})
 		if res.Status != engine.StatusFinished || res.Err != nil {
 			b.Fatalf("status %s: %v", res.Status, res.Err)
 		}

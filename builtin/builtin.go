@@ -211,6 +211,25 @@ func (b base) nova() (compute.Cloud, error) {
 	return b.cloud, nil
 }
 
+// begin is the start every task shares: it reads the task's string inputs,
+// in the order of keys, and returns them with the cloud the task drives. A
+// missing or mistyped input is reported before a missing cloud.
+func (b base) begin(in engine.Store, keys ...string) ([]string, compute.Cloud, error) {
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		v, err := in.String(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals[i] = v
+	}
+	nova, err := b.nova()
+	if err != nil {
+		return nil, nil, err
+	}
+	return vals, nova, nil
+}
+
 // Revert does nothing: Masakari's built-in tasks have no revert logic (a
 // reserved host stays enabled and unreserved, reference 8.7).
 func (base) Revert(context.Context, *engine.Env, engine.Store, error) error { return nil }

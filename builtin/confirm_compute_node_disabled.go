@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -20,36 +19,22 @@ const (
 // (wait_period_after_service_update).
 type ConfirmComputeNodeDisabled struct{ base }
 
-var _ engine.Task = (*ConfirmComputeNodeDisabled)(nil)
-
 // Execute waits for the service to be disabled.
 func (t *ConfirmComputeNodeDisabled) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	process, err := in.String(engine.KeyProcessName)
+	v, nova, err := t.begin(in, engine.KeyProcessName, engine.KeyHostName)
 	if err != nil {
 		return nil, err
 	}
-	host, err := in.String(engine.KeyHostName)
-	if err != nil {
-		return nil, err
-	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	process, host := v[0], v[1]
 	env.Progress(fmt.Sprintf(msgConfirmingDisabled, host), 0.0)
-	err = poll(ctx, envClock(env), t.opt.verifyInterval, t.opt.afterServiceUpdate, func(ctx context.Context) (bool, error) {
+	disabled := func(ctx context.Context) (bool, error) {
 		svc, err := findService(ctx, nova, host, process)
 		if err != nil {
 			return false, err
 		}
 		return svc.Status == serviceDisabled, nil
-	})
-	if errors.Is(err, errTimeout) {
-		msg := fmt.Sprintf(msgDisableFailed, process)
-		env.Progress(msg, 1.0)
-		return nil, engine.Fail("%s", msg)
 	}
-	if err != nil {
+	if err := t.confirmOrFail(ctx, env, t.opt.afterServiceUpdate, fmt.Sprintf(msgDisableFailed, process), disabled); err != nil {
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgConfirmedDisabled, host), 1.0)

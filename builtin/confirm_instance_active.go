@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -19,32 +18,15 @@ const (
 // server is active (wait_period_after_power_on).
 type ConfirmInstanceActive struct{ base }
 
-var _ engine.Task = (*ConfirmInstanceActive)(nil)
-
 // Execute waits for instance_uuid to be active.
 func (t *ConfirmInstanceActive) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	id, err := in.String(engine.KeyInstanceUUID)
+	v, nova, err := t.begin(in, engine.KeyInstanceUUID)
 	if err != nil {
 		return nil, err
 	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	id := v[0]
 	env.Progress(fmt.Sprintf(msgConfirmingActive, id), 0.0)
-	err = poll(ctx, envClock(env), t.opt.verifyInterval, t.opt.afterPowerOn, func(ctx context.Context) (bool, error) {
-		srv, err := nova.GetServer(ctx, id)
-		if err != nil {
-			return false, fmt.Errorf("get server %s: %w", id, err)
-		}
-		return srv.VMState == vmActive, nil
-	})
-	if errors.Is(err, errTimeout) {
-		msg := fmt.Sprintf(msgStartFailed, id)
-		env.Progress(msg, 1.0)
-		return nil, engine.Fail("%s", msg)
-	}
-	if err != nil {
+	if err := t.confirmOrFail(ctx, env, t.opt.afterPowerOn, fmt.Sprintf(msgStartFailed, id), inVMState(nova, id, vmActive)); err != nil {
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgConfirmedActive, id), 1.0)

@@ -20,22 +20,13 @@ const (
 // nova-compute service with [process_failure] service_disable_reason.
 type DisableComputeNode struct{ base }
 
-var _ engine.Task = (*DisableComputeNode)(nil)
-
 // Execute disables the compute service of host_name.
 func (t *DisableComputeNode) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	process, err := in.String(engine.KeyProcessName)
+	v, nova, err := t.begin(in, engine.KeyProcessName, engine.KeyHostName)
 	if err != nil {
 		return nil, err
 	}
-	host, err := in.String(engine.KeyHostName)
-	if err != nil {
-		return nil, err
-	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	process, host := v[0], v[1]
 	env.Progress(fmt.Sprintf(msgDisablingNode, host), 0.0)
 	svc, err := findService(ctx, nova, host, process)
 	if err != nil {

@@ -37,18 +37,13 @@ const (
 // as Masakari would have. A service that is already disabled is left alone.
 type DisableComputeService struct{ base }
 
-var _ engine.Task = (*DisableComputeService)(nil)
-
 // Execute disables the compute service of host_name.
 func (t *DisableComputeService) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	host, err := in.String(engine.KeyHostName)
+	v, nova, err := t.begin(in, engine.KeyHostName)
 	if err != nil {
 		return nil, err
 	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	host := v[0]
 	log := envLog(env).WithField("host", host)
 	env.Progress(fmt.Sprintf(msgDisablingService, host), 0.0)
 

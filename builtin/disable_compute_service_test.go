@@ -15,15 +15,23 @@ import (
 
 var hostStore = engine.Store{"host_name": "compute1", "notification_uuid": "9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11"}
 
+// disableProgress is the progress of disable_compute_service_task on
+// compute1: its first message, between, then its last.
+func disableProgress(between ...entry) []entry {
+	out := append([]entry{{"Disabling compute service on host: 'compute1'", 0.0}}, between...)
+	return append(out, entry{"Disabled compute service on host: 'compute1'", 1.0})
+}
+
+// waitingDown is the progress entry of the wait for Nova to see compute1 down.
+var waitingDown = entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2}
+
 func TestDisableComputeServiceOfAHostAlreadyDown(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
 	out, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
 	if err != nil || len(out) != 0 {
 		t.Fatalf("out %v, err %v", out, err)
 	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	wantProgress(t, got, disableProgress()...)
 	svc := h.service("compute1")
 	if svc.Status != "disabled" || svc.DisabledReason == nil || *svc.DisabledReason != "Masakari detected host failed." {
 		t.Fatalf("service %+v, want disabled with Masakari's reason", svc)
@@ -64,15 +72,10 @@ func TestSimulatedCloudHasTheRPCTrap(t *testing.T) {
 
 func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T) {
 	h := newHarness(t, justFailed())
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
-		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
+	h.wantRun("disable_compute_service_task", hostStore, disableProgress(
+		waitingDown,
 		entry{"Nova reports compute service on host 'compute1' down after 61.0 s", 0.5},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	)...)
 	// Reported down once its heartbeat is older than service_down_time (60 s),
 	// seen at the next poll; the disable then answers at once. Masakari: 60 s
 	// in the disable call, then 180 s of sleep.
@@ -91,15 +94,10 @@ func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T
 func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 	h := newHarness(t, justFailed())
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
+	h.wantRun("disable_compute_service_task", hostStore, disableProgress(
 		entry{"Forcing down compute service on host: 'compute1'", 0.1},
 		entry{"Forced down compute service on host: 'compute1'", 0.5},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	)...)
 	if h.elapsed() != 0 {
 		t.Fatalf("took %s of virtual time, want 0", h.elapsed())
 	}
@@ -119,13 +117,7 @@ func TestDisableComputeServiceForcesDownFirst(t *testing.T) {
 func TestDisableComputeServiceForcesDownOnlyWhatIsUp(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	h.wantRun("disable_compute_service_task", hostStore, disableProgress()...)
 	if h.ops("force_down") != 0 || h.service("compute1").ForcedDown {
 		t.Fatal("a service Nova already reports down was forced down (operators would have to force it up later)")
 	}
@@ -136,21 +128,17 @@ func TestDisableComputeServiceFallsBackToWaitingWhenForceDownIsRefused(t *testin
 	fx.Faults = []simulated.Fault{{Op: "force_down", Error: "forbidden"}}
 	h := newHarness(t, fx)
 	h.cfg.HostFailure.ForceDownService = true
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("disable_compute_service_task", hostStore)
 	if len(got) != 6 || !strings.HasPrefix(got[2].Msg, "Could not force down compute service on host 'compute1': ") || got[2].P != 0.2 {
 		t.Fatalf("progress %v", got)
 	}
 	got[2].Msg = "(refused)"
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
+	wantProgress(t, got, disableProgress(
 		entry{"Forcing down compute service on host: 'compute1'", 0.1},
 		entry{"(refused)", 0.2},
-		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
+		waitingDown,
 		entry{"Nova reports compute service on host 'compute1' down after 61.0 s", 0.5},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	)...)
 	if h.elapsed() != 61*time.Second {
 		t.Fatalf("took %s, want 61s", h.elapsed())
 	}
@@ -160,15 +148,10 @@ func TestDisableComputeServiceDisablesAnywayWhenTheWaitTimesOut(t *testing.T) {
 	fx := justFailed()
 	fx.ServiceDownTime = 600 // Nova keeps reporting it up past the wait
 	h := newHarness(t, fx)
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
-		entry{"Waiting for Nova to report compute service on host 'compute1' down before disabling it", 0.2},
+	h.wantRun("disable_compute_service_task", hostStore, disableProgress(
+		waitingDown,
 		entry{"Compute service on host 'compute1' still reported up after 180.0 s; disabling it anyway", 0.5},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	)...)
 	// 180 s of waiting plus the RPC timeout the disable then pays: exactly
 	// Masakari's 60 s + 180 s, never worse.
 	if h.elapsed() != 240*time.Second {
@@ -183,14 +166,9 @@ func TestDisableComputeServiceLeavesADisabledServiceAlone(t *testing.T) {
 	fx := failedHostCloud()
 	fx.Hosts[0].Status, fx.Hosts[0].DisabledReason = "disabled", "maintenance"
 	h := newHarness(t, fx)
-	_, err, got := h.run(context.Background(), "disable_compute_service_task", hostStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
-		entry{"Disabling compute service on host: 'compute1'", 0.0},
+	h.wantRun("disable_compute_service_task", hostStore, disableProgress(
 		entry{"Compute service on host 'compute1' is already disabled", 0.9},
-		entry{"Disabled compute service on host: 'compute1'", 1.0})
+	)...)
 	if h.ops("update_service") != 0 {
 		t.Fatalf("%d service updates, want none", h.ops("update_service"))
 	}

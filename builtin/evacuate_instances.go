@@ -63,8 +63,6 @@ func (e *LockHeldError) Unwrap() error { return engine.ErrLockHeld }
 // server that could not be evacuated fails the task (HostRecoveryFailure).
 type EvacuateInstances struct{ base }
 
-var _ engine.Task = (*EvacuateInstances)(nil)
-
 // Execute evacuates instance_list.
 func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
 	host, err := in.String(engine.KeyHostName)
@@ -244,9 +242,9 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	}()
 	clk := envClock(env)
 	log := envLog(env).WithField("instance_uuid", id)
-	srv, err := nova.GetServer(ctx, id)
+	srv, err := getServer(ctx, nova, id)
 	if err != nil {
-		return fmt.Errorf("get server %s: %w", id, err)
+		return err
 	}
 	if srv.Host != "" && srv.Host != host {
 		// No longer on the failed host (instance_list was read before a
@@ -339,9 +337,9 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, id, host, old string) (string, error) {
 	dest := ""
 	err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterEvacuation, func(ctx context.Context) (bool, error) {
-		cur, err := nova.GetServer(ctx, id)
+		cur, err := getServer(ctx, nova, id)
 		if err != nil {
-			return false, fmt.Errorf("get server %s: %w", id, err)
+			return false, err
 		}
 		if cur.VMState == vmError && cur.VMState != old {
 			return false, fmt.Errorf("server %s went to vm_state error while being evacuated", id)
@@ -363,13 +361,7 @@ func (t *EvacuateInstances) afterEvacuation(ctx context.Context, clk clock.Clock
 		if err := nova.Stop(ctx, id); err != nil {
 			return fmt.Errorf("stop server %s after its evacuation: %w", id, err)
 		}
-		err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterPowerOff, func(ctx context.Context) (bool, error) {
-			cur, err := nova.GetServer(ctx, id)
-			if err != nil {
-				return false, fmt.Errorf("get server %s: %w", id, err)
-			}
-			return cur.VMState == vmStopped, nil
-		})
+		err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterPowerOff, inVMState(nova, id, vmStopped))
 		if errors.Is(err, errTimeout) {
 			return fmt.Errorf("server %s evacuated to %s but not stopped within wait_period_after_power_off (%s)", id, dest, t.opt.afterPowerOff)
 		}
@@ -393,9 +385,5 @@ func (t *EvacuateInstances) resetToError(ctx context.Context, nova compute.Cloud
 	if err := nova.ResetState(ctx, id, vmError); err != nil {
 		return compute.Server{}, fmt.Errorf("reset server %s to error: %w", id, err)
 	}
-	srv, err := nova.GetServer(ctx, id)
-	if err != nil {
-		return compute.Server{}, fmt.Errorf("get server %s: %w", id, err)
-	}
-	return srv, nil
+	return getServer(ctx, nova, id)
 }

@@ -68,11 +68,7 @@ func TestEvacuateEveryStateBranch(t *testing.T) {
 			fx := failedHostCloud(s)
 			fx.Latency = simulated.Latency{Stop: 3000, Evacuate: 5000}
 			h := newHarness(t, fx)
-			_, err, got := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantProgress(t, got, append(evacuated(uid(1)),
+			h.wantRun("evacuate_instances_task", evacStore(uid(1)), append(evacuated(uid(1)),
 				entry{"Successfully evacuate instances '" + uid(1) + "' from host 'compute1'", 0.7},
 				entry{"Evacuation process completed!", 1.0})...)
 			srv := h.server(uid(1))
@@ -99,9 +95,7 @@ func TestEvacuateKeepsAUserLockAlone(t *testing.T) {
 	s := haServer(1, "compute1")
 	s.Locked = true
 	h := newHarness(t, failedHostCloud(s))
-	if _, err, _ := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1))); err != nil {
-		t.Fatal(err)
-	}
+	h.succeed("evacuate_instances_task", evacStore(uid(1)))
 	if !h.server(uid(1)).Locked || h.serverOps(uid(1), "lock") != 0 || h.serverOps(uid(1), "unlock") != 0 {
 		t.Fatalf("locked %v, calls %v; want the user's lock untouched", h.server(uid(1)).Locked, h.cloud.Counters().Servers[uid(1)])
 	}
@@ -121,10 +115,7 @@ func TestEvacuateReportsSucceededSortedAndFailedThenFails(t *testing.T) {
 	ids := []string{uid(9), uid(2), uid(5), uid(7), uid(3)}
 	_, err, got := h.run(context.Background(), "evacuate_instances_task", evacStore(ids...))
 	msg := "Failed to evacuate instances '" + uid(5) + "," + uid(7) + "," + uid(3) + "' from host 'compute1'"
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg {
-		t.Fatalf("err = %v, want a recovery failure %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got, append(evacuated(ids...),
 		entry{"Successfully evacuate instances '" + uid(2) + "," + uid(9) + "' from host 'compute1'", 0.7},
 		entry{msg, 0.7})...)
@@ -143,10 +134,7 @@ func TestEvacuateTimesOutAfterWaitPeriodAfterEvacuation(t *testing.T) {
 	fx.Faults = []simulated.Fault{{Op: "evacuate", Error: "never"}}
 	h := newHarness(t, fx)
 	_, err, _ := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1)))
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) {
-		t.Fatalf("err = %v, want a recovery failure", err)
-	}
+	wantFailure(t, err, "Failed to evacuate instances '"+uid(1)+"' from host 'compute1'")
 	if h.elapsed() != 90*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_evacuation (90s)", h.elapsed())
 	}
@@ -163,10 +151,7 @@ func TestEvacuateFailsWhenTheStopAfterItTimesOut(t *testing.T) {
 	fx.Faults = []simulated.Fault{{Op: "stop", Error: "never"}}
 	h := newHarness(t, fx)
 	_, err, _ := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1)))
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) {
-		t.Fatalf("err = %v, want a recovery failure", err)
-	}
+	wantFailure(t, err, "Failed to evacuate instances '"+uid(1)+"' from host 'compute1'")
 	if h.elapsed() != 180*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_power_off (180s)", h.elapsed())
 	}
@@ -223,11 +208,7 @@ func TestEvacuateUnlocksEvenWhenTheTaskRunsOutOfTime(t *testing.T) {
 
 func TestEvacuateEmptyList(t *testing.T) {
 	h := newHarness(t, failedHostCloud())
-	_, err, got := h.run(context.Background(), "evacuate_instances_task", evacStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", evacStore(),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: ''", 0.0},
 		entry{"Evacuation process completed!", 1.0})
 }
@@ -266,11 +247,7 @@ func rhStore(rh string, ids ...string) engine.Store {
 func TestEvacuateToAReservedHost(t *testing.T) {
 	h := newHarness(t, reservedCloud(haServer(1, "compute1"), haServer(2, "compute1")))
 	h.cfg.HostFailure.AddReservedHostToAggregate = true
-	_, err, got := h.run(context.Background(), "evacuate_instances_task", rhStore("compute3", uid(1), uid(2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", rhStore("compute3", uid(1), uid(2)),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: '" + uid(1) + "," + uid(2) + "'", 0.0},
 		entry{"Enabling reserved host: 'compute3'", 0.1},
 		entry{"Add host compute3 to aggregate agg1", 0.2},
@@ -311,10 +288,7 @@ func TestEvacuateReservedHostAlreadyInTheAggregate(t *testing.T) {
 	fx.Hosts[2].Aggregates = []string{"agg1"}
 	h := newHarness(t, fx)
 	h.cfg.HostFailure.AddReservedHostToAggregate = true
-	_, err, got := h.run(context.Background(), "evacuate_instances_task", rhStore("compute3", uid(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := h.succeed("evacuate_instances_task", rhStore("compute3", uid(1)))
 	wantProgress(t, got[:6],
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: '" + uid(1) + "'", 0.0},
 		entry{"Enabling reserved host: 'compute3'", 0.1},
@@ -327,11 +301,7 @@ func TestEvacuateReservedHostAlreadyInTheAggregate(t *testing.T) {
 func TestEvacuateReservedHostWithoutAggregates(t *testing.T) {
 	h := newHarness(t, reservedCloud(haServer(1, "compute1")))
 	h.hosts = nil // no segment database: nothing to update
-	_, err, got := h.run(context.Background(), "evacuate_instances_task", rhStore("compute3", uid(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("evacuate_instances_task", rhStore("compute3", uid(1)),
 		entry{"Start evacuation of instances from failed host 'compute1', instance uuids are: '" + uid(1) + "'", 0.0},
 		entry{"Enabling reserved host: 'compute3'", 0.1},
 		entry{"Evacuation of instance started: '" + uid(1) + "'", 0.5},
@@ -501,9 +471,7 @@ func TestEvacuateStartsNothingOnceTheTaskIsOutOfTime(t *testing.T) {
 // reserved host per attempt. It is left alone.
 func TestEvacuateLeavesAServerAlreadyMovedAlone(t *testing.T) {
 	h := newHarness(t, failedHostCloud(haServer(1, "compute1"), haServer(2, "compute2")))
-	if _, err, _ := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1), uid(2))); err != nil {
-		t.Fatal(err)
-	}
+	h.succeed("evacuate_instances_task", evacStore(uid(1), uid(2)))
 	if n := h.serverOps(uid(2), "evacuate"); n != 0 {
 		t.Fatalf("server already on compute2 evacuated %d time(s)", n)
 	}
@@ -543,11 +511,7 @@ func TestEvacuateWaitsForAnEvacuationAlreadyUnderWay(t *testing.T) {
 			if srv := h.server(uid(1)); srv.TaskState == nil || *srv.TaskState != "rebuilding" || srv.Host != "compute1" {
 				t.Fatalf("setup: server on %s task_state %v, want rebuilding on compute1", srv.Host, srv.TaskState)
 			}
-			_, err, got := h.run(context.Background(), "evacuate_instances_task", evacStore(uid(1)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			wantProgress(t, got, append(evacuated(uid(1)),
+			h.wantRun("evacuate_instances_task", evacStore(uid(1)), append(evacuated(uid(1)),
 				entry{"Successfully evacuate instances '" + uid(1) + "' from host 'compute1'", 0.7},
 				entry{"Evacuation process completed!", 1.0})...)
 			if n := h.serverOps(uid(1), "evacuate"); n != 1 {

@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -158,29 +159,57 @@ func (h *harness) run(ctx context.Context, name string, in engine.Store) (engine
 	return out, err, got
 }
 
+// succeed runs a task that must succeed and returns its progress entries.
+func (h *harness) succeed(name string, in engine.Store) []entry {
+	h.t.Helper()
+	_, err, got := h.run(context.Background(), name, in)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return got
+}
+
+// wantRun runs a task that must succeed and compares its progress entries
+// with want, as wantProgress does.
+func (h *harness) wantRun(name string, in engine.Store, want ...entry) {
+	h.t.Helper()
+	wantProgress(h.t, h.succeed(name, in), want...)
+}
+
+// wantFailure fails t unless err is a task failure (RecoveryError, the
+// notification ends in error) that reads msg.
+func wantFailure(t testing.TB, err error, msg string) {
+	t.Helper()
+	var rerr *engine.RecoveryError
+	if !errors.As(err, &rerr) || err.Error() != msg || engine.StatusOf(err) != engine.StatusError {
+		t.Fatalf("err = %v, want a recovery failure %q", err, msg)
+	}
+}
+
 // elapsed is the virtual time since the harness started.
 func (h *harness) elapsed() time.Duration { return h.clk.Now().Sub(epoch) }
 
 func (h *harness) server(id string) simulated.ServerState {
 	h.t.Helper()
-	for _, s := range h.cloud.Snapshot().Servers {
-		if s.ID == id {
-			return s
-		}
-	}
-	h.t.Fatalf("no server %s", id)
-	return simulated.ServerState{}
+	return first(h.t, h.cloud.Snapshot().Servers, func(s simulated.ServerState) bool { return s.ID == id }, "server "+id)
 }
 
 func (h *harness) service(host string) simulated.ServiceState {
 	h.t.Helper()
-	for _, s := range h.cloud.Snapshot().Services {
-		if s.Host == host {
-			return s
+	return first(h.t, h.cloud.Snapshot().Services, func(s simulated.ServiceState) bool { return s.Host == host }, "service on "+host)
+}
+
+// first returns the first item that matches, failing t when there is none.
+func first[T any](t testing.TB, items []T, match func(T) bool, what string) T {
+	t.Helper()
+	for _, it := range items {
+		if match(it) {
+			return it
 		}
 	}
-	h.t.Fatalf("no service on %s", host)
-	return simulated.ServiceState{}
+	t.Fatalf("no %s", what)
+	var zero T
+	return zero
 }
 
 func (h *harness) ops(op string) int { return h.cloud.Counters().Ops[op] }

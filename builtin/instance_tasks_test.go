@@ -37,11 +37,7 @@ func vm(state string, ha bool) simulated.Server {
 
 func TestStopInstance(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("active", true)))
-	_, err, got := h.run(context.Background(), "stop_instance_task", vmStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("stop_instance_task", vmStore(),
 		entry{"Stopping instance: " + vmID, 0.0},
 		entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.server(vmID).VMState != "stopped" {
@@ -73,9 +69,7 @@ func TestStopInstanceSkipsServersThatAreNotHAEnabled(t *testing.T) {
 func TestStopInstanceProcessAllInstances(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("active", false)))
 	h.cfg.InstanceFailure.ProcessAllInstances = true
-	if _, err, _ := h.run(context.Background(), "stop_instance_task", vmStore()); err != nil {
-		t.Fatal(err)
-	}
+	h.succeed("stop_instance_task", vmStore())
 	if h.server(vmID).VMState != "stopped" {
 		t.Fatal("not stopped with process_all_instances")
 	}
@@ -86,9 +80,7 @@ func TestStopInstanceCustomMetadataKey(t *testing.T) {
 	s.Metadata = map[string]string{"recover-me": "y"}
 	h := newHarness(t, vmCloud(s))
 	h.cfg.InstanceFailure.HAEnabledInstanceMetadataKey = "recover-me"
-	if _, err, _ := h.run(context.Background(), "stop_instance_task", vmStore()); err != nil {
-		t.Fatal(err)
-	}
+	h.succeed("stop_instance_task", vmStore())
 }
 
 func TestStopInstanceIgnoresPausedAndRescued(t *testing.T) {
@@ -106,11 +98,7 @@ func TestStopInstanceIgnoresPausedAndRescued(t *testing.T) {
 
 func TestStopInstanceAlreadyStopped(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("stopped", true)))
-	_, err, got := h.run(context.Background(), "stop_instance_task", vmStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got, entry{"Stopped instance: '" + vmID + "'", 1.0})
+	h.wantRun("stop_instance_task", vmStore(), entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.ops("stop") != 0 {
 		t.Fatal("stop called on a stopped server")
 	}
@@ -118,11 +106,7 @@ func TestStopInstanceAlreadyStopped(t *testing.T) {
 
 func TestStopInstanceResizedIsResetToActiveFirst(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("resized", true)))
-	_, err, got := h.run(context.Background(), "stop_instance_task", vmStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("stop_instance_task", vmStore(),
 		entry{"Stopping instance: " + vmID, 0.0},
 		entry{"Stopped instance: '" + vmID + "'", 1.0})
 	if h.serverOps(vmID, "reset_state") != 1 || h.server(vmID).VMState != "stopped" {
@@ -147,11 +131,7 @@ func TestStopInstanceConflict(t *testing.T) {
 		fx.Latency.Stop = 0
 		h := newHarness(t, fx)
 		h.nova = stopRace{h.cloud}
-		_, err, got := h.run(context.Background(), "stop_instance_task", vmStore())
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantProgress(t, got,
+		h.wantRun("stop_instance_task", vmStore(),
 			entry{"Stopping instance: " + vmID, 0.0},
 			entry{"Conflict when stopping instance: " + vmID, 0.0},
 			entry{"Stopped instance: '" + vmID + "'", 1.0})
@@ -177,10 +157,7 @@ func TestStopInstanceTimesOut(t *testing.T) {
 	h := newHarness(t, fx)
 	_, err, got := h.run(context.Background(), "stop_instance_task", vmStore())
 	msg := "Failed to stop instance " + vmID
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg {
-		t.Fatalf("err = %v, want %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got, entry{"Stopping instance: " + vmID, 0.0}, entry{msg, 1.0})
 	if h.elapsed() != 180*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_power_off", h.elapsed())
@@ -197,11 +174,7 @@ func TestStopInstanceUnknownServer(t *testing.T) {
 
 func TestStartInstance(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("stopped", true)))
-	_, err, got := h.run(context.Background(), "start_instance_task", vmStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("start_instance_task", vmStore(),
 		entry{"Starting instance: '" + vmID + "'", 0.0},
 		entry{"Instance started: '" + vmID + "'", 1.0})
 	// It does not wait: confirm_instance_active_task does.
@@ -214,10 +187,7 @@ func TestStartInstanceInvalidState(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("active", true)))
 	_, err, got := h.run(context.Background(), "start_instance_task", vmStore())
 	msg := "Invalid state for Instance " + vmID + ". Expected state: 'STOPPED', Actual state: 'active'"
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg {
-		t.Fatalf("err = %v, want %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got, entry{"Starting instance: '" + vmID + "'", 0.0}, entry{msg, 1.0})
 }
 
@@ -226,11 +196,7 @@ func TestConfirmInstanceActive(t *testing.T) {
 	if err := h.cloud.Start(context.Background(), vmID); err != nil {
 		t.Fatal(err)
 	}
-	_, err, got := h.run(context.Background(), "confirm_instance_active_task", vmStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("confirm_instance_active_task", vmStore(),
 		entry{"Confirming instance '" + vmID + "' vm_state is ACTIVE", 0.0},
 		entry{"Confirmed instance '" + vmID + "' vm_state is ACTIVE", 1.0})
 	if h.elapsed() != 7*time.Second {
@@ -242,10 +208,7 @@ func TestConfirmInstanceActiveTimesOut(t *testing.T) {
 	h := newHarness(t, vmCloud(vm("stopped", true)))
 	_, err, got := h.run(context.Background(), "confirm_instance_active_task", vmStore())
 	msg := "Failed to start instance " + vmID
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg {
-		t.Fatalf("err = %v, want %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got, entry{"Confirming instance '" + vmID + "' vm_state is ACTIVE", 0.0}, entry{msg, 1.0})
 	if h.elapsed() != 60*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_power_on", h.elapsed())

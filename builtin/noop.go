@@ -10,8 +10,6 @@ import (
 // recovery_workflow_details. Operators use it to fill a phase.
 type Noop struct{}
 
-var _ engine.Task = Noop{}
-
 // Execute logs Masakari's line.
 func (Noop) Execute(_ context.Context, env *engine.Env, _ engine.Store) (engine.Store, error) {
 	envLog(env).Info("Custom task executed successfully..!!")

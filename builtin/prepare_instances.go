@@ -29,18 +29,13 @@ const (
 // with a skip (notification finished). It provides instance_list.
 type PrepareHAEnabledInstances struct{ base }
 
-var _ engine.Task = (*PrepareHAEnabledInstances)(nil)
-
 // Execute provides instance_list for host_name.
 func (t *PrepareHAEnabledInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	host, err := in.String(engine.KeyHostName)
+	v, nova, err := t.begin(in, engine.KeyHostName)
 	if err != nil {
 		return nil, err
 	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	host := v[0]
 	log := envLog(env).WithField("host", host)
 	env.Progress(msgPreparing, 0.0)
 	servers, err := nova.ListServers(ctx, host)

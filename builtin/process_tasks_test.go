@@ -20,11 +20,7 @@ func processCloud(status string) simulated.Fixture {
 
 func TestDisableComputeNode(t *testing.T) {
 	h := newHarness(t, processCloud(""))
-	_, err, got := h.run(context.Background(), "disable_compute_node_task", processStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("disable_compute_node_task", processStore,
 		entry{"Disabling compute service on host: 'compute1'", 0.0},
 		entry{"Disabled compute service on host: 'compute1'", 1.0})
 	svc := h.service("compute1")
@@ -65,11 +61,7 @@ func TestDisableComputeNodeErrors(t *testing.T) {
 
 func TestConfirmComputeNodeDisabled(t *testing.T) {
 	h := newHarness(t, processCloud("disabled"))
-	_, err, got := h.run(context.Background(), "confirm_compute_node_disabled_task", processStore)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantProgress(t, got,
+	h.wantRun("confirm_compute_node_disabled_task", processStore,
 		entry{"Confirming compute service is disabled on host: 'compute1'", 0.0},
 		entry{"Confirmed compute service is disabled on host: 'compute1'", 1.0})
 }
@@ -78,10 +70,7 @@ func TestConfirmComputeNodeDisabledTimesOut(t *testing.T) {
 	h := newHarness(t, processCloud(""))
 	_, err, got := h.run(context.Background(), "confirm_compute_node_disabled_task", processStore)
 	msg := "Failed to disable service nova-compute"
-	var rerr *engine.RecoveryError
-	if !errors.As(err, &rerr) || err.Error() != msg || engine.StatusOf(err) != engine.StatusError {
-		t.Fatalf("err = %v, want %q", err, msg)
-	}
+	wantFailure(t, err, msg)
 	wantProgress(t, got,
 		entry{"Confirming compute service is disabled on host: 'compute1'", 0.0},
 		entry{msg, 1.0})

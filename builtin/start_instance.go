@@ -19,27 +19,20 @@ const (
 // fails the recovery.
 type StartInstance struct{ base }
 
-var _ engine.Task = (*StartInstance)(nil)
-
 // Execute starts instance_uuid.
 func (t *StartInstance) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	id, err := in.String(engine.KeyInstanceUUID)
+	v, nova, err := t.begin(in, engine.KeyInstanceUUID)
 	if err != nil {
 		return nil, err
 	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	id := v[0]
 	env.Progress(fmt.Sprintf(msgStarting, id), 0.0)
-	srv, err := nova.GetServer(ctx, id)
+	srv, err := getServer(ctx, nova, id)
 	if err != nil {
-		return nil, fmt.Errorf("get server %s: %w", id, err)
+		return nil, err
 	}
 	if srv.VMState != vmStopped {
-		msg := fmt.Sprintf(msgInvalidState, id, srv.VMState)
-		env.Progress(msg, 1.0)
-		return nil, engine.Fail("%s", msg)
+		return nil, fail(env, fmt.Sprintf(msgInvalidState, id, srv.VMState))
 	}
 	if err := nova.Start(ctx, id); err != nil {
 		return nil, fmt.Errorf("start server %s: %w", id, err)

@@ -26,22 +26,17 @@ const (
 // are ignored (notification ignored).
 type StopInstance struct{ base }
 
-var _ engine.Task = (*StopInstance)(nil)
-
 // Execute stops instance_uuid.
 func (t *StopInstance) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	id, err := in.String(engine.KeyInstanceUUID)
+	v, nova, err := t.begin(in, engine.KeyInstanceUUID)
 	if err != nil {
 		return nil, err
 	}
-	nova, err := t.nova()
-	if err != nil {
-		return nil, err
-	}
+	id := v[0]
 	log := envLog(env).WithField("instance_uuid", id)
-	srv, err := nova.GetServer(ctx, id)
+	srv, err := getServer(ctx, nova, id)
 	if err != nil {
-		return nil, fmt.Errorf("get server %s: %w", id, err)
+		return nil, err
 	}
 	if !t.opt.instance.ProcessAllInstances && !truthy(srv.Metadata, t.opt.instance.HAEnabledInstanceMetadataKey) {
 		msg := fmt.Sprintf(msgSkipNotHA, id)
@@ -69,28 +64,16 @@ func (t *StopInstance) Execute(ctx context.Context, env *engine.Env, in engine.S
 			}
 			// Someone else may be stopping it already: fine if it is stopped.
 			env.Progress(fmt.Sprintf(msgStopConflict, id), 0.0)
-			cur, gerr := nova.GetServer(ctx, id)
+			cur, gerr := getServer(ctx, nova, id)
 			if gerr != nil {
-				return nil, fmt.Errorf("get server %s: %w", id, gerr)
+				return nil, gerr
 			}
 			if cur.VMState != vmStopped {
 				return nil, fmt.Errorf("stop server %s: %w", id, err)
 			}
 		}
 	}
-	err = poll(ctx, envClock(env), t.opt.verifyInterval, t.opt.afterPowerOff, func(ctx context.Context) (bool, error) {
-		cur, err := nova.GetServer(ctx, id)
-		if err != nil {
-			return false, fmt.Errorf("get server %s: %w", id, err)
-		}
-		return cur.VMState == vmStopped, nil
-	})
-	if errors.Is(err, errTimeout) {
-		msg := fmt.Sprintf(msgStopFailed, id)
-		env.Progress(msg, 1.0)
-		return nil, engine.Fail("%s", msg)
-	}
-	if err != nil {
+	if err := t.confirmOrFail(ctx, env, t.opt.afterPowerOff, fmt.Sprintf(msgStopFailed, id), inVMState(nova, id, vmStopped)); err != nil {
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgStopped, id), 1.0)

@@ -40,6 +40,45 @@ func poll(ctx context.Context, clk clock.Clock, interval, timeout time.Duration,
 	}
 }
 
+// confirmOrFail polls check every verify_interval until it holds, as poll
+// does. When timeout passes first, failure becomes the task's last progress
+// and its RecoveryError, as in Masakari's confirmation loops.
+func (b base) confirmOrFail(ctx context.Context, env *engine.Env, timeout time.Duration, failure string, check func(context.Context) (bool, error)) error {
+	err := poll(ctx, envClock(env), b.opt.verifyInterval, timeout, check)
+	if errors.Is(err, errTimeout) {
+		return fail(env, failure)
+	}
+	return err
+}
+
+// fail reports msg as the task's last progress (1.0) and fails the task with
+// it.
+func fail(env *engine.Env, msg string) error {
+	env.Progress(msg, 1.0)
+	return engine.Fail("%s", msg)
+}
+
+// inVMState returns a poll check that holds once server id is in vm_state
+// state.
+func inVMState(nova compute.Cloud, id, state string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		srv, err := getServer(ctx, nova, id)
+		if err != nil {
+			return false, err
+		}
+		return srv.VMState == state, nil
+	}
+}
+
+// getServer reads server id.
+func getServer(ctx context.Context, nova compute.Cloud, id string) (compute.Server, error) {
+	srv, err := nova.GetServer(ctx, id)
+	if err != nil {
+		return compute.Server{}, fmt.Errorf("get server %s: %w", id, err)
+	}
+	return srv, nil
+}
+
 // truthy is oslo's strutils.bool_from_string as Masakari calls it: "1", "t",
 // "true", "on", "y" and "yes", in any case and with surrounding blanks, are
 // true; anything else, and a missing key, is false.

@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,13 +24,8 @@ func TestPollChecksAtOnceThenEveryInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
-	if len(at) != len(want) {
+	if !slices.Equal(at, want) {
 		t.Fatalf("checks at %v, want %v", at, want)
-	}
-	for i := range want {
-		if at[i] != want[i] {
-			t.Fatalf("checks at %v, want %v", at, want)
-		}
 	}
 }
 
@@ -59,13 +55,8 @@ func TestPollSubtractsTheTimeTheCheckTook(t *testing.T) {
 	})
 	// The check at 4 s ends at 5.5 s, past the timeout.
 	want := []time.Duration{0, 2 * time.Second, 4 * time.Second}
-	if len(at) != len(want) {
+	if !slices.Equal(at, want) {
 		t.Fatalf("checks at %v, want %v", at, want)
-	}
-	for i := range want {
-		if at[i] != want[i] {
-			t.Fatalf("checks at %v, want %v", at, want)
-		}
 	}
 }
 

@@ -434,43 +434,76 @@ func (db *DB) inUse(ctx context.Context, q querier, segmentUUID, hostUUID string
 
 // UpdateSegment changes a segment (409 when in use or the name is taken).
 func (db *DB) UpdateSegment(ctx context.Context, id string, p SegmentPatch) (Segment, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	var a assignments
+	setIf(&a, "name", p.Name)
+	setIf(&a, "service_type", p.ServiceType)
+	setIf(&a, "enabled", p.Enabled)
+	setIf(&a, "description", p.Description)
+	setIf(&a, "recovery_method", p.RecoveryMethod)
+	err := db.patch(ctx, "failover_segments", id, a, func(tx *sql.Tx) error {
 		if _, err := db.segment(ctx, tx, id); err != nil {
 			return err
 		}
-		if busy, err := db.inUse(ctx, tx, id, ""); err != nil {
+		if err := db.refuseInUse(ctx, tx, id, ""); err != nil {
 			return err
-		} else if busy {
-			return ErrInUse
 		}
-		var sets []string
-		var args []any
-		if p.Name != nil {
-			if err := db.segmentNameFree(ctx, tx, *p.Name, id); err != nil {
-				return err
-			}
-			sets, args = append(sets, "name = ?"), append(args, *p.Name)
+		if p.Name == nil {
+			return nil
 		}
-		if p.ServiceType != nil {
-			sets, args = append(sets, "service_type = ?"), append(args, *p.ServiceType)
-		}
-		if p.Enabled != nil {
-			sets, args = append(sets, "enabled = ?"), append(args, b2i(*p.Enabled))
-		}
-		if p.Description != nil {
-			sets, args = append(sets, "description = ?"), append(args, *p.Description)
-		}
-		if p.RecoveryMethod != nil {
-			sets, args = append(sets, "recovery_method = ?"), append(args, *p.RecoveryMethod)
-		}
-		sets, args = append(sets, "updated_at = ?"), append(args, db.stamp(), id)
-		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE failover_segments SET `+strings.Join(sets, ", ")+` WHERE uuid = ? AND deleted = 0`), args...)
-		return err
+		return db.segmentNameFree(ctx, tx, *p.Name, id)
 	})
 	if err != nil {
 		return Segment{}, err
 	}
 	return db.Segment(ctx, id)
+}
+
+// assignments are the "column = ?" terms of an UPDATE and their values, in
+// the order they were set.
+type assignments struct {
+	cols []string
+	args []any
+}
+
+// set adds column col = v; a bool is stored as 0 or 1.
+func (a *assignments) set(col string, v any) {
+	if b, ok := v.(bool); ok {
+		v = b2i(b)
+	}
+	a.cols, a.args = append(a.cols, col+" = ?"), append(a.args, v)
+}
+
+// setIf adds column col = *v when a patch sets v.
+func setIf[T any](a *assignments, col string, v *T) {
+	if v != nil {
+		a.set(col, *v)
+	}
+}
+
+// refuseInUse returns ErrInUse when a segment (or one host of it) has a
+// notification in new, running or error.
+func (db *DB) refuseInUse(ctx context.Context, q querier, segmentUUID, hostUUID string) error {
+	busy, err := db.inUse(ctx, q, segmentUUID, hostUUID)
+	if err != nil {
+		return err
+	}
+	if busy {
+		return ErrInUse
+	}
+	return nil
+}
+
+// patch changes the live row uuid of table by a, stamping updated_at, in one
+// transaction after check passes.
+func (db *DB) patch(ctx context.Context, table, uuid string, a assignments, check func(tx *sql.Tx) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		a.set("updated_at", db.stamp())
+		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE `+table+` SET `+strings.Join(a.cols, ", ")+` WHERE uuid = ? AND deleted = 0`), append(a.args, uuid)...)
+		return err
+	})
 }
 
 // DeleteSegment soft-deletes a segment and its hosts (409 when in use).
@@ -623,38 +656,23 @@ func (db *DB) Hosts(ctx context.Context, segmentUUID string, f HostFilter, p Pag
 
 // UpdateHost changes a host (409 when in use or the name is taken).
 func (db *DB) UpdateHost(ctx context.Context, segmentUUID, hostUUID string, p HostPatch) (Host, error) {
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	var a assignments
+	setIf(&a, "name", p.Name)
+	setIf(&a, "type", p.Type)
+	setIf(&a, "control_attributes", p.ControlAttributes)
+	setIf(&a, "reserved", p.Reserved)
+	setIf(&a, "on_maintenance", p.OnMaintenance)
+	err := db.patch(ctx, "hosts", hostUUID, a, func(tx *sql.Tx) error {
 		if _, err := db.host(ctx, tx, segmentUUID, hostUUID); err != nil {
 			return err
 		}
-		if busy, err := db.inUse(ctx, tx, segmentUUID, hostUUID); err != nil {
+		if err := db.refuseInUse(ctx, tx, segmentUUID, hostUUID); err != nil {
 			return err
-		} else if busy {
-			return ErrInUse
 		}
-		var sets []string
-		var args []any
-		if p.Name != nil {
-			if err := db.hostNameFree(ctx, tx, *p.Name, hostUUID); err != nil {
-				return err
-			}
-			sets, args = append(sets, "name = ?"), append(args, *p.Name)
+		if p.Name == nil {
+			return nil
 		}
-		if p.Type != nil {
-			sets, args = append(sets, "type = ?"), append(args, *p.Type)
-		}
-		if p.ControlAttributes != nil {
-			sets, args = append(sets, "control_attributes = ?"), append(args, *p.ControlAttributes)
-		}
-		if p.Reserved != nil {
-			sets, args = append(sets, "reserved = ?"), append(args, b2i(*p.Reserved))
-		}
-		if p.OnMaintenance != nil {
-			sets, args = append(sets, "on_maintenance = ?"), append(args, b2i(*p.OnMaintenance))
-		}
-		sets, args = append(sets, "updated_at = ?"), append(args, db.stamp(), hostUUID)
-		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE hosts SET `+strings.Join(sets, ", ")+` WHERE uuid = ? AND deleted = 0`), args...)
-		return err
+		return db.hostNameFree(ctx, tx, *p.Name, hostUUID)
 	})
 	if err != nil {
 		return Host{}, err
