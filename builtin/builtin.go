@@ -1,12 +1,3 @@
-// Package builtin holds Masakari's nine recovery tasks, written in Go.
-//
-// Each task keeps Masakari's configured name, atom name, progress messages
-// and outcomes (reference section 2). The store contract is Masakari 14.0.2's:
-// prepare_HA_enabled_instances_task provides instance_list and
-// evacuate_instances_task requires it. One deliberate difference:
-// disable_compute_service_task waits until Nova reports the failed host's
-// service down (or forces it down) instead of sleeping a fixed
-// wait_period_after_service_update.
 package builtin
 
 import (

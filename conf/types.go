@@ -1,6 +1,3 @@
-// Package conf reads kaifuku's configuration: Masakari's ini files (oslo.config
-// syntax) into typed, validated values that remember the file and line of every
-// section, key and flow task.
 package conf
 
 import (

@@ -1,6 +1,3 @@
-// Package api is kaifuku's Masakari v1 HTTP API: segments, hosts and
-// notifications with Masakari's status codes, bodies, validation messages,
-// microversions and errors, over the db package's store.
 package api
 
 import (

@@ -1,11 +1,3 @@
-// Package db stores kaifuku's state: Masakari's failover segments, hosts and
-// notifications, and the persisted progress of every recovery flow (task
-// records and flow stores), with lease-based claims of notifications so that
-// a notification is never run by two workers at once.
-//
-// The SQL is portable; what differs between databases (the auto-increment
-// key, placeholders, row locking of a claim) lives in a Dialect: SQLite for
-// one daemon, PostgreSQL for several daemons sharing one database.
 package db
 
 import (

@@ -1,6 +1,3 @@
-// Package nova drives a real OpenStack Nova through gophercloud: the compute
-// operations of Masakari's masakari/compute/nova.py at microversion 2.53, with
-// Nova's errors translated into the engine's kinds (compute.ErrInvalid, ...).
 package nova
 
 import (

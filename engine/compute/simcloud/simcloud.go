@@ -1,9 +1,3 @@
-// Package simcloud serves a simulated cloud over HTTP as the part of Nova's
-// compute API v2.1 that recovery uses, with version discovery, a minimal
-// Keystone v3 whose catalog points at itself, and control endpoints under
-// /sim/ to fail hosts, inject faults and read call counters. Unmodified
-// OpenStack clients (gophercloud, python-novaclient, openstacksdk) work
-// against it.
 package simcloud
 
 import (

@@ -1,13 +1,3 @@
-// Package simulated is an in-memory Nova: compute services that go down when
-// their host fails, servers that stop, start and evacuate in (simulated) time,
-// a scheduler, aggregates, and the failures operators meet in real clouds,
-// including nova-api's 60 s wait when a service of a dead host is disabled
-// before Nova sees it down. It implements compute.Cloud on an injected clock,
-// so tests play minutes of Nova time in milliseconds. It is the default cloud
-// of `kaifuku serve` and the cloud of `kaifuku run`.
-//
-// State changes are computed lazily from timestamps whenever the state is
-// read: the cloud runs no goroutines, and a fake clock that jumps is fine.
 package simulated
 
 import (
