@@ -2,6 +2,7 @@ package luatest
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -295,4 +296,13 @@ func diff(want, got string) string {
 		out.WriteByte('\n')
 	}
 	return strings.TrimSuffix(out.String(), "\n")
+}
+
+// formatNumber prints a Lua number as Lua would.
+func formatNumber(n lua.LNumber) string {
+	f := float64(n)
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'g', 14, 64)
 }

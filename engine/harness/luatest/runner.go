@@ -144,7 +144,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var files []*file
 	defer func() {
 		for _, f := range files {
-			f.L.Close()
+			f.sb.Close()
 		}
 	}()
 	for _, p := range paths {
