@@ -39,46 +39,48 @@ func openHarness(f *file, suite *harness.Suite) {
 	var api harnessAPI
 	api.RunTask = func(LL *luar.LState) int {
 		L := LL.LState
-		name := L.CheckString(1)
-		opts, cfgFile, err := rd.taskOptions(L.OptTable(2, L.NewTable()))
-		var s *harness.Suite
-		if err == nil {
-			s, err = suiteFor(suite, cfgFile)
-		}
-		if err != nil {
-			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		res, err := s.RunTask(luaContext(L), name, opts)
-		if res != nil {
-			f.note(taskNotes(name, res))
-		}
-		if err != nil {
-			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		f.push(L, "harness.run_task("+strconv.Quote(name)+")", taskData(res))
-		return 1
+		task := L.CheckString(1)
+		return harnessCall(f, L, "harness.run_task("+strconv.Quote(task)+")", suite,
+			func() (harness.TaskOptions, string, error) { return rd.taskOptions(L.OptTable(2, L.NewTable())) },
+			func(s *harness.Suite, ctx context.Context, opts harness.TaskOptions) (*harness.TaskResult, error) {
+				return s.RunTask(ctx, task, opts)
+			},
+			func(r *harness.TaskResult) []string { return taskNotes(task, r) }, taskData)
 	}
 	api.RunFlow = func(LL *luar.LState) int {
 		L := LL.LState
-		opts, cfgFile, err := rd.flowOptions(L.Get(1), L.OptTable(2, L.NewTable()))
-		var s *harness.Suite
-		if err == nil {
-			s, err = suiteFor(suite, cfgFile)
-		}
-		if err != nil {
-			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		res, err := s.RunFlow(luaContext(L), opts)
-		if res != nil {
-			f.note(flowNotes(res))
-		}
-		if err != nil {
-			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		f.push(L, "harness.run_flow", flowData(res))
-		return 1
+		return harnessCall(f, L, "harness.run_flow", suite,
+			func() (harness.FlowOptions, string, error) {
+				return rd.flowOptions(L.Get(1), L.OptTable(2, L.NewTable()))
+			},
+			(*harness.Suite).RunFlow, flowNotes, flowData)
 	}
 	f.L.SetGlobal("harness", luar.New(f.L, api))
+}
+
+// harnessCall is one call of run_task or run_flow: it reads the options,
+// picks the suite, runs, notes under the test what ran and returns the
+// result as data. A problem fails the test with the call's name.
+func harnessCall[O, R any](f *file, L *lua.LState, call string, suite *harness.Suite,
+	read func() (O, string, error), run func(*harness.Suite, context.Context, O) (*R, error),
+	notes func(*R) []string, data func(*R) map[string]any) int {
+	opts, cfgFile, err := read()
+	var s *harness.Suite
+	if err == nil {
+		s, err = suiteFor(suite, cfgFile)
+	}
+	if err != nil {
+		fail(L, call+": "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+	}
+	res, err := run(s, luaContext(L), opts)
+	if res != nil {
+		f.note(notes(res))
+	}
+	if err != nil {
+		fail(L, call+": "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+	}
+	f.push(L, call, data(res))
+	return 1
 }
 
 // suiteFor returns the suite of a run: the runner's, or the one of the
@@ -409,6 +411,23 @@ func (rd reader) fakes(fs map[string]lua.LValue) (harness.Fakes, error) {
 	return fk, nil
 }
 
+// options reads the named options of a call (known), with the fakes and
+// opts.config_file that run_task and run_flow share.
+func (rd reader) options(t *lua.LTable, fk *harness.Fakes, known ...string) (map[string]lua.LValue, string, error) {
+	fs, err := fields(t, "opts", known...)
+	if err != nil {
+		return nil, "", err
+	}
+	cfgFile, err := rd.configFile(fs)
+	if err != nil {
+		return nil, "", err
+	}
+	if *fk, err = rd.fakes(fs); err != nil {
+		return nil, "", err
+	}
+	return fs, cfgFile, nil
+}
+
 // configFile reads opts.config_file, relative to the test file.
 func (rd reader) configFile(fs map[string]lua.LValue) (string, error) {
 	v, ok := fs["config_file"]
@@ -426,14 +445,8 @@ func (rd reader) configFile(fs map[string]lua.LValue) (string, error) {
 }
 
 func (rd reader) taskOptions(t *lua.LTable) (opts harness.TaskOptions, cfgFile string, err error) {
-	fs, err := fields(t, "opts", "store", "config", "config_file", "cloud", "http", "smtp", "time", "phase")
+	fs, cfgFile, err := rd.options(t, &opts.Fakes, "store", "config", "config_file", "cloud", "http", "smtp", "time", "phase")
 	if err != nil {
-		return opts, "", err
-	}
-	if cfgFile, err = rd.configFile(fs); err != nil {
-		return opts, "", err
-	}
-	if opts.Fakes, err = rd.fakes(fs); err != nil {
 		return opts, "", err
 	}
 	if v, ok := fs["store"]; ok {
@@ -500,28 +513,17 @@ func (rd reader) flowOptions(kind lua.LValue, t *lua.LTable) (opts harness.FlowO
 	default:
 		return opts, "", fmt.Errorf("argument 1: want a flow kind (instance, process, host_auto, host_rh) or a notification table, got %s", kind.Type())
 	}
-	fs, err := fields(t, "opts", "config", "config_file", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
+	fs, cfgFile, err := rd.options(t, &opts.Fakes, "config", "config_file", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
 	if err != nil {
 		return opts, "", err
 	}
-	if cfgFile, err = rd.configFile(fs); err != nil {
-		return opts, "", err
-	}
-	if opts.Fakes, err = rd.fakes(fs); err != nil {
-		return opts, "", err
-	}
+	text := map[string]*string{"host": &opts.Host, "instance_uuid": &opts.InstanceUUID,
+		"recovery_method": &opts.RecoveryMethod, "notification_uuid": &opts.NotificationUUID}
 	for k, v := range fs {
-		p := "opts." + k
-		switch k {
-		case "host":
-			opts.Host, err = str(v, p)
-		case "instance_uuid":
-			opts.InstanceUUID, err = str(v, p)
-		case "recovery_method":
-			opts.RecoveryMethod, err = str(v, p)
-		case "notification_uuid":
-			opts.NotificationUUID, err = str(v, p)
-		case "config":
+		if dst, ok := text[k]; ok {
+			*dst, err = str(v, "opts."+k)
+		}
+		if k == "config" {
 			tb, ok := v.(*lua.LTable)
 			if !ok {
 				return opts, "", fmt.Errorf("opts.config: want a table of task sections, {task_name = {key = value}}")
