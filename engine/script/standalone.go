@@ -61,3 +61,13 @@ func (sb *Sandbox) FromLua(v lua.LValue) (any, error) {
 func (sb *Sandbox) EncodeJSON(v lua.LValue) (string, error) {
 	return sb.rs.encodeJSON(nil, v)
 }
+
+// jsonNull is the value of json.null's userdata in every state, so that
+// IsNull knows it in any of them.
+type jsonNull struct{}
+
+// IsNull reports whether v is json.null, of a Sandbox or of a task's state.
+func IsNull(v lua.LValue) bool {
+	ud, ok := v.(*lua.LUserData)
+	return ok && ud.Value == jsonNull{}
+}

@@ -41,6 +41,9 @@ func TestSandboxSharesTheTasksConversionAndJSON(t *testing.T) {
 	if s, err := sb.EncodeJSON(L.GetGlobal("made")); err != nil || s != lua.LVAsString(L.GetGlobal("encoded")) {
 		t.Errorf("EncodeJSON: %q, %v", s, err)
 	}
+	if !IsNull(L.GetField(L.GetGlobal("json"), "null")) || IsNull(lua.LNil) || IsNull(L.NewUserData()) {
+		t.Error("IsNull does not tell json.null from other values")
+	}
 	if _, err := sb.FromLua(L.NewFunction(func(*lua.LState) int { return 0 })); err == nil {
 		t.Error("a function converted to data")
 	}

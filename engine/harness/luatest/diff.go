@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
 // show renders a value on one line for messages: strings quoted, tables in
@@ -127,6 +129,10 @@ func writeValue(b *strings.Builder, v lua.LValue, indent string, seen map[*lua.L
 	case lua.LBool:
 		b.WriteString(t.String())
 	default:
+		if script.IsNull(v) {
+			b.WriteString("json.null")
+			return
+		}
 		fmt.Fprintf(b, "<%s>", v.Type())
 	}
 }

@@ -497,3 +497,17 @@ func TestTestsShareTheTasksJSON(t *testing.T) {
 		t.Fatalf("output:\n%s", out)
 	}
 }
+
+func TestFailuresShowJSONNull(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"null_test.lua": `
+it("differs", function() assert.same({json.null, 2}, {1, 2}) end)
+it("is not nil", function() assert.is_nil(json.null) end)
+`})
+	rep, out, err := run(t, Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 2 || !strings.Contains(out, "-   json.null,") || !strings.Contains(out, "expected nil, got json.null (userdata)") {
+		t.Fatalf("json.null not shown as written; output:\n%s", out)
+	}
+}
