@@ -203,9 +203,10 @@ func (rs *runState) mark(L *lua.LState, mt *lua.LTable) int {
 	return 1
 }
 
+// jsonEncode needs no running task (a Sandbox has none); the running one,
+// if any, lets a long encoding see its context end.
 func (rs *runState) jsonEncode(L *lua.LState) int {
-	c := rs.running(L, "json.encode", false)
-	s, err := rs.encodeJSON(c, L.CheckAny(1))
+	s, err := rs.encodeJSON(rs.cur, L.CheckAny(1))
 	if err != nil {
 		L.RaiseError("json.encode: %v", err)
 	}

@@ -168,6 +168,7 @@ func (s *set) newState() *runState {
 	rs.arrayMT = rs.protectedTable()
 	rs.objMT = rs.protectedTable()
 	rs.null = L.NewUserData()
+	rs.null.Value = jsonNull{}
 	nullMT := rs.protectedTable()
 	nullMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int { L.Push(lua.LString("null")); return 1 }))
 	rs.null.Metatable = nullMT

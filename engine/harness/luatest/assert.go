@@ -185,13 +185,9 @@ func assertNil(L *lua.LState) int {
 	return 0
 }
 
-// find runs Lua's string.find(s, pattern, 1, plain).
+// find runs string.find(s, pattern, 1, plain), the one tasks call.
 func find(L *lua.LState, s, pattern string, plain bool) (bool, error) {
-	strlib, ok := L.GetGlobal("string").(*lua.LTable)
-	if !ok {
-		return false, fmt.Errorf("the string library is missing")
-	}
-	fn, ok := strlib.RawGetString("find").(*lua.LFunction)
+	fn, ok := L.GetField(L.GetGlobal("string"), "find").(*lua.LFunction)
 	if !ok {
 		return false, fmt.Errorf("string.find is missing")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/harness"
+	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
 // harnessAPI is the harness global. It reaches Lua through gopher-luar as
@@ -34,50 +35,52 @@ type harnessAPI struct {
 // suite, with the test file's directory as the base of relative fixture
 // paths.
 func openHarness(f *file, suite *harness.Suite) {
-	base := filepath.Dir(f.path)
+	rd := reader{sb: f.sb, base: filepath.Dir(f.path)}
 	var api harnessAPI
 	api.RunTask = func(LL *luar.LState) int {
 		L := LL.LState
-		name := L.CheckString(1)
-		opts, cfgFile, err := taskOptions(L.OptTable(2, L.NewTable()), base)
-		var s *harness.Suite
-		if err == nil {
-			s, err = suiteFor(suite, cfgFile)
-		}
-		if err != nil {
-			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		res, err := s.RunTask(luaContext(L), name, opts)
-		if res != nil {
-			f.note(taskNotes(name, res))
-		}
-		if err != nil {
-			fail(L, "harness.run_task("+strconv.Quote(name)+"): "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		L.Push(taskTable(L, res))
-		return 1
+		task := L.CheckString(1)
+		return harnessCall(f, L, "harness.run_task("+strconv.Quote(task)+")", suite,
+			func() (harness.TaskOptions, string, error) { return rd.taskOptions(L.OptTable(2, L.NewTable())) },
+			func(s *harness.Suite, ctx context.Context, opts harness.TaskOptions) (*harness.TaskResult, error) {
+				return s.RunTask(ctx, task, opts)
+			},
+			func(r *harness.TaskResult) []string { return taskNotes(task, r) }, taskData)
 	}
 	api.RunFlow = func(LL *luar.LState) int {
 		L := LL.LState
-		opts, cfgFile, err := flowOptions(L.Get(1), L.OptTable(2, L.NewTable()), base)
-		var s *harness.Suite
-		if err == nil {
-			s, err = suiteFor(suite, cfgFile)
-		}
-		if err != nil {
-			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		res, err := s.RunFlow(luaContext(L), opts)
-		if res != nil {
-			f.note(flowNotes(res))
-		}
-		if err != nil {
-			fail(L, "harness.run_flow: "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
-		}
-		L.Push(flowTable(L, res))
-		return 1
+		return harnessCall(f, L, "harness.run_flow", suite,
+			func() (harness.FlowOptions, string, error) {
+				return rd.flowOptions(L.Get(1), L.OptTable(2, L.NewTable()))
+			},
+			(*harness.Suite).RunFlow, flowNotes, flowData)
 	}
 	f.L.SetGlobal("harness", luar.New(f.L, api))
+}
+
+// harnessCall is one call of run_task or run_flow: it reads the options,
+// picks the suite, runs, notes under the test what ran and returns the
+// result as data. A problem fails the test with the call's name.
+func harnessCall[O, R any](f *file, L *lua.LState, call string, suite *harness.Suite,
+	read func() (O, string, error), run func(*harness.Suite, context.Context, O) (*R, error),
+	notes func(*R) []string, data func(*R) map[string]any) int {
+	opts, cfgFile, err := read()
+	var s *harness.Suite
+	if err == nil {
+		s, err = suiteFor(suite, cfgFile)
+	}
+	if err != nil {
+		fail(L, call+": "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+	}
+	res, err := run(s, luaContext(L), opts)
+	if res != nil {
+		f.note(notes(res))
+	}
+	if err != nil {
+		fail(L, call+": "+firstLine(err.Error()), strings.Join(restLines(err.Error()), "\n"))
+	}
+	f.push(L, call, data(res))
+	return 1
 }
 
 // suiteFor returns the suite of a run: the runner's, or the one of the
@@ -105,6 +108,54 @@ func luaContext(L *lua.LState) context.Context {
 }
 
 func (f *file) note(lines []string) { *f.output = append(*f.output, lines...) }
+
+// push returns a run's result to the test, converted as the flow store is
+// for a task: the test sees the values its task would see.
+func (f *file) push(L *lua.LState, call string, result map[string]any) {
+	v, err := f.sb.ToLua(result)
+	if err != nil {
+		fail(L, call+": the result cannot be given to Lua: "+err.Error(), "")
+	}
+	L.Push(v)
+}
+
+// reader reads the options a test passes to the harness. Tables that stand
+// for data (the store, fixtures, notifications, HTTP bodies) are converted
+// as a task's provided values are, so json.null, json.object and json.array
+// mean what they mean in tasks.
+type reader struct {
+	sb   *script.Sandbox
+	base string // relative fixture and configuration paths start here: the test file's directory
+}
+
+// data converts a table the test wrote to Go; path names it in errors.
+func (rd reader) data(v lua.LValue, path string) (any, error) {
+	g, err := rd.sb.FromLua(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// emptyAsNull turns the empty lists in a fixture or a notification into
+// JSON null: an empty Lua table there may stand for a list or an object, and
+// null fits both.
+func emptyAsNull(v any) any {
+	switch t := v.(type) {
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
+		for i, e := range t {
+			t[i] = emptyAsNull(e)
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = emptyAsNull(e)
+		}
+	}
+	return v
+}
 
 // fields reads a table of named options, refusing unknown names.
 func fields(t *lua.LTable, path string, known ...string) (map[string]lua.LValue, error) {
@@ -185,12 +236,12 @@ func section(v lua.LValue, path string) (map[string]string, error) {
 	return out, bad
 }
 
-func fixture(v lua.LValue, base string) (*simulated.Fixture, error) {
+func (rd reader) fixture(v lua.LValue) (*simulated.Fixture, error) {
 	switch t := v.(type) {
 	case lua.LString:
 		p := string(t)
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(base, p)
+			p = filepath.Join(rd.base, p)
 		}
 		fx, err := simulated.LoadFixture(p)
 		if err != nil {
@@ -198,11 +249,11 @@ func fixture(v lua.LValue, base string) (*simulated.Fixture, error) {
 		}
 		return &fx, nil
 	case *lua.LTable:
-		g, err := toGo(t, "opts.cloud", emptyNull)
+		g, err := rd.data(t, "opts.cloud")
 		if err != nil {
 			return nil, err
 		}
-		data, err := json.Marshal(g)
+		data, err := json.Marshal(emptyAsNull(g))
 		if err != nil {
 			return nil, fmt.Errorf("opts.cloud: %w", err)
 		}
@@ -239,7 +290,7 @@ func luaIndexes(path string) string {
 	})
 }
 
-func httpResponses(v lua.LValue) ([]harness.HTTPResponse, error) {
+func (rd reader) httpResponses(v lua.LValue) ([]harness.HTTPResponse, error) {
 	t, ok := v.(*lua.LTable)
 	if !ok {
 		return nil, fmt.Errorf("opts.http: want a list of responses, got %s", v.Type())
@@ -274,11 +325,8 @@ func httpResponses(v lua.LValue) ([]harness.HTTPResponse, error) {
 				r.Status = int(n)
 			case "body":
 				if tb, ok := v.(*lua.LTable); ok {
-					var g any
-					if g, err = toGo(tb, p, emptyList); err == nil {
-						var b []byte
-						b, err = json.Marshal(g)
-						r.Body = string(b)
+					if r.Body, err = rd.sb.EncodeJSON(tb); err != nil {
+						err = fmt.Errorf("%s: %w", p, err)
 					}
 				} else {
 					r.Body, err = str(v, p)
@@ -327,16 +375,16 @@ func fakeTime(v lua.LValue) (time.Time, error) {
 }
 
 // fakes reads the options run_task and run_flow share.
-func fakes(fs map[string]lua.LValue, base string) (harness.Fakes, error) {
+func (rd reader) fakes(fs map[string]lua.LValue) (harness.Fakes, error) {
 	var fk harness.Fakes
 	var err error
 	if v, ok := fs["cloud"]; ok {
-		if fk.Cloud, err = fixture(v, base); err != nil {
+		if fk.Cloud, err = rd.fixture(v); err != nil {
 			return fk, err
 		}
 	}
 	if v, ok := fs["http"]; ok {
-		if fk.HTTP, err = httpResponses(v); err != nil {
+		if fk.HTTP, err = rd.httpResponses(v); err != nil {
 			return fk, err
 		}
 	}
@@ -363,8 +411,25 @@ func fakes(fs map[string]lua.LValue, base string) (harness.Fakes, error) {
 	return fk, nil
 }
 
+// options reads the named options of a call (known), with the fakes and
+// opts.config_file that run_task and run_flow share.
+func (rd reader) options(t *lua.LTable, fk *harness.Fakes, known ...string) (map[string]lua.LValue, string, error) {
+	fs, err := fields(t, "opts", known...)
+	if err != nil {
+		return nil, "", err
+	}
+	cfgFile, err := rd.configFile(fs)
+	if err != nil {
+		return nil, "", err
+	}
+	if *fk, err = rd.fakes(fs); err != nil {
+		return nil, "", err
+	}
+	return fs, cfgFile, nil
+}
+
 // configFile reads opts.config_file, relative to the test file.
-func configFile(fs map[string]lua.LValue, base string) (string, error) {
+func (rd reader) configFile(fs map[string]lua.LValue) (string, error) {
 	v, ok := fs["config_file"]
 	if !ok {
 		return "", nil
@@ -374,20 +439,14 @@ func configFile(fs map[string]lua.LValue, base string) (string, error) {
 		return "", err
 	}
 	if !filepath.IsAbs(p) {
-		p = filepath.Join(base, p)
+		p = filepath.Join(rd.base, p)
 	}
 	return p, nil
 }
 
-func taskOptions(t *lua.LTable, base string) (opts harness.TaskOptions, cfgFile string, err error) {
-	fs, err := fields(t, "opts", "store", "config", "config_file", "cloud", "http", "smtp", "time", "phase")
+func (rd reader) taskOptions(t *lua.LTable) (opts harness.TaskOptions, cfgFile string, err error) {
+	fs, cfgFile, err := rd.options(t, &opts.Fakes, "store", "config", "config_file", "cloud", "http", "smtp", "time", "phase")
 	if err != nil {
-		return opts, "", err
-	}
-	if cfgFile, err = configFile(fs, base); err != nil {
-		return opts, "", err
-	}
-	if opts.Fakes, err = fakes(fs, base); err != nil {
 		return opts, "", err
 	}
 	if v, ok := fs["store"]; ok {
@@ -403,7 +462,7 @@ func taskOptions(t *lua.LTable, base string) (opts harness.TaskOptions, cfgFile 
 				bad = fmt.Errorf("opts.store: keys must be strings, got %s", show(k))
 				return
 			}
-			g, err := toGo(e, "opts.store."+string(ks), emptyList)
+			g, err := rd.data(e, "opts.store."+string(ks))
 			if err != nil && bad == nil {
 				bad = err
 			}
@@ -436,17 +495,17 @@ func taskOptions(t *lua.LTable, base string) (opts harness.TaskOptions, cfgFile 
 	return opts, cfgFile, nil
 }
 
-func flowOptions(kind lua.LValue, t *lua.LTable, base string) (opts harness.FlowOptions, cfgFile string, err error) {
+func (rd reader) flowOptions(kind lua.LValue, t *lua.LTable) (opts harness.FlowOptions, cfgFile string, err error) {
 	switch k := kind.(type) {
 	case lua.LString:
 		opts.Kind = conf.FlowKind(k)
 	case *lua.LTable:
 		var g any
-		g, err = toGo(k, "notification", emptyNull)
+		g, err = rd.data(k, "notification")
 		if err != nil {
 			return opts, "", err
 		}
-		m, ok := g.(map[string]any)
+		m, ok := emptyAsNull(g).(map[string]any)
 		if !ok {
 			return opts, "", fmt.Errorf("notification: want a table such as {type = \"COMPUTE_HOST\", hostname = ..., payload = {...}}")
 		}
@@ -454,28 +513,17 @@ func flowOptions(kind lua.LValue, t *lua.LTable, base string) (opts harness.Flow
 	default:
 		return opts, "", fmt.Errorf("argument 1: want a flow kind (instance, process, host_auto, host_rh) or a notification table, got %s", kind.Type())
 	}
-	fs, err := fields(t, "opts", "config", "config_file", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
+	fs, cfgFile, err := rd.options(t, &opts.Fakes, "config", "config_file", "cloud", "http", "smtp", "time", "host", "instance_uuid", "recovery_method", "notification_uuid")
 	if err != nil {
 		return opts, "", err
 	}
-	if cfgFile, err = configFile(fs, base); err != nil {
-		return opts, "", err
-	}
-	if opts.Fakes, err = fakes(fs, base); err != nil {
-		return opts, "", err
-	}
+	text := map[string]*string{"host": &opts.Host, "instance_uuid": &opts.InstanceUUID,
+		"recovery_method": &opts.RecoveryMethod, "notification_uuid": &opts.NotificationUUID}
 	for k, v := range fs {
-		p := "opts." + k
-		switch k {
-		case "host":
-			opts.Host, err = str(v, p)
-		case "instance_uuid":
-			opts.InstanceUUID, err = str(v, p)
-		case "recovery_method":
-			opts.RecoveryMethod, err = str(v, p)
-		case "notification_uuid":
-			opts.NotificationUUID, err = str(v, p)
-		case "config":
+		if dst, ok := text[k]; ok {
+			*dst, err = str(v, "opts."+k)
+		}
+		if k == "config" {
 			tb, ok := v.(*lua.LTable)
 			if !ok {
 				return opts, "", fmt.Errorf("opts.config: want a table of task sections, {task_name = {key = value}}")
@@ -497,129 +545,99 @@ func flowOptions(kind lua.LValue, t *lua.LTable, base string) (opts harness.Flow
 	return opts, cfgFile, nil
 }
 
-func progressTable(L *lua.LState, ps []harness.Progress) *lua.LTable {
-	t := L.CreateTable(len(ps), 0)
-	for i, p := range ps {
-		e := L.CreateTable(0, 3)
-		e.RawSetString("timestamp", lua.LString(p.Timestamp))
-		e.RawSetString("progress", lua.LString(p.Progress))
-		e.RawSetString("message", lua.LString(p.Message))
-		t.RawSetInt(i+1, e)
+// each converts a list item by item; a nil list is an empty one.
+func each[T any](xs []T, f func(T) any) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
 	}
-	return t
+	return out
 }
 
-// recordedInto adds what the fakes saw to a result table.
-func recordedInto(L *lua.LState, t *lua.LTable, r harness.Recorded) {
-	logs := L.CreateTable(len(r.Logs), 0)
-	for i, e := range r.Logs {
-		lt := L.CreateTable(0, 3)
-		lt.RawSetString("level", lua.LString(e.Level))
-		lt.RawSetString("message", lua.LString(e.Message))
-		lt.RawSetString("fields", toLua(L, e.Fields))
-		logs.RawSetInt(i+1, lt)
-	}
-	t.RawSetString("logs", logs)
-	reqs := L.CreateTable(len(r.HTTPRequests), 0)
-	for i, q := range r.HTTPRequests {
-		qt := L.CreateTable(0, 4)
-		qt.RawSetString("method", lua.LString(q.Method))
-		qt.RawSetString("url", lua.LString(q.URL))
-		qt.RawSetString("headers", toLua(L, q.Headers))
-		qt.RawSetString("body", toLua(L, q.Body))
-		qt.RawSetString("raw_body", lua.LString(q.RawBody))
-		reqs.RawSetInt(i+1, qt)
-	}
-	t.RawSetString("http_requests", reqs)
-	mails := L.CreateTable(len(r.Mails), 0)
-	for i, m := range r.Mails {
-		mt := L.CreateTable(0, 5)
-		mt.RawSetString("from", lua.LString(m.From))
-		mt.RawSetString("to", toLua(L, m.To))
-		mt.RawSetString("cc", toLua(L, m.Cc))
-		mt.RawSetString("subject", lua.LString(m.Subject))
-		mt.RawSetString("body", lua.LString(m.Body))
-		mails.RawSetInt(i+1, mt)
-	}
-	t.RawSetString("mails", mails)
-	t.RawSetString("duration", lua.LNumber(r.Duration.Seconds()))
+func progressData(p harness.Progress) any {
+	return map[string]any{"timestamp": p.Timestamp, "progress": p.Progress, "message": p.Message}
 }
 
-func hostChangesTable(L *lua.LState, cs []harness.HostChange) *lua.LTable {
-	t := L.CreateTable(len(cs), 0)
-	for i, c := range cs {
-		ct := L.CreateTable(0, 3)
-		ct.RawSetString("host", lua.LString(c.Host))
-		ct.RawSetString("field", lua.LString(c.Field))
-		ct.RawSetString("value", lua.LBool(c.Value))
-		t.RawSetInt(i+1, ct)
-	}
-	return t
+func hostChangeData(c harness.HostChange) any {
+	return map[string]any{"host": c.Host, "field": c.Field, "value": c.Value}
 }
 
-func taskTable(L *lua.LState, r *harness.TaskResult) *lua.LTable {
-	t := L.NewTable()
-	t.RawSetString("ok", lua.LBool(r.OK))
+// recordedData is what the fakes saw, the part of the result run_task and
+// run_flow share.
+func recordedData(r harness.Recorded) map[string]any {
+	return map[string]any{
+		"logs": each(r.Logs, func(e harness.LogEntry) any {
+			return map[string]any{"level": e.Level, "message": e.Message, "fields": logFields(e.Fields)}
+		}),
+		"http_requests": each(r.HTTPRequests, func(q harness.HTTPRequest) any {
+			return map[string]any{"method": q.Method, "url": q.URL, "headers": q.Headers, "body": q.Body, "raw_body": q.RawBody}
+		}),
+		"mails": each(r.Mails, func(m harness.SentMail) any {
+			return map[string]any{"from": m.From, "to": m.To, "cc": m.Cc, "subject": m.Subject, "body": m.Body}
+		}),
+		"duration": r.Duration.Seconds(),
+	}
+}
+
+// logFields are a log line's fields as data; a value JSON cannot carry is
+// shown as Go prints it.
+func logFields(fields map[string]any) map[string]any {
+	out := make(map[string]any, len(fields))
+	for k, v := range fields {
+		n, err := engine.Normalize(v)
+		if err != nil {
+			n = fmt.Sprint(v)
+		}
+		out[k] = n
+	}
+	return out
+}
+
+// taskData is the result of harness.run_task.
+func taskData(r *harness.TaskResult) map[string]any {
+	d := recordedData(r.Recorded)
+	d["ok"] = r.OK
 	if r.Err != nil {
-		t.RawSetString("error", lua.LString(r.Err.Error()))
+		d["error"] = r.Err.Error()
 	}
 	if engine.IsEarlyEnd(r.Err) {
-		t.RawSetString("skipped", lua.LBool(engine.IsSkip(r.Err)))
+		d["skipped"] = engine.IsSkip(r.Err)
 	}
-	t.RawSetString("status", lua.LString(r.Status))
-	t.RawSetString("state", lua.LString(r.Record.State))
-	t.RawSetString("provides", toLua(L, map[string]any(r.Provides)))
-	t.RawSetString("store", toLua(L, map[string]any(r.Store)))
-	t.RawSetString("progress", progressTable(L, r.Progress))
-	t.RawSetString("host_changes", hostChangesTable(L, r.HostChanges))
-	t.RawSetString("cloud", toLua(L, r.Cloud))
-	recordedInto(L, t, r.Recorded)
-	return t
+	d["status"] = r.Status
+	d["state"] = r.Record.State
+	d["provides"] = map[string]any(r.Provides)
+	d["store"] = map[string]any(r.Store)
+	d["progress"] = each(r.Progress, progressData)
+	d["host_changes"] = each(r.HostChanges, hostChangeData)
+	d["cloud"] = r.Cloud
+	return d
 }
 
-func flowTable(L *lua.LState, r *harness.FlowResult) *lua.LTable {
-	t := L.NewTable()
-	t.RawSetString("status", lua.LString(r.Status))
-	t.RawSetString("ok", lua.LBool(r.Status == engine.StatusFinished))
+// flowData is the result of harness.run_flow.
+func flowData(r *harness.FlowResult) map[string]any {
+	d := recordedData(r.Recorded)
+	d["status"] = r.Status
+	d["ok"] = r.Status == engine.StatusFinished
 	if r.Message != "" {
-		t.RawSetString("message", lua.LString(r.Message))
+		d["message"] = r.Message
 	}
-	flows := L.CreateTable(len(r.Flows), 0)
-	for i, f := range r.Flows {
-		flows.RawSetInt(i+1, lua.LString(f))
-	}
-	t.RawSetString("flows", flows)
-	tasks := L.CreateTable(len(r.Tasks), 0)
-	order := L.CreateTable(len(r.Tasks), 0)
-	for i, task := range r.Tasks {
-		tt := L.CreateTable(0, 6)
-		tt.RawSetString("flow", lua.LString(task.Flow))
-		tt.RawSetString("name", lua.LString(task.Name))
-		tt.RawSetString("phase", lua.LString(task.Phase))
-		tt.RawSetString("state", lua.LString(task.State))
-		if task.Error != "" {
-			tt.RawSetString("error", lua.LString(task.Error))
+	d["flows"] = each(r.Flows, func(f conf.FlowKind) any { return string(f) })
+	d["tasks"] = each(r.Tasks, func(t harness.FlowTaskResult) any {
+		td := map[string]any{"flow": string(t.Flow), "name": t.Name, "phase": t.Phase, "state": t.State,
+			"progress": each(t.Progress, progressData)}
+		if t.Error != "" {
+			td["error"] = t.Error
 		}
-		tt.RawSetString("progress", progressTable(L, task.Progress))
-		tasks.RawSetInt(i+1, tt)
-		order.RawSetInt(i+1, lua.LString(task.Name))
-	}
-	t.RawSetString("tasks", tasks)
-	t.RawSetString("task_order", order)
-	t.RawSetString("store", toLua(L, map[string]any(r.Store)))
-	t.RawSetString("cloud", toLua(L, r.Cloud))
-	seg := L.CreateTable(len(r.Segment), 0)
-	for i, h := range r.Segment {
-		ht := L.CreateTable(0, 3)
-		ht.RawSetString("name", lua.LString(h.Name))
-		ht.RawSetString("reserved", lua.LBool(h.Reserved))
-		ht.RawSetString("on_maintenance", lua.LBool(h.OnMaintenance))
-		seg.RawSetInt(i+1, ht)
-	}
-	t.RawSetString("segment", seg)
-	t.RawSetString("host_changes", hostChangesTable(L, r.HostChanges))
-	recordedInto(L, t, r.Recorded)
-	return t
+		return td
+	})
+	d["task_order"] = each(r.Tasks, func(t harness.FlowTaskResult) any { return t.Name })
+	d["store"] = map[string]any(r.Store)
+	d["cloud"] = r.Cloud
+	d["segment"] = each(r.Segment, func(h harness.SegmentHost) any {
+		return map[string]any{"name": h.Name, "reserved": h.Reserved, "on_maintenance": h.OnMaintenance}
+	})
+	d["host_changes"] = each(r.HostChanges, hostChangeData)
+	return d
 }
 
 // taskNotes and flowNotes are what -v prints of a run under its test.

@@ -2,11 +2,14 @@ package luatest
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
+
+	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
 // show renders a value on one line for messages: strings quoted, tables in
@@ -126,6 +129,10 @@ func writeValue(b *strings.Builder, v lua.LValue, indent string, seen map[*lua.L
 	case lua.LBool:
 		b.WriteString(t.String())
 	default:
+		if script.IsNull(v) {
+			b.WriteString("json.null")
+			return
+		}
 		fmt.Fprintf(b, "<%s>", v.Type())
 	}
 }
@@ -295,4 +302,13 @@ func diff(want, got string) string {
 		out.WriteByte('\n')
 	}
 	return strings.TrimSuffix(out.String(), "\n")
+}
+
+// formatNumber prints a Lua number as Lua would.
+func formatNumber(n lua.LNumber) string {
+	f := float64(n)
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'g', 14, 64)
 }

@@ -11,6 +11,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
 // block is a describe() block (the file itself is the root block).
@@ -39,11 +41,14 @@ type test struct {
 	fn    *lua.LFunction // nil when pending
 }
 
-// file is a loaded test file: its own Lua state, kept for the run of its
-// tests, and the tests it declared.
+// file is a loaded test file: its own sandbox, kept for the run of its
+// tests, and the tests it declared. The sandbox is the one tasks run in
+// (package script): test files see the libraries and the json module their
+// tasks see.
 type file struct {
 	path    string
-	L       *lua.LState
+	sb      *script.Sandbox
+	L       *lua.LState // sb's state
 	tests   []*test
 	current *block    // while collecting
 	running bool      // while a test runs: describe/it are then errors
@@ -65,12 +70,12 @@ func loadFile(ctx context.Context, path string, setup func(f *file)) (*file, err
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f := &file{path: path, L: newState(), current: &block{}}
+	sb := script.NewSandbox()
+	f := &file{path: path, sb: sb, L: sb.State(), current: &block{}}
 	discard := []string{}
 	f.output = &discard
 	f.openDSL()
 	openAssert(f.L)
-	openJSON(f.L)
 	if setup != nil {
 		setup(f)
 	}
@@ -78,7 +83,7 @@ func loadFile(ctx context.Context, path string, setup func(f *file)) (*file, err
 	defer f.L.RemoveContext()
 	f.L.Push(f.L.NewFunctionFromProto(proto))
 	if err := f.L.PCall(0, 0, nil); err != nil {
-		f.L.Close()
+		f.sb.Close()
 		var ae *lua.ApiError
 		if errors.As(err, &ae) {
 			return nil, fmt.Errorf("%s", withPath(path, errorText(ae.Object)))

@@ -8,24 +8,38 @@ import (
 )
 
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	Name    string   `xml:"name,attr"`
+	junitCounts
+	Time   string       `xml:"time,attr"`
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Name string `xml:"name,attr"`
+	junitCounts
+	Time  string      `xml:"time,attr"`
+	Cases []junitCase `xml:"testcase"`
+}
+
+// junitCounts are the counts of the whole run and of each test file.
+type junitCounts struct {
+	Tests    int `xml:"tests,attr"`
+	Failures int `xml:"failures,attr"`
+	Errors   int `xml:"errors,attr"`
+	Skipped  int `xml:"skipped,attr"`
+}
+
+func (c *junitCounts) add(s Status) {
+	c.Tests++
+	switch s {
+	case Failed:
+		c.Failures++
+	case Errored:
+		c.Errors++
+	case Skipped:
+		c.Skipped++
+	}
 }
 
 type junitCase struct {
@@ -69,8 +83,8 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		if len(r.Output) > 0 {
 			c.SystemOut = strings.Join(r.Output, "\n")
 		}
-		s.Tests++
-		all.Tests++
+		s.add(r.Status)
+		all.add(r.Status)
 		switch r.Status {
 		case Failed, Errored:
 			text := r.Failure.Error()
@@ -81,18 +95,12 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 			if r.Status == Failed {
 				p.Type = "assertion"
 				c.Failure = p
-				s.Failures++
-				all.Failures++
 			} else {
 				p.Type = "error"
 				c.Error = p
-				s.Errors++
-				all.Errors++
 			}
 		case Skipped:
 			c.Skipped = &junitSkipped{Message: "pending"}
-			s.Skipped++
-			all.Skipped++
 		}
 		s.Cases = append(s.Cases, c)
 	}

@@ -238,19 +238,19 @@ func TestLoadErrors(t *testing.T) {
 func TestSandboxOfTestFiles(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"s_test.lua": `
 it("has no io, debug, loaders or process control", function()
-  assert.is_nil(io)
-  assert.is_nil(debug)
-  assert.is_nil(require)
-  assert.is_nil(dofile)
-  assert.is_nil(loadfile)
-  assert.is_nil(load)
-  assert.is_nil(loadstring)
-  assert.is_nil(os.execute)
-  assert.is_nil(os.exit)
-  assert.is_nil(os.getenv)
-  assert.is_nil(os.remove)
+  -- Test files run in the tasks' sandbox: what tasks cannot use raises.
+  assert.has_error(function() return io.open end, "the io library is not available")
+  assert.has_error(function() return debug.getinfo end, "the debug library is not available")
+  assert.has_error(function() require("recovery") end, "require: no task is running")
+  for _, name in ipairs({"dofile", "loadfile", "load", "loadstring"}) do
+    assert.has_error(function() _G[name]("x") end, name .. " is disabled")
+  end
+  for _, name in ipairs({"execute", "exit", "getenv", "remove"}) do
+    assert.has_error(function() os[name]("x") end, "os." .. name .. " is disabled")
+  end
   assert.truthy(os.time())
-  assert.is_nil(string.dump)
+  assert.has_error(function() string.dump(print) end, "string.dump is disabled")
+  assert.has_error(function() string.upper = nil end, "library tables are read-only")
 end)
 
 it("cannot replace the harness's functions", function()
@@ -425,5 +425,89 @@ func TestHarnessFromLua(t *testing.T) {
 	}
 	if rep.Failed != 0 || rep.Passed != 8 {
 		t.Fatalf("output:\n%s", out)
+	}
+}
+
+// echo hands its input back as the flow store gave it to the task, and as
+// the task's json.encode writes it.
+const echo = `
+return {
+  requires = {"value"},
+  provides = {"echo", "encoded"},
+  execute = function(store)
+    return {echo = store.value, encoded = json.encode(store.value)}
+  end,
+}
+`
+
+// jsonTests use json.null, json.object and json.array as a task would, and
+// need the test's json to be the task's: a value goes to the task and comes
+// back unchanged, and both encode it alike.
+const jsonTests = `
+describe("json", function()
+  it("is the tasks' json", function()
+    local value = {list = {1, json.null, 3}, none = json.object(), nothing = json.array(), html = "<a & b>"}
+    local encoded = '{"html":"<a & b>","list":[1,null,3],"none":{},"nothing":[]}'
+    assert.equals(encoded, json.encode(value))
+    local r = harness.run_task("echo", {store = {value = value}})
+    assert.truthy(r.ok, r.error)
+    assert.equals(encoded, r.provides.encoded)
+    assert.same(value, r.provides.echo)
+    assert.equals(json.null, r.provides.echo.list[2])
+    assert.equals(encoded, json.encode(r.provides.echo))
+    assert.equals(encoded, json.encode(json.decode(encoded)))
+    assert.equals("null", tostring(json.null))
+  end)
+
+  it("refuses what the store refuses, saying where", function()
+    assert.has_error(function()
+      harness.run_task("echo", {store = {value = {1, nil, 3}}})
+    end, "opts.store.value: list has a gap at index 2; use json.null")
+  end)
+
+  it("sends canned bodies as the tasks' json.encode writes them", function()
+    local r = harness.run_task("relay", {http = {{method = "GET", url = "http://api.example.com/x", body = {a = json.array(), b = "<b>"}}}})
+    assert.truthy(r.ok, r.error)
+    assert.equals('{"a":[],"b":"<b>"}', r.provides.raw)
+  end)
+end)
+`
+
+const relay = `
+return {
+  provides = {"raw"},
+  execute = function()
+    local resp = http.request({method = "GET", url = "http://api.example.com/x"})
+    return {raw = resp.body}
+  end,
+}
+`
+
+func TestTestsShareTheTasksJSON(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"echo.lua":      echo,
+		"relay.lua":     relay,
+		"json_test.lua": jsonTests,
+	})
+	rep, out, err := run(t, Options{Paths: []string{dir}, Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 0 || rep.Passed != 3 {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+func TestFailuresShowJSONNull(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"null_test.lua": `
+it("differs", function() assert.same({json.null, 2}, {1, 2}) end)
+it("is not nil", function() assert.is_nil(json.null) end)
+`})
+	rep, out, err := run(t, Options{Paths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed != 2 || !strings.Contains(out, "-   json.null,") || !strings.Contains(out, "expected nil, got json.null (userdata)") {
+		t.Fatalf("json.null not shown as written; output:\n%s", out)
 	}
 }

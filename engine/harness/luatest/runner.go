@@ -1,6 +1,9 @@
 // Package luatest runs operators' Lua tests of their recovery tasks: busted's
 // describe/it/before_each/after_each/pending and assert functions, with the
 // harness global that runs tasks and whole flows on fakes (package harness).
+// Test files run in the tasks' own sandbox (script.Sandbox): the same
+// libraries and json module, and the same conversion of values between Lua
+// and the flow store, so a test builds and reads values as its task does.
 package luatest
 
 import (
@@ -144,7 +147,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var files []*file
 	defer func() {
 		for _, f := range files {
-			f.L.Close()
+			f.sb.Close()
 		}
 	}()
 	for _, p := range paths {
