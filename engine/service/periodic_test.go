@@ -24,7 +24,10 @@ import (
 )
 
 // onBothDatabases runs fn on a fresh SQLite file and on a fresh PostgreSQL
-// database (skipped without the PostgreSQL binaries, outside CI).
+// database (skipped without the PostgreSQL binaries, outside CI, and under
+// -short: a PostgreSQL database takes a second or more to create and
+// migrate, and the service's logic is the same on both; the full run and
+// CI run both halves).
 func onBothDatabases(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) {
@@ -36,6 +39,9 @@ func onBothDatabases(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 		fn(t, d)
 	})
 	t.Run("postgres", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("the PostgreSQL half runs without -short")
+		}
 		d, err := db.Open(context.Background(), pgtest.Database(t))
 		if err != nil {
 			t.Fatal(err)

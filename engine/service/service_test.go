@@ -339,7 +339,13 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // Three engines on one PostgreSQL database, each with its periodic tasks
 // running every 50 ms (of a clock they share): a notification in error is
 // retried once, by one of them, and then failed once.
+//
+// It needs the PostgreSQL cluster, whose start takes seconds: it runs
+// without -short.
 func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: runs without -short")
+	}
 	url := pgtest.Database(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
