@@ -150,7 +150,7 @@ func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
 	target := f.now.Add(d)
 	if dl, ok := Deadline(ctx); ok && target.After(dl) {
 		if dl.After(f.now) {
-			f.now = dl
+			f.setLocked(dl)
 		}
 		return context.DeadlineExceeded
 	}

@@ -111,6 +111,16 @@ func TestFakeTimer(t *testing.T) {
 	if _, ok := fired(f.NewTimer(0).C()); !ok {
 		t.Fatal("a zero timer must fire at once")
 	}
+
+	// A sleep cut short by its deadline fires what the deadline reaches.
+	atDeadline := f.NewTimer(time.Second)
+	ctx := WithDeadline(context.Background(), f.Now().Add(time.Second))
+	if err := f.Sleep(ctx, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+	if _, ok := fired(atDeadline.C()); !ok {
+		t.Fatal("the timer at the deadline did not fire")
+	}
 }
 
 // A fake ticker fires every period; a receiver that lags gets one tick, as
