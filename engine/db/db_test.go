@@ -12,12 +12,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
 // TestMain runs the PostgreSQL tests on one throw-away cluster, removed at
 // the end.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// nowVar is a clock that tells the time held in a test's variable, so that
+// the test moves the database's time by assigning it. The database never
+// sleeps.
+func nowVar(t *time.Time) clock.Clock { return varClock{t} }
+
+type varClock struct{ t *time.Time }
+
+func (c varClock) Now() time.Time { return *c.t }
+
+func (c varClock) Sleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // eachDialect runs a test against SQLite and PostgreSQL: daemons is how
 // many DBs to open on the one database (SQLite serves one daemon).
@@ -178,7 +190,7 @@ func testLeaseExpiryResumes(t *testing.T, d *DB) {
 	ctx := context.Background()
 	n := notify(t, d, "h0", 1)
 	now := time.Now()
-	d.Now = func() time.Time { return now }
+	d.Clock = nowVar(&now)
 	c, ok, err := d.Claim(ctx, "a", now.Add(time.Minute))
 	if err != nil || !ok || c.UUID != n.UUID || c.Resumed {
 		t.Fatalf("first claim: %+v %v %v", c, ok, err)

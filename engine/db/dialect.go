@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed migrations/*.sql
@@ -71,7 +72,9 @@ type migrator interface {
 }
 
 // migrate applies the embedded migrations that are not yet recorded in
-// schema_migrations, each in its own transaction.
+// schema_migrations, each in its own transaction. applied_at is wall time:
+// it records when this daemon migrated the database, before any clock of
+// the DB is set.
 func migrate(ctx context.Context, w migrator, d Dialect) error {
 	if _, err := w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
@@ -109,7 +112,7 @@ func migrate(ctx context.Context, w migrator, d Dialect) error {
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), version, base, formatTime(timeNow())); err != nil {
+		if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), version, base, formatTime(time.Now())); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", base, err)
 		}

@@ -31,7 +31,7 @@ func TestLocker(t *testing.T) {
 		seed(t, a, 3)
 		now := time.Now()
 		for _, d := range ds {
-			d.Now = func() time.Time { return now }
+			d.Clock = nowVar(&now)
 		}
 		ctx := context.Background()
 		n0 := claimed(t, a, "h0", "A", 0, now)
@@ -170,7 +170,7 @@ func TestTryPeriodicElectsOne(t *testing.T) {
 	eachDialect(t, 3, func(t *testing.T, ds []*DB) {
 		now := time.Now()
 		for _, d := range ds {
-			d.Now = func() time.Time { return now }
+			d.Clock = nowVar(&now)
 		}
 		ctx := context.Background()
 		count := func() int {

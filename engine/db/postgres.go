@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the pgx database/sql driver, registered as "pgx"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // Postgres is the dialect of a PostgreSQL database shared by several
@@ -48,7 +50,7 @@ func OpenPostgres(ctx context.Context, connection string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	d := &DB{w: w, r: r, d: Postgres, closing: make(chan struct{})}
+	d := &DB{w: w, r: r, d: Postgres, closing: make(chan struct{}), Clock: clock.Real{}}
 	d.closers = append(d.closers, r.Close, w.Close)
 	if err := d.prepareHot(); err != nil {
 		d.Close()

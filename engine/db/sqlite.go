@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	_ "modernc.org/sqlite" // the pure Go SQLite driver, registered as "sqlite"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // SQLite is the dialect of the built-in SQLite store.
@@ -88,7 +90,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	d := &DB{w: w, r: r, d: SQLite, closing: make(chan struct{})}
+	d := &DB{w: w, r: r, d: SQLite, closing: make(chan struct{}), Clock: clock.Real{}}
 	d.closers = append(d.closers, r.Close, w.Close, lock.Close)
 	if err := d.prepareHot(); err != nil {
 		d.Close()

@@ -12,10 +12,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// timeNow is the wall clock of the store (replaced in tests through DB.Now).
-var timeNow = time.Now
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
+)
 
 // DB is a kaifuku database: a writer pool (one connection with SQLite) and a
 // reader pool. Its methods are safe for concurrent use.
@@ -31,8 +30,11 @@ type DB struct {
 	closing   chan struct{}
 	batchDone chan struct{}
 	closeOnce sync.Once
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+	// Clock gives the time of leases, periodic elections, locks and
+	// created_at/updated_at stamps: the wall clock from Open, replaced (before
+	// the database is used) by the clock the service runs on, a clock.Fake in
+	// tests.
+	Clock clock.Clock
 }
 
 // Open opens a database from a connection URL (sqlite:///path or
@@ -165,12 +167,7 @@ func (db *DB) prepared(tx *sql.Tx, pool *sql.DB, query string) stmtRunner {
 	return stmtRunner{st: st, close: true, err: err}
 }
 
-func (db *DB) now() time.Time {
-	if db.Now != nil {
-		return db.Now().UTC()
-	}
-	return timeNow().UTC()
-}
+func (db *DB) now() time.Time { return db.Clock.Now().UTC() }
 
 // stamp is a created_at/updated_at value: whole seconds, as Masakari stores them.
 func (db *DB) stamp() string { return formatTime(db.now().Truncate(time.Second)) }

@@ -24,7 +24,10 @@ import (
 )
 
 // onBothDatabases runs fn on a fresh SQLite file and on a fresh PostgreSQL
-// database (skipped without the PostgreSQL binaries, outside CI).
+// database (skipped without the PostgreSQL binaries, outside CI, and under
+// -short: a PostgreSQL database takes a second or more to create and
+// migrate, and the service's logic is the same on both; the full run and
+// CI run both halves).
 func onBothDatabases(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 	t.Helper()
 	t.Run("sqlite", func(t *testing.T) {
@@ -36,6 +39,9 @@ func onBothDatabases(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 		fn(t, d)
 	})
 	t.Run("postgres", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("the PostgreSQL half runs without -short")
+		}
 		d, err := db.Open(context.Background(), pgtest.Database(t))
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +117,7 @@ func (c *counting) Claim(ctx context.Context, owner string, leaseUntil time.Time
 }
 
 func (c *counting) TryPeriodic(ctx context.Context, name, owner string, every time.Duration) (bool, error) {
-	at := time.Now()
+	at := c.DB.Clock.Now()
 	ok, err := c.DB.TryPeriodic(ctx, name, owner, every)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,9 +135,11 @@ func (c *counting) runs(name string) []periodicCall {
 	return append([]periodicCall(nil), c.periodic[name]...)
 }
 
-// serviceOn builds a service over store with the rig's flows.
+// serviceOn builds a service over store with the rig's flows, on the rig's
+// clock.
 func (r *rig) serviceOn(store Store, log *logrus.Logger, opts Options) *Service {
 	svc := New(store, log)
+	svc.Clock = r.clk
 	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
 	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
 	svc.SetEngine(&Engine{Manager: mgr, Options: opts})
@@ -144,8 +152,8 @@ func (r *rig) serviceOn(store Store, log *logrus.Logger, opts Options) *Service 
 func (r *rig) notifyAt(gen, created time.Time) string {
 	r.t.Helper()
 	if !created.IsZero() {
-		r.db.Now = func() time.Time { return created }
-		defer func() { r.db.Now = nil }()
+		r.db.Clock = clock.NewFake(created)
+		defer func() { r.db.Clock = r.clk }()
 	}
 	payload := fmt.Sprintf(`{"event":"LIFECYCLE","instance_uuid":%q,"vir_domain_event":"STOPPED_FAILED"}`, uuid.NewString())
 	n, err := r.db.CreateNotification(context.Background(), db.NewNotification{Type: "VM", Hostname: "h1", GeneratedTime: gen.UTC(),
@@ -183,12 +191,12 @@ func testCheckExpired(t *testing.T, d *db.DB, expire time.Duration) {
 	ctx := context.Background()
 	r := newRigOn(t, d, false, nil, true)
 	log, hook := quietLog()
-	svc := r.serviceOn(r.db, log, Options{ExpireAfter: expire, DisablePeriodicTasksTest: true})
+	svc := r.serviceOn(r.db, log, Options{ExpireAfter: expire})
 	age := svc.engine.Load().Options.ExpireAfter // the default when zero
 	if expire == 0 && age != 24*time.Hour {
 		t.Fatalf("default notifications_expired_interval %s, want 24h", age)
 	}
-	now := time.Now()
+	now := r.clk.Now()
 	cases := []struct {
 		name    string
 		status  string
@@ -287,7 +295,7 @@ func TestStaleNewIsPickedUp(t *testing.T) {
 				svc.Start(ctx)
 				// The worker's first claim found nothing; it now sleeps.
 				waitFor(t, "the worker's first claim", func() bool { return store.claims.Load() >= 1 })
-				id := r.notifyAt(time.Now().Add(-c.gen), time.Time{})
+				id := r.notifyAt(r.clk.Now().Add(-c.gen), time.Time{})
 				won := func() int {
 					n := 0
 					for _, p := range store.runs("process_unfinished_notifications") {
@@ -298,7 +306,11 @@ func TestStaleNewIsPickedUp(t *testing.T) {
 					return n
 				}
 				before := won()
+				// The worker waits on its poll timer, the periodic tasks
+				// on theirs.
+				const idle = 3
 				if c.picked {
+					tick(t, r.clk, idle, every)
 					r.waitStatus(id, "finished")
 					if r.first.Load() != 1 || r.third.Load() != 1 {
 						t.Errorf("the flow ran %d/%d times, want once", r.first.Load(), r.third.Load())
@@ -307,7 +319,10 @@ func TestStaleNewIsPickedUp(t *testing.T) {
 						t.Error("no log line from the periodic task about the stale notification")
 					}
 				} else {
-					waitFor(t, "three more periodic runs", func() bool { return won() >= before+3 })
+					for i := 1; i <= 3; i++ {
+						tick(t, r.clk, idle, every)
+						waitFor(t, "another periodic run", func() bool { return won() >= before+i })
+					}
 					if n := r.status(id); n.Status != "new" || r.first.Load() != 0 {
 						t.Errorf("status %s, flow ran %d times; want new and untouched", n.Status, r.first.Load())
 					}
@@ -366,11 +381,12 @@ func TestErrorRetryOutcomes(t *testing.T) {
 				task := &flaky{failures: c.failures}
 				r.flows[conf.FlowInstance].Phases[conf.Main][1].Task = task
 				log, hook := quietLog()
-				svc := r.serviceOn(d, log, Options{Workers: 2, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true})
+				svc := r.serviceOn(d, log, Options{Workers: 2, Poll: 10 * time.Millisecond})
 				ctx, cancel := context.WithCancel(context.Background())
 				defer func() { cancel(); svc.Wait() }()
 				svc.Start(ctx)
-				id := r.notifyAt(time.Now(), time.Time{})
+				id := r.notifyAt(r.clk.Now(), time.Time{})
+				svc.Wake()
 				if n := r.waitStatus(id, "finished", "error"); n.Status != c.first || n.Retry {
 					t.Fatalf("after the first run: status %s retry %v, want %s and no retry", n.Status, n.Retry, c.first)
 				}
@@ -413,12 +429,12 @@ func TestErrorAfterRetryIsFailedWithoutRunning(t *testing.T) {
 		ctx := context.Background()
 		r := newRigOn(t, d, false, nil, true)
 		log, hook := quietLog()
-		svc := r.serviceOn(d, log, Options{DisablePeriodicTasksTest: true})
-		id := r.notifyAt(time.Now(), time.Time{})
+		svc := r.serviceOn(d, log, Options{})
+		id := r.notifyAt(r.clk.Now(), time.Time{})
 		if ok, err := d.SetStatus(ctx, id, "error", nil); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
-		if _, ok, err := d.ClaimRetry(ctx, id, "another-engine", time.Now().Add(time.Minute)); err != nil || !ok {
+		if _, ok, err := d.ClaimRetry(ctx, id, "another-engine", r.clk.Now().Add(time.Minute)); err != nil || !ok {
 			t.Fatalf("claim the retry: %v %v", ok, err)
 		}
 		msg := "retry failed"
@@ -454,11 +470,17 @@ func TestPeriodicIntervalsAndStop(t *testing.T) {
 				ProcessUnfinishedEvery: unfinished, CheckExpiredEvery: expired})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			start := time.Now()
+			start := r.clk.Now()
 			svc.Start(ctx)
-			waitFor(t, "four check_expired_notifications runs", func() bool {
-				return len(store.runs("check_expired_notifications")) >= 4
-			})
+			// The worker waits on its poll timer, the periodic tasks on
+			// theirs; the clock moves in steps of the shorter period.
+			const idle = 3
+			for len(store.runs("check_expired_notifications")) < 4 {
+				if r.clk.Now().Sub(start) > 10*expired {
+					t.Fatalf("%d check_expired_notifications runs after %s", len(store.runs("check_expired_notifications")), r.clk.Now().Sub(start))
+				}
+				tick(t, r.clk, idle, unfinished)
+			}
 			switch how {
 			case "cancel":
 				cancel()
@@ -476,7 +498,10 @@ func TestPeriodicIntervalsAndStop(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			elapsed := time.Since(start)
+			elapsed := r.clk.Now().Sub(start)
+			if n := r.clk.Pending(); n != 0 {
+				t.Errorf("%d timers left pending by the stopped service", n)
+			}
 			for _, p := range []struct {
 				name  string
 				every time.Duration
@@ -501,7 +526,7 @@ func TestPeriodicIntervalsAndStop(t *testing.T) {
 			}
 			// Stopped: no run after the service returned.
 			after := len(store.runs("process_unfinished_notifications")) + len(store.runs("check_expired_notifications"))
-			time.Sleep(3 * expired)
+			r.clk.Advance(3 * expired)
 			if n := len(store.runs("process_unfinished_notifications")) + len(store.runs("check_expired_notifications")); n != after {
 				t.Errorf("%d periodic runs after the service stopped", n-after)
 			}
@@ -520,16 +545,64 @@ func TestPeriodicFirstRunDelay(t *testing.T) {
 		ProcessUnfinishedEvery: time.Hour, CheckExpiredEvery: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); svc.Wait() }()
-	start := time.Now()
+	start := r.clk.Now()
 	svc.Start(ctx)
+	// The worker waits on its poll timer, the periodic tasks on theirs.
+	const idle = 3
+	tick(t, r.clk, idle, delay-time.Millisecond)
+	for _, name := range []string{"process_unfinished_notifications", "check_expired_notifications"} {
+		if n := len(store.runs(name)); n != 0 {
+			t.Errorf("%s ran %d times before the first-run delay", name, n)
+		}
+	}
+	tick(t, r.clk, idle, time.Millisecond)
 	for _, name := range []string{"process_unfinished_notifications", "check_expired_notifications"} {
 		waitFor(t, name+" after the first-run delay", func() bool { return len(store.runs(name)) >= 1 })
 	}
-	time.Sleep(10 * delay)
+	tick(t, r.clk, idle, 10*delay)
 	for _, name := range []string{"process_unfinished_notifications", "check_expired_notifications"} {
 		runs := store.runs(name)
 		if len(runs) != 1 || !runs[0].won || runs[0].at.Sub(start) < delay-time.Millisecond {
 			t.Errorf("%s: %d runs, first after %s; want one after at least %s", name, len(runs), runs[0].at.Sub(start), delay)
+		}
+	}
+}
+
+// blockUntil waits (up to ten seconds) until the code under test has set
+// at least n timers on clk.
+func blockUntil(t *testing.T, clk *clock.Fake, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, n); err != nil {
+		t.Fatalf("timed out waiting for %d timers (%d set)", n, clk.Pending())
+	}
+}
+
+// tick advances clk by d once the service waits on its idle timers (n of
+// them), and waits until it does again: whatever fired has run.
+func tick(t *testing.T, clk *clock.Fake, idle int, d time.Duration) {
+	t.Helper()
+	blockUntil(t, clk, idle)
+	clk.Advance(d)
+	blockUntil(t, clk, idle)
+}
+
+// advanceUntil advances clk by step, again and again, until cond holds:
+// for goroutines whose timers are not all set at one time. It gives up
+// after 200 steps.
+func advanceUntil(t *testing.T, clk *clock.Fake, step time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if i == 200 {
+			t.Fatalf("timed out waiting for %s (%s of the clock)", what, time.Duration(i)*step)
+		}
+		clk.Advance(step)
+		for wait := 0; wait < 10; wait++ {
+			if cond() {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 }
@@ -554,13 +627,19 @@ func TestExpiryStopsARunInFlight(t *testing.T) {
 		release := make(chan struct{}) // never closed: the second task waits for its context
 		r := newRigOn(t, d, false, release, true)
 		log, hook := quietLog()
-		svc := r.serviceOn(d, log, Options{Workers: 1, Lease: 300 * time.Millisecond, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true})
+		const lease = 300 * time.Millisecond
+		svc := r.serviceOn(d, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer func() { cancel(); svc.Wait() }()
 		svc.Start(ctx)
-		id := r.notifyAt(time.Now().Add(-25*time.Hour), time.Time{})
+		id := r.notifyAt(r.clk.Now().Add(-25*time.Hour), time.Time{})
+		svc.Wake()
 		waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
 		svc.checkExpired(ctx)
+		// The periodic tasks' timers and the lease renewal's ticker are
+		// set; the next renewal is due.
+		blockUntil(t, r.clk, 3)
+		r.clk.Advance(lease / 3)
 		waitFor(t, "the run to stop", func() bool { return hook.count("lease lost while running", id) > 0 })
 		if err := svc.Stop(ctx); err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
@@ -31,15 +32,14 @@ const SegmentDisabledMessage = "Recovery aboart: the segment HA is disabled."
 // Options are the engine's timing options ([DEFAULT] of masakari.conf and
 // kaifuku's [api]/[database]); zero values take Masakari's defaults.
 type Options struct {
-	Workers                  int           // [api] worker_count, default 4
-	Lease                    time.Duration // [database] lease_seconds, default 60 s
-	ProcessUnfinishedEvery   time.Duration // process_unfinished_notifications_interval, 120 s
-	RetryNewAfter            time.Duration // retry_notification_new_status_interval, 60 s
-	CheckExpiredEvery        time.Duration // check_expired_notifications_interval, 600 s
-	ExpireAfter              time.Duration // notifications_expired_interval, 86400 s
-	Poll                     time.Duration // claim poll interval without a wake-up, default 1 s
-	PeriodicFirstRunDelay    time.Duration // delay before the first periodic run, default 0
-	DisablePeriodicTasksTest bool          // tests only: no periodic tasks
+	Workers                int           // [api] worker_count, default 4
+	Lease                  time.Duration // [database] lease_seconds, default 60 s
+	ProcessUnfinishedEvery time.Duration // process_unfinished_notifications_interval, 120 s
+	RetryNewAfter          time.Duration // retry_notification_new_status_interval, 60 s
+	CheckExpiredEvery      time.Duration // check_expired_notifications_interval, 600 s
+	ExpireAfter            time.Duration // notifications_expired_interval, 86400 s
+	Poll                   time.Duration // claim poll interval without a wake-up, default 1 s
+	PeriodicFirstRunDelay  time.Duration // delay before the first periodic run, default 0
 }
 
 // OptionsFrom reads the options of a configuration.
@@ -114,7 +114,10 @@ type Service struct {
 	drain    chan struct{}
 	stopOnce sync.Once
 	Observer Observer
-	now      func() time.Time
+	// Clock times the polls, the periodic tasks and the lease renewals and
+	// gives the time of leases (clock.Real from New). Set it before Start,
+	// to the clock the database runs on.
+	Clock clock.Timers
 
 	wg      sync.WaitGroup
 	running sync.Map // notification uuid -> struct{}
@@ -124,8 +127,10 @@ type Service struct {
 // manager's runner must drain with Drain() and report to Listener().
 func New(store Store, log *logrus.Logger) *Service {
 	return &Service{store: store, log: log, owner: "kaifuku-" + uuid.NewString(),
-		wake: make(chan struct{}, 1), drain: make(chan struct{}), now: time.Now}
+		wake: make(chan struct{}, 1), drain: make(chan struct{}), Clock: clock.Real{}}
 }
+
+func (s *Service) now() time.Time { return s.Clock.Now() }
 
 // Owner is the name this service claims notifications under.
 func (s *Service) Owner() string { return s.owner }
@@ -163,11 +168,9 @@ func (s *Service) Start(ctx context.Context) {
 		s.wg.Add(1)
 		go s.worker(ctx, i)
 	}
-	if !opts.DisablePeriodicTasksTest {
-		s.wg.Add(2)
-		go s.periodic(ctx, "process_unfinished_notifications", func(o Options) time.Duration { return o.ProcessUnfinishedEvery }, s.processUnfinished)
-		go s.periodic(ctx, "check_expired_notifications", func(o Options) time.Duration { return o.CheckExpiredEvery }, s.checkExpired)
-	}
+	s.wg.Add(2)
+	go s.periodic(ctx, "process_unfinished_notifications", func(o Options) time.Duration { return o.ProcessUnfinishedEvery }, s.processUnfinished)
+	go s.periodic(ctx, "check_expired_notifications", func(o Options) time.Duration { return o.CheckExpiredEvery }, s.checkExpired)
 }
 
 // Stop drains: no new claims, running flows stop at their next task boundary
@@ -215,12 +218,7 @@ func (s *Service) worker(ctx context.Context, i int) {
 			s.process(ctx, e, n)
 			continue
 		}
-		select {
-		case <-s.wake:
-		case <-time.After(e.Options.Poll):
-		case <-s.drain:
-			return
-		case <-ctx.Done():
+		if !s.wait(ctx, e.Options.Poll, s.wake) {
 			return
 		}
 	}
@@ -332,14 +330,14 @@ func interrupted(out recovery.Outcome) bool {
 func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, lost func(), done chan struct{}) {
 	defer close(done)
 	period := lease / 3
-	t := time.NewTicker(period)
+	t := s.Clock.NewTicker(period)
 	defer t.Stop()
 	renewed := s.now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 			asked := s.now()
 			rctx, cancel := context.WithTimeout(ctx, period)
 			ok, err := s.store.RenewLease(rctx, id, s.owner, asked.Add(lease))
@@ -404,11 +402,7 @@ func (s *Service) periodic(ctx context.Context, name string, every func(Options)
 		if delay <= 0 {
 			delay = every(s.engine.Load().Options)
 		}
-		select {
-		case <-time.After(delay):
-		case <-s.drain:
-			return
-		case <-ctx.Done():
+		if !s.wait(ctx, delay, nil) {
 			return
 		}
 		delay = 0
@@ -426,6 +420,23 @@ func (s *Service) periodic(ctx context.Context, name string, every func(Options)
 		}
 		log.Debug("running periodic task")
 		run(ctx)
+	}
+}
+
+// wait waits d on the service's clock, or until wake (when not nil) is
+// signalled; it returns false when the service drains or ctx ends first.
+func (s *Service) wait(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
+	t := s.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-wake:
+		return true
+	case <-s.drain:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -51,6 +51,7 @@ func (t *stepTask) Revert(context.Context, *engine.Env, engine.Store, error) err
 
 type rig struct {
 	t     *testing.T
+	clk   *clock.Fake // the service's and the database's clock
 	db    *db.DB
 	svc   *Service
 	seg   db.Segment
@@ -72,10 +73,13 @@ func newRig(t *testing.T, fail bool, release chan struct{}, enabled bool) *rig {
 	return newRigOn(t, d, fail, release, enabled)
 }
 
-// newRigOn is newRig on a given database.
+// newRigOn is newRig on a given database; the database is set on the
+// rig's fake clock.
 func newRigOn(t *testing.T, d *db.DB, fail bool, release chan struct{}, enabled bool) *rig {
 	t.Helper()
 	ctx := context.Background()
+	clk := clock.NewFake(time.Now().UTC())
+	d.Clock = clk
 	seg, err := d.CreateSegment(ctx, db.Segment{Name: "s", RecoveryMethod: "auto", ServiceType: "COMPUTE", Enabled: enabled})
 	if err != nil {
 		t.Fatal(err)
@@ -92,24 +96,26 @@ func newRigOn(t *testing.T, d *db.DB, fail bool, release chan struct{}, enabled 
 		{Spec: engine.Spec{Name: "second", Atom: "SecondTask"}, Phase: conf.Main, Task: &stepTask{runs: last, fail: fail, release: release}},
 		{Spec: engine.Spec{Name: "third", Atom: "ThirdTask"}, Phase: conf.Main, Task: &stepTask{runs: third}},
 	}
-	r := &rig{t: t, db: d, seg: seg, first: first, last: last, third: third,
+	r := &rig{t: t, clk: clk, db: d, seg: seg, first: first, last: last, third: third,
 		flows: map[conf.FlowKind]*engine.Flow{conf.FlowInstance: flow}}
 	r.svc = r.newService(log, 2)
 	return r
 }
 
-// newService builds a service over the rig's database and flows.
+// newService builds a service over the rig's database and flows, on the
+// rig's clock: its workers poll only when a test advances the clock, and
+// its periodic tasks (at their default intervals) do not run unless a test
+// advances it by minutes.
 func (r *rig) newService(log *logrus.Logger, workers int) *Service {
-	svc := New(r.db, log)
-	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
-	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: workers, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
-	return svc
+	return r.serviceOn(r.db, log, Options{Workers: workers, Poll: 10 * time.Millisecond})
 }
 
+// notify stores a notification and wakes the rig's service, as the API
+// does.
 func (r *rig) notify() string {
 	r.t.Helper()
-	n, err := r.db.CreateNotification(context.Background(), db.NewNotification{Type: "VM", Hostname: "h1", GeneratedTime: time.Now().UTC(),
+	defer r.svc.Wake()
+	n, err := r.db.CreateNotification(context.Background(), db.NewNotification{Type: "VM", Hostname: "h1", GeneratedTime: r.clk.Now().UTC(),
 		Payload: json.RawMessage(`{"event":"LIFECYCLE","instance_uuid":"8d4c7f2e-0b1a-4e0e-9f3c-5d2a1b6c7e8f","vir_domain_event":"STOPPED_FAILED"}`)}, 0)
 	if err != nil {
 		r.t.Fatal(err)
@@ -177,13 +183,11 @@ func TestDrainThenResume(t *testing.T) {
 	defer cancel()
 	r.svc.Start(ctx)
 	id := r.notify()
-	for r.last.Load() == 0 {
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
 	// "second" is running; drain, then let it finish.
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.svc.Stop(context.Background()) }()
-	time.Sleep(20 * time.Millisecond)
+	<-r.svc.Drain()
 	close(release)
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
@@ -217,9 +221,7 @@ func TestCrashResume(t *testing.T) {
 	defer cancel()
 	r.svc.Start(ctx)
 	id := r.notify()
-	for r.last.Load() == 0 {
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
 	// The first engine is "dead" in its second task. A restart on a
 	// single-daemon database takes over the lease at once.
 	if _, err := r.db.ReleaseAll(ctx); err != nil {
@@ -227,9 +229,7 @@ func TestCrashResume(t *testing.T) {
 	}
 	svc2 := r.newService(r.svc.log, 2)
 	svc2.Start(ctx)
-	for r.last.Load() < 2 {
-		time.Sleep(2 * time.Millisecond)
-	}
+	waitFor(t, "the second task on the second engine", func() bool { return r.last.Load() >= 2 })
 	close(release) // both engines' "second" return now
 	r.waitStatus(id, "finished")
 	if r.first.Load() != 1 || r.last.Load() != 2 {
@@ -270,20 +270,26 @@ func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
 	log.SetOutput(io.Discard)
 	hook := &messages{}
 	log.AddHook(hook)
-	svc := New(store, log)
-	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
-	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: 300 * time.Millisecond, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	const lease = 300 * time.Millisecond
+	svc := r.serviceOn(store, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	svc.Start(ctx)
 	id := r.notify()
-	deadline := time.Now().Add(10 * time.Second)
-	for !hook.has("lease expired while the database was unreachable") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the run went on without a lease (renewals tried: %d)", store.fails.Load())
+	svc.Wake()
+	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
+	// The worker runs the notification: the two periodic tasks' timers and
+	// the lease renewal's ticker are set.
+	blockUntil(t, r.clk, 3)
+	for i := 0; !hook.has("lease expired while the database was unreachable"); i++ {
+		if i == 10 {
+			t.Fatalf("the run went on without a lease for %s (renewals tried: %d)", time.Duration(i)*lease/3, store.fails.Load())
 		}
-		time.Sleep(5 * time.Millisecond)
+		tried := store.fails.Load()
+		r.clk.Advance(lease / 3)
+		waitFor(t, "a renewal", func() bool {
+			return store.fails.Load() > tried || hook.has("lease expired while the database was unreachable")
+		})
 	}
 	if store.fails.Load() < 2 {
 		t.Errorf("stopped after %d failed renewals", store.fails.Load())
@@ -331,15 +337,23 @@ func (m *messages) has(s string) bool {
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // Three engines on one PostgreSQL database, each with its periodic tasks
-// running every 50 ms: a notification in error is retried once, by one of
-// them, and then failed once.
+// running every 50 ms (of a clock they share): a notification in error is
+// retried once, by one of them, and then failed once.
+//
+// It needs the PostgreSQL cluster, whose start takes seconds: it runs
+// without -short.
 func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: runs without -short")
+	}
 	url := pgtest.Database(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var r *rig
 	var svcs []*Service
+	var stores []*counting
 	hook := &messages{}
+	const every = 50 * time.Millisecond
 	for i := range 3 {
 		d, err := db.Open(ctx, url)
 		if err != nil {
@@ -349,22 +363,44 @@ func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
 		if i == 0 {
 			r = newRigOn(t, d, true, nil, true)
 		}
+		d.Clock = r.clk
+		store := &counting{DB: d}
+		stores = append(stores, store)
 		log := logrus.New()
 		log.SetOutput(io.Discard)
 		log.AddHook(hook)
-		svc := New(d, log)
+		svc := New(store, log)
+		svc.Clock = r.clk
 		runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
 		mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: &db.Locker{DB: d}}
 		svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 2, Poll: 10 * time.Millisecond,
-			ProcessUnfinishedEvery: 50 * time.Millisecond, CheckExpiredEvery: 50 * time.Millisecond}})
+			ProcessUnfinishedEvery: every, CheckExpiredEvery: every}})
 		svcs = append(svcs, svc)
 	}
 	for _, svc := range svcs {
 		svc.Start(ctx)
 	}
 	id := r.notify()
-	r.waitStatus(id, "failed")
-	time.Sleep(300 * time.Millisecond) // several more periods on every engine
+	for _, svc := range svcs {
+		svc.Wake()
+	}
+	r.waitStatus(id, "error")
+	// The clock moves a period at a time; an engine busy with the retry
+	// when a period passes sets its next timer a period after it is done.
+	elections := func() (least int) {
+		least = -1
+		for _, store := range stores {
+			for _, name := range []string{"process_unfinished_notifications", "check_expired_notifications"} {
+				if n := len(store.runs(name)); least < 0 || n < least {
+					least = n
+				}
+			}
+		}
+		return least
+	}
+	advanceUntil(t, r.clk, every, "the retry to fail", func() bool { return r.status(id).Status == "failed" })
+	more := elections() + 6
+	advanceUntil(t, r.clk, every, "six more periods on every engine", func() bool { return elections() >= more })
 	for _, svc := range svcs {
 		svc.Stop(ctx)
 	}
@@ -387,19 +423,17 @@ func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
 	}
 }
 
-// slowTicks is a store whose lease renewals fail, on a clock that moves a
-// third of the lease (one renewal period) with every renewal attempt.
+// slowTicks is a store whose lease renewals fail, each after a third of
+// the lease (one renewal period) of the clock.
 type slowTicks struct {
 	*db.DB
+	clk   *clock.Fake
 	lease time.Duration
-	now   atomic.Int64 // unix nanoseconds
 	fails atomic.Int32
 }
 
-func (s *slowTicks) clock() time.Time { return time.Unix(0, s.now.Load()) }
-
 func (s *slowTicks) RenewLease(context.Context, string, string, time.Time) (bool, error) {
-	s.now.Add(int64(s.lease / 3))
+	s.clk.Advance(s.lease / 3)
 	s.fails.Add(1)
 	return false, errors.New("connection refused")
 }
@@ -411,31 +445,27 @@ func TestUnrenewedLeaseStopsTheRunBeforeItExpires(t *testing.T) {
 	release := make(chan struct{}) // never closed: the second task waits for its context
 	r := newRig(t, false, release, true)
 	const lease = 300 * time.Millisecond
-	store := &slowTicks{DB: r.db, lease: lease}
-	start := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
-	store.now.Store(start.UnixNano())
+	store := &slowTicks{DB: r.db, clk: r.clk, lease: lease}
+	start := r.clk.Now()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	hook := &messages{}
 	log.AddHook(hook)
-	svc := New(store, log)
-	svc.now = store.clock
-	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
-	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	svc := r.serviceOn(store, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	svc.Start(ctx)
 	r.notify()
-	deadline := time.Now().Add(10 * time.Second)
-	for !hook.has("lease lost while running") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the run went on without a lease (renewals tried: %d)", store.fails.Load())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	svc.Wake()
+	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
+	// The two periodic tasks' timers and the lease renewal's ticker are
+	// set; the first renewal period passes, and from then on only the slow
+	// renewals move the clock.
+	blockUntil(t, r.clk, 3)
+	r.clk.Advance(lease / 3)
+	waitFor(t, "the run to stop", func() bool { return hook.has("lease lost while running") })
 	// The claim stored a lease ending at start+lease.
-	if stopped := store.clock(); !stopped.Before(start.Add(lease)) {
+	if stopped := r.clk.Now(); !stopped.Before(start.Add(lease)) {
 		t.Errorf("run stopped %s after the claim, when its lease of %s had already run out (%d failed renewals)", stopped.Sub(start), lease, store.fails.Load())
 	}
 	if err := svc.Stop(ctx); err != nil {
@@ -472,11 +502,8 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 	log.SetOutput(io.Discard)
 	hook := &messages{}
 	log.AddHook(hook)
-	svc := New(store, log)
-	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
-	const lease = 150 * time.Millisecond
-	svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond, DisablePeriodicTasksTest: true}})
+	const lease = 30 * time.Millisecond
+	svc := r.serviceOn(store, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 
 	// One write on its own returns after the limit.
 	done := make(chan struct{})
@@ -489,7 +516,7 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a write to a hanging database blocked the listener")
 	}
-	if !hook.has("no answer from the database within 50ms") {
+	if !hook.has("no answer from the database within 10ms") {
 		t.Errorf("log: %q", hook.msgs)
 	}
 
@@ -498,6 +525,7 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 	defer cancel()
 	svc.Start(ctx)
 	id := r.notify()
+	svc.Wake()
 	r.waitStatus(id, "finished")
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	defer scancel()
@@ -548,7 +576,7 @@ func TestResumeAfterAFailedReservedHostGoesOnWithTheNext(t *testing.T) {
 	r := newRig(t, false, nil, true)
 	ctx := context.Background()
 	id := r.notify()
-	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), time.Now().Add(time.Minute)); err != nil || !ok {
+	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), r.clk.Now().Add(time.Minute)); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	evac := &rhTask{}
@@ -587,7 +615,7 @@ func TestFallbackStartIsACheckpoint(t *testing.T) {
 	r := newRig(t, false, nil, true)
 	ctx := context.Background()
 	id := r.notify()
-	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), time.Now().Add(time.Minute)); err != nil || !ok {
+	if _, ok, err := r.db.Claim(ctx, r.svc.Owner(), r.clk.Now().Add(time.Minute)); err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	r.svc.persist(engine.Event{Type: engine.FallbackStarted, NotificationUUID: id, Flow: conf.FlowHostRH,
