@@ -1,15 +1,16 @@
 //go:build novabed
 
-// Tests against a real Nova: the bed of ../shared/tools/nova-bed (Debian's
-// Nova with two fake hypervisors on loopback), which must be running
-// (start.sh). Run with
+// Tests against a real Nova: the bed of .ci/novabed (Debian's Nova with two
+// fake hypervisors on loopback), which must be running (setup.sh, then
+// start.sh). Run with
 //
 //	go test -tags novabed -run NovaBed -v ./engine/compute/nova/
 //
-// KAIFUKU_NOVABED names the bed's directory (default
-// ../shared/tools/nova-bed from the module root); KAIFUKU_NOVABED_NOVA and
-// KAIFUKU_NOVABED_KEYSTONE its endpoints (default 127.0.0.1:8774/v2.1 and
-// 127.0.0.1:5000/v3). With the tag set, an unreachable bed fails the tests.
+// KAIFUKU_NOVABED names the bed's directory (default .ci/novabed; a
+// relative path is taken from the module root, not from this package's
+// directory); KAIFUKU_NOVABED_NOVA and KAIFUKU_NOVABED_KEYSTONE its
+// endpoints (default 127.0.0.1:8774/v2.1 and 127.0.0.1:5000/v3). With the
+// tag set, an unreachable bed fails the tests.
 package nova_test
 
 import (
@@ -75,8 +76,12 @@ func findModuleRoot(t *testing.T) string {
 // theBed finds the running bed or fails.
 func theBed(t *testing.T) novaBed {
 	t.Helper()
+	dir := getenv("KAIFUKU_NOVABED", filepath.Join(".ci", "novabed"))
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(findModuleRoot(t), dir)
+	}
 	b := novaBed{
-		dir:      getenv("KAIFUKU_NOVABED", filepath.Join(findModuleRoot(t), "..", "shared", "tools", "nova-bed")),
+		dir:      dir,
 		nova:     strings.TrimSuffix(getenv("KAIFUKU_NOVABED_NOVA", "http://127.0.0.1:8774/v2.1"), "/"),
 		keystone: strings.TrimSuffix(getenv("KAIFUKU_NOVABED_KEYSTONE", "http://127.0.0.1:5000/v3"), "/"),
 	}

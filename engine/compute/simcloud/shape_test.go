@@ -81,37 +81,16 @@ var nullable = map[string]bool{
 // Free-form maps: their keys are data, not shape.
 var freeForm = map[string]bool{"metadata": true, "extra_specs": true}
 
-// moduleRoot walks up from the working directory to go.mod.
-func moduleRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
-// referenceDir is the recorded Nova responses: $KAIFUKU_NOVA_WIRE, or
-// ../shared/reference/nova-wire from the module root. Missing, the test
-// skips, except in CI where it fails.
+// referenceDir is the recorded Nova responses: testdata/nova-wire, real
+// answers of the Nova bed (.ci/novabed, its smoke.sh), or $KAIFUKU_NOVA_WIRE
+// to compare against a fresh recording.
 func referenceDir(t *testing.T) string {
 	dir := os.Getenv("KAIFUKU_NOVA_WIRE")
 	if dir == "" {
-		dir = filepath.Join(moduleRoot(t), "..", "shared", "reference", "nova-wire")
+		dir = filepath.Join("testdata", "nova-wire")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "INDEX.tsv")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("recorded Nova responses missing in CI: %v", err)
-		}
-		t.Skipf("recorded Nova responses not found (%v); set KAIFUKU_NOVA_WIRE", err)
+		t.Fatalf("recorded Nova responses: %v", err)
 	}
 	return dir
 }
