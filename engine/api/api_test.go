@@ -361,11 +361,11 @@ func TestPyRepr(t *testing.T) {
 		`{"a": "it's", "b": [1, 2.5, true, null], "c": {"d": "x\ny"}}`: `{'a': "it's", 'b': [1, 2.5, True, None], 'c': {'d': 'x\ny'}}`,
 		`1.0`: `1.0`, `"a'b\"c"`: `'a\'b"c'`,
 	} {
-		n, err := decodeOrdered([]byte(in))
+		n, err := decodeBody([]byte(in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := n.repr(); got != want {
+		if got := pyReprNode(n); got != want {
 			t.Errorf("repr(%s) = %s, want %s", in, got, want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
@@ -208,8 +209,8 @@ func compileSchemas() (*schemas, error) {
 }
 
 // validate checks doc against sch and returns Masakari's 400 message.
-func validate(sch *jsonschema.Schema, doc *node) (string, bool) {
-	err := sch.Validate(doc.value())
+func validate(sch *jsonschema.Schema, doc *jsontree.Node) (string, bool) {
+	err := sch.Validate(doc.Value())
 	if err == nil {
 		return "", true
 	}
@@ -268,8 +269,8 @@ func kindRank(k jsonschema.ErrorKind) int {
 
 // pyMessage words an error as Python's jsonschema does, wrapped as
 // Masakari's validator wraps it.
-func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
-	inst := doc.at(ve.InstanceLocation)
+func pyMessage(doc *jsontree.Node, ve *jsonschema.ValidationError) string {
+	inst := doc.At(ve.InstanceLocation)
 	var msg string
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Required:
@@ -285,26 +286,26 @@ func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
 		}
 		msg = fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)", strings.Join(parts, ", "), verb)
 	case *kind.Enum:
-		msg = fmt.Sprintf("%s is not one of %s", inst.repr(), enumRepr(k.Want))
+		msg = fmt.Sprintf("%s is not one of %s", pyReprNode(inst), enumRepr(k.Want))
 	case *kind.Type:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
 			want[i] = pyString(w)
 		}
-		msg = fmt.Sprintf("%s is not of type %s", inst.repr(), strings.Join(want, ", "))
+		msg = fmt.Sprintf("%s is not of type %s", pyReprNode(inst), strings.Join(want, ", "))
 	case *kind.Format:
 		if k.Want == "name" {
 			return nameMessage
 		}
-		msg = fmt.Sprintf("%s is not a %s", inst.repr(), pyString(k.Want))
+		msg = fmt.Sprintf("%s is not a %s", pyReprNode(inst), pyString(k.Want))
 	case *kind.MinLength:
-		msg = fmt.Sprintf("%s is too short", inst.repr())
+		msg = fmt.Sprintf("%s is too short", pyReprNode(inst))
 	case *kind.MaxLength:
-		msg = fmt.Sprintf("%s is too long", inst.repr())
+		msg = fmt.Sprintf("%s is too long", pyReprNode(inst))
 	case *kind.Pattern:
-		msg = fmt.Sprintf("%s does not match %s", inst.repr(), pyString(k.Want))
+		msg = fmt.Sprintf("%s does not match %s", pyReprNode(inst), pyString(k.Want))
 	case *kind.AnyOf:
-		msg = fmt.Sprintf("%s is not valid under any of the given schemas", inst.repr())
+		msg = fmt.Sprintf("%s is not valid under any of the given schemas", pyReprNode(inst))
 	default:
 		msg = ve.Error()
 	}
@@ -312,7 +313,7 @@ func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
 		return msg
 	}
 	field := ve.InstanceLocation[len(ve.InstanceLocation)-1]
-	return fmt.Sprintf("Invalid input for field/attribute %s. Value: %s. %s", field, inst.str(), msg)
+	return fmt.Sprintf("Invalid input for field/attribute %s. Value: %s. %s", field, pyStr(inst), msg)
 }
 
 // enumRepr prints an enum as Masakari's schema holds it: a list for the
@@ -327,11 +328,11 @@ func enumRepr(want []any) string {
 
 // pyBool converts a validated boolean value (bool or one of the accepted
 // strings).
-func pyBool(n *node) bool {
-	if n.kind == 'b' {
-		return n.b
+func pyBool(n *jsontree.Node) bool {
+	if n.Kind == jsontree.Bool {
+		return n.Bool
 	}
-	switch strings.ToLower(n.s) {
+	switch strings.ToLower(n.Str) {
 	case "true", "1", "on", "yes":
 		return true
 	}
