@@ -276,8 +276,17 @@ func pyMessage(doc *jsontree.Node, ve *jsonschema.ValidationError) string {
 	case *kind.Required:
 		msg = fmt.Sprintf("%s is a required property", pyString(k.Missing[0]))
 	case *kind.AdditionalProperties:
-		parts := make([]string, len(k.Properties))
-		for i, p := range k.Properties {
+		// In the order of the document, as Python's jsonschema lists them.
+		props := slices.Clone(k.Properties)
+		if inst != nil && inst.Kind == jsontree.Object {
+			order := make(map[string]int, len(inst.Keys))
+			for i, key := range inst.Keys {
+				order[key] = i
+			}
+			slices.SortFunc(props, func(a, b string) int { return order[a] - order[b] })
+		}
+		parts := make([]string, len(props))
+		for i, p := range props {
 			parts[i] = pyString(p)
 		}
 		verb := "was"

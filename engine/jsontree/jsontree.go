@@ -15,8 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -73,30 +73,52 @@ type SyntaxError struct {
 
 func (e *SyntaxError) Error() string { return e.Msg }
 
-// Parse decodes data, which must hold exactly one JSON value.
+// Parse decodes data, which must hold exactly one JSON value. Problems are
+// reported in document order, each as a *SyntaxError; syntax errors carry
+// encoding/json's wording.
 func Parse(data []byte, dup Duplicates) (*Node, error) {
-	if err := checkUTF8(data); err != nil {
-		return nil, err
+	p := &parser{data: data, dup: dup, end: len(data)}
+	// encoding/json finds the first syntax error; the tree is then built
+	// from the valid text before it, where depth, duplicates and escapes
+	// are checked, so that whichever problem comes first is the one told.
+	var se *json.SyntaxError
+	if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &se) {
+		switch {
+		case strings.HasSuffix(se.Error(), "after top-level value"):
+			// The value is complete; what follows is reported below.
+		case se.Error() == "unexpected end of JSON input":
+			p.pending = &SyntaxError{Off: int64(len(data)), Msg: "unexpected end of file"}
+		default:
+			// Offset counts the offending byte.
+			p.pending = &SyntaxError{Off: se.Offset - 1, Msg: se.Error()}
+			p.end = int(se.Offset - 1)
+		}
+	} else if err != nil {
+		return nil, &SyntaxError{Msg: err.Error()}
 	}
-	p := &parser{data: data, dup: dup, dec: json.NewDecoder(bytes.NewReader(data))}
-	p.dec.UseNumber()
+	if err := checkUTF8(data[:p.end]); err != nil {
+		p.pending, p.end = err, int(err.Off)
+	}
 	n, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	off := p.start()
-	if _, err := p.dec.Token(); err != io.EOF {
+	p.space()
+	if p.pos >= p.end && p.pending != nil {
+		return nil, p.pending
+	}
+	if p.pos < len(data) {
 		what := "value"
 		if n.Kind == Object {
 			what = "object"
 		}
-		return nil, &SyntaxError{Off: off, Msg: "unexpected data after the JSON " + what}
+		return nil, &SyntaxError{Off: int64(p.pos), Msg: "unexpected data after the JSON " + what}
 	}
 	return n, nil
 }
 
 // checkUTF8 refuses invalid UTF-8, which encoding/json would replace.
-func checkUTF8(data []byte) error {
+func checkUTF8(data []byte) *SyntaxError {
 	if utf8.Valid(data) {
 		return nil
 	}
@@ -110,48 +132,180 @@ func checkUTF8(data []byte) error {
 	return nil
 }
 
+// parser builds the tree from data[:end], which is known to be the start
+// of a valid JSON text; pending is the problem at end, if any.
 type parser struct {
-	data []byte
-	dup  Duplicates
-	dec  *json.Decoder
+	data    []byte
+	dup     Duplicates
+	pos     int
+	end     int
+	pending *SyntaxError
 }
 
-// start returns the offset of the next token: the decoder's offset is just
-// after the previous one, before any white space, comma or colon.
-func (p *parser) start() int64 {
-	off := p.dec.InputOffset()
-	for off < int64(len(p.data)) {
-		switch p.data[off] {
-		case ' ', '\t', '\r', '\n', ',', ':':
-			off++
+// fail is the error for reaching end: the problem found there.
+func (p *parser) fail() error {
+	if p.pending != nil {
+		return p.pending
+	}
+	return &SyntaxError{Off: int64(p.end), Msg: "unexpected end of file"}
+}
+
+func (p *parser) space() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\r', '\n':
+			p.pos++
 			continue
 		}
-		break
+		return
 	}
-	return off
 }
 
-func (p *parser) token() (json.Token, int64, error) {
-	off := p.start()
-	tok, err := p.dec.Token()
-	if err != nil {
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &se):
-			return nil, se.Offset, &SyntaxError{Off: se.Offset, Msg: se.Error()}
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, int64(len(p.data)), &SyntaxError{Off: int64(len(p.data)), Msg: "unexpected end of file"}
-		}
-		return nil, off, &SyntaxError{Off: off, Msg: err.Error()}
+// next skips white space and returns the next byte, or false at end.
+func (p *parser) next() (byte, bool) {
+	p.space()
+	if p.pos >= p.end {
+		return 0, false
 	}
-	if _, ok := tok.(string); ok {
-		if raw := p.data[off:p.dec.InputOffset()]; bytes.IndexByte(raw, '\\') >= 0 {
-			if err := checkEscapes(raw, off); err != nil {
-				return nil, off, err
+	return p.data[p.pos], true
+}
+
+func (p *parser) value(depth int) (*Node, error) {
+	c, ok := p.next()
+	if !ok {
+		return nil, p.fail()
+	}
+	off := int64(p.pos)
+	switch c {
+	case '{', '[':
+		if depth >= MaxDepth {
+			return nil, &SyntaxError{Off: off, Msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
+		}
+		p.pos++
+		if c == '{' {
+			return p.object(off, depth)
+		}
+		return p.array(off, depth)
+	case '"':
+		str, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		return &Node{Kind: String, Off: off, Str: str}, nil
+	case 't', 'f', 'n':
+		lit := map[byte]string{'t': "true", 'f': "false", 'n': "null"}[c]
+		if p.end-p.pos < len(lit) {
+			return nil, p.fail()
+		}
+		p.pos += len(lit)
+		if c == 'n' {
+			return &Node{Kind: Null, Off: off}, nil
+		}
+		return &Node{Kind: Bool, Off: off, Bool: c == 't'}, nil
+	}
+	start := p.pos
+	for p.pos < p.end && strings.IndexByte("+-.eE0123456789", p.data[p.pos]) >= 0 {
+		p.pos++
+	}
+	if p.pos == start {
+		return nil, p.fail()
+	}
+	return &Node{Kind: Number, Off: off, Num: json.Number(p.data[start:p.pos])}, nil
+}
+
+// string reads the string that starts at pos.
+func (p *parser) string() (string, error) {
+	start, escaped := p.pos, false
+	for i := start + 1; i < p.end; i++ {
+		switch p.data[i] {
+		case '\\':
+			escaped = true
+			i++
+		case '"':
+			p.pos = i + 1
+			raw := p.data[start:p.pos]
+			if !escaped {
+				return string(raw[1 : len(raw)-1]), nil
 			}
+			if err := checkEscapes(raw, int64(start)); err != nil {
+				return "", err
+			}
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return "", &SyntaxError{Off: int64(start), Msg: err.Error()}
+			}
+			return s, nil
 		}
 	}
-	return tok, off, nil
+	return "", p.fail()
+}
+
+func (p *parser) array(off int64, depth int) (*Node, error) {
+	n := &Node{Kind: Array, Off: off}
+	if c, ok := p.next(); ok && c == ']' {
+		p.pos++
+		return n, nil
+	}
+	for {
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		n.Elems = append(n.Elems, v)
+		c, ok := p.next()
+		if !ok {
+			return nil, p.fail()
+		}
+		p.pos++
+		if c == ']' {
+			return n, nil
+		}
+	}
+}
+
+func (p *parser) object(off int64, depth int) (*Node, error) {
+	n := &Node{Kind: Object, Off: off, index: map[string]int{}}
+	if c, ok := p.next(); ok && c == '}' {
+		p.pos++
+		return n, nil
+	}
+	for {
+		if c, ok := p.next(); !ok || c != '"' {
+			return nil, p.fail()
+		}
+		koff := int64(p.pos)
+		key, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := p.next(); !ok || c != ':' {
+			return nil, p.fail()
+		}
+		p.pos++
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if i, seen := n.index[key]; seen {
+			if p.dup == Refuse {
+				return nil, &SyntaxError{Off: koff, Msg: fmt.Sprintf("duplicate key %q", key)}
+			}
+			n.Elems[i] = v // in the place of the first
+		} else {
+			n.index[key] = len(n.Keys)
+			n.Keys = append(n.Keys, key)
+			n.KeyOffs = append(n.KeyOffs, koff)
+			n.Elems = append(n.Elems, v)
+		}
+		c, ok := p.next()
+		if !ok {
+			return nil, p.fail()
+		}
+		p.pos++
+		if c == '}' {
+			return n, nil
+		}
+	}
 }
 
 // checkEscapes refuses \u escapes of lone surrogates in a string token (raw
@@ -195,79 +349,6 @@ func checkEscapes(raw []byte, off int64) error {
 		i += 5
 	}
 	return nil
-}
-
-func (p *parser) value(depth int) (*Node, error) {
-	tok, off, err := p.token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if t != '{' && t != '[' {
-			return nil, &SyntaxError{Off: off, Msg: fmt.Sprintf("unexpected %q", rune(t))}
-		}
-		if depth >= MaxDepth {
-			return nil, &SyntaxError{Off: off, Msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
-		}
-		if t == '{' {
-			return p.object(off, depth)
-		}
-		n := &Node{Kind: Array, Off: off}
-		for p.dec.More() {
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			n.Elems = append(n.Elems, v)
-		}
-		if _, _, err := p.token(); err != nil { // ']'
-			return nil, err
-		}
-		return n, nil
-	case string:
-		return &Node{Kind: String, Off: off, Str: t}, nil
-	case json.Number:
-		return &Node{Kind: Number, Off: off, Num: t}, nil
-	case bool:
-		return &Node{Kind: Bool, Off: off, Bool: t}, nil
-	case nil:
-		return &Node{Kind: Null, Off: off}, nil
-	}
-	return nil, &SyntaxError{Off: off, Msg: fmt.Sprintf("unexpected token %v", tok)}
-}
-
-func (p *parser) object(off int64, depth int) (*Node, error) {
-	n := &Node{Kind: Object, Off: off, index: map[string]int{}}
-	for p.dec.More() {
-		kt, koff, err := p.token()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := kt.(string)
-		if !ok {
-			return nil, &SyntaxError{Off: koff, Msg: "want an object key"}
-		}
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		if i, seen := n.index[key]; seen {
-			if p.dup == Refuse {
-				return nil, &SyntaxError{Off: koff, Msg: fmt.Sprintf("duplicate key %q", key)}
-			}
-			n.Elems[i] = v
-			continue
-		}
-		n.index[key] = len(n.Keys)
-		n.Keys = append(n.Keys, key)
-		n.KeyOffs = append(n.KeyOffs, koff)
-		n.Elems = append(n.Elems, v)
-	}
-	if _, _, err := p.token(); err != nil { // '}'
-		return nil, err
-	}
-	return n, nil
 }
 
 // Get returns the value of key k of an object, or nil.
