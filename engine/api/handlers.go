@@ -13,6 +13,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 // ---- views (field order as Masakari sends them)
@@ -538,7 +539,7 @@ func (s *Server) listNotifications(req *request) (int, any, error) {
 	q := req.r.URL.Query()
 	f := db.NotificationFilter{Status: optString(q, "status"), SourceHostUUID: optString(q, "source_host_uuid"), Type: optString(q, "type")}
 	if v, ok := q["generated-since"]; ok {
-		t, err := parseISOTime(v[0])
+		t, err := recovery.ParseTime(v[0])
 		if err != nil {
 			return 0, nil, errorf(400, "Invalid generated-since value")
 		}
@@ -569,7 +570,7 @@ func (s *Server) createNotification(req *request) (int, any, error) {
 	if msg, ok := validate(s.schemas.payload[typ], payload); !ok {
 		return 0, nil, errorf(400, "%s", msg)
 	}
-	gen, _ := parseISOTime(b.Get("generated_time").Str)
+	gen, _ := recovery.ParseTime(b.Get("generated_time").Str)
 	st := s.settings.Load()
 	n, err := s.store.CreateNotification(req.r.Context(), db.NewNotification{Type: typ, Hostname: hostname, GeneratedTime: gen, Payload: payload.JSON()}, st.DuplicateWindow)
 	switch {

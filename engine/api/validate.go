@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/google/uuid"
 	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
@@ -128,25 +128,6 @@ func validName(v any) error {
 	return nil
 }
 
-// ISO 8601 forms oslo's parse_isotime accepts (and a space for the T).
-var isoLayouts = []string{
-	"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05Z07:00",
-	"2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02",
-	"2006-01-02T15:04:05.999999999-0700", "2006-01-02T15:04:05-0700",
-}
-
-// parseISOTime parses a generated_time or generated-since value; the result
-// is UTC.
-func parseISOTime(s string) (time.Time, error) {
-	v := strings.Replace(strings.TrimSpace(s), " ", "T", 1)
-	for _, l := range isoLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", s)
-}
-
 // schemas holds the compiled request schemas.
 type schemas struct {
 	segmentCreate, segmentCreate12, segmentUpdate, segmentUpdate12 *jsonschema.Schema
@@ -172,7 +153,7 @@ func compileSchemas() (*schemas, error) {
 		if !ok {
 			return nil
 		}
-		_, err := parseISOTime(s)
+		_, err := recovery.ParseTime(s)
 		return err
 	}})
 	compile := func(name string, doc map[string]any) (*jsonschema.Schema, error) {
