@@ -5,11 +5,11 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
@@ -207,12 +207,7 @@ func strictBool(q url.Values, key string) (*bool, error) {
 	if !ok {
 		return nil, nil
 	}
-	switch strings.ToLower(strings.TrimSpace(v[0])) {
-	case "1", "t", "true", "on", "y", "yes":
-		b := true
-		return &b, nil
-	case "0", "f", "false", "off", "n", "no":
-		b := false
+	if b, ok := conf.ParseBool(v[0], conf.StrutilsWords); ok {
 		return &b, nil
 	}
 	return nil, errorf(400, "Invalid value for %s: Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", key, v[0])

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -322,9 +323,6 @@ func pyBool(n *jsontree.Node) bool {
 	if n.Kind == jsontree.Bool {
 		return n.Bool
 	}
-	switch strings.ToLower(n.Str) {
-	case "true", "1", "on", "yes":
-		return true
-	}
-	return false
+	b, _ := conf.ParseBool(n.Str, conf.StrutilsWords)
+	return b
 }
