@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
@@ -83,15 +83,8 @@ func getServer(ctx context.Context, nova compute.Cloud, id string) (compute.Serv
 // "true", "on", "y" and "yes", in any case and with surrounding blanks, are
 // true; anything else, and a missing key, is false.
 func truthy(metadata map[string]string, key string) bool {
-	v, ok := metadata[key]
-	if !ok {
-		return false
-	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "t", "true", "on", "y", "yes":
-		return true
-	}
-	return false
+	b, _ := conf.ParseBool(metadata[key], conf.StrutilsWords)
+	return b
 }
 
 // findService returns the first service of binary on host, as Masakari's

@@ -48,13 +48,40 @@ func parseDuration(s string, minimum time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// Spelling names a set of words for true and false. OpenStack has two on
+// purpose: options and the words Masakari reads from requests and Nova.
+type Spelling int
+
+const (
+	// OptionWords are oslo.config's booleans: true/yes/on/1 and
+	// false/no/off/0 (options, and config values Lua tasks read).
+	OptionWords Spelling = iota
+	// StrutilsWords are oslo's strutils.bool_from_string: OptionWords and
+	// t/y, f/n (API query parameters and bodies, Nova metadata).
+	StrutilsWords
+)
+
+// ParseBool reads s, in any case and with surrounding blanks, as a word of
+// the spelling; ok is false when s is neither true nor false.
+func ParseBool(s string, sp Spelling) (value, ok bool) {
+	w := strings.ToLower(strings.TrimSpace(s))
+	switch w {
+	case "true", "yes", "on", "1":
+		return true, true
+	case "false", "no", "off", "0":
+		return false, true
+	case "t", "y":
+		return true, sp == StrutilsWords
+	case "f", "n":
+		return false, sp == StrutilsWords
+	}
+	return false, false
+}
+
 // parseBool reads oslo.config's booleans.
 func parseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "yes", "on", "1":
-		return true, nil
-	case "false", "no", "off", "0":
-		return false, nil
+	if v, ok := ParseBool(s, OptionWords); ok {
+		return v, nil
 	}
 	return false, fmt.Errorf("invalid boolean %q (use true or false; yes/no, on/off and 1/0 work too)", s)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
 )
 
 // Microversions served.
@@ -362,7 +363,7 @@ func lookupToken(tokens map[string]string, token string) (string, bool) {
 }
 
 // body reads and decodes the request body (400 "Malformed request body").
-func (req *request) body() (*node, error) {
+func (req *request) body() (*jsontree.Node, error) {
 	data, err := io.ReadAll(req.r.Body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -371,7 +372,7 @@ func (req *request) body() (*node, error) {
 		}
 		return nil, errorf(400, "Malformed request body")
 	}
-	n, err := decodeOrdered(data)
+	n, err := decodeBody(data)
 	if err != nil {
 		return nil, errorf(400, "Malformed request body")
 	}

@@ -44,6 +44,12 @@ func (f *apiFixture) post(b *testing.B, path, body string) string {
 
 func newAPI(t testing.TB, strategy string) *apiFixture {
 	t.Helper()
+	return newAPILimit(t, strategy, 4096)
+}
+
+// newAPILimit is newAPI with a body limit of maxBody bytes.
+func newAPILimit(t testing.TB, strategy string, maxBody int64) *apiFixture {
+	t.Helper()
 	store, err := db.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "api.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func newAPI(t testing.TB, strategy string) *apiFixture {
 	log.SetOutput(io.Discard)
 	s, err := New(store, func(_ context.Context, name string) (bool, error) { return computes[name], nil }, log,
 		Settings{AuthStrategy: strategy, Tokens: map[string]string{adminToken: "admin", "reader-token": "member"},
-			DuplicateWindow: 180 * time.Second, MaxBodyBytes: 4096})
+			DuplicateWindow: 180 * time.Second, MaxBodyBytes: maxBody})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,11 +367,11 @@ func TestPyRepr(t *testing.T) {
 		`{"a": "it's", "b": [1, 2.5, true, null], "c": {"d": "x\ny"}}`: `{'a': "it's", 'b': [1, 2.5, True, None], 'c': {'d': 'x\ny'}}`,
 		`1.0`: `1.0`, `"a'b\"c"`: `'a\'b"c'`,
 	} {
-		n, err := decodeOrdered([]byte(in))
+		n, err := decodeBody([]byte(in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := n.repr(); got != want {
+		if got := pyReprNode(n); got != want {
 			t.Errorf("repr(%s) = %s, want %s", in, got, want)
 		}
 	}

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 // ---- views (field order as Masakari sends them)
@@ -205,12 +207,7 @@ func strictBool(q url.Values, key string) (*bool, error) {
 	if !ok {
 		return nil, nil
 	}
-	switch strings.ToLower(strings.TrimSpace(v[0])) {
-	case "1", "t", "true", "on", "y", "yes":
-		b := true
-		return &b, nil
-	case "0", "f", "false", "off", "n", "no":
-		b := false
+	if b, ok := conf.ParseBool(v[0], conf.StrutilsWords); ok {
 		return &b, nil
 	}
 	return nil, errorf(400, "Invalid value for %s: Unrecognized value '%s', acceptable values are: '0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", key, v[0])
@@ -260,12 +257,12 @@ func (s *Server) createSegment(req *request) (int, any, error) {
 	if msg, ok := validate(sch, doc); !ok {
 		return 0, nil, errorf(400, "%s", msg)
 	}
-	b := doc.get("segment")
-	sg := db.Segment{Name: b.get("name").s, RecoveryMethod: b.get("recovery_method").s, ServiceType: b.get("service_type").s, Enabled: true}
-	if d := b.get("description"); d != nil && d.kind == 's' {
-		sg.Description = &d.s
+	b := doc.Get("segment")
+	sg := db.Segment{Name: b.Get("name").Str, RecoveryMethod: b.Get("recovery_method").Str, ServiceType: b.Get("service_type").Str, Enabled: true}
+	if d := b.Get("description"); d != nil && d.Kind == jsontree.String {
+		sg.Description = &d.Str
 	}
-	if e := b.get("enabled"); e != nil {
+	if e := b.Get("enabled"); e != nil {
 		sg.Enabled = pyBool(e)
 	}
 	created, err := s.store.CreateSegment(req.r.Context(), sg)
@@ -303,25 +300,25 @@ func (s *Server) updateSegment(req *request) (int, any, error) {
 	if msg, ok := validate(sch, doc); !ok {
 		return 0, nil, errorf(400, "%s", msg)
 	}
-	b := doc.get("segment")
+	b := doc.Get("segment")
 	var p db.SegmentPatch
-	if v := b.get("name"); v != nil {
-		p.Name = &v.s
+	if v := b.Get("name"); v != nil {
+		p.Name = &v.Str
 	}
-	if v := b.get("recovery_method"); v != nil {
-		p.RecoveryMethod = &v.s
+	if v := b.Get("recovery_method"); v != nil {
+		p.RecoveryMethod = &v.Str
 	}
-	if v := b.get("service_type"); v != nil {
-		p.ServiceType = &v.s
+	if v := b.Get("service_type"); v != nil {
+		p.ServiceType = &v.Str
 	}
-	if v := b.get("description"); v != nil {
+	if v := b.Get("description"); v != nil {
 		var d *string
-		if v.kind == 's' {
-			d = &v.s
+		if v.Kind == jsontree.String {
+			d = &v.Str
 		}
 		p.Description = &d
 	}
-	if v := b.get("enabled"); v != nil {
+	if v := b.Get("enabled"); v != nil {
 		e := pyBool(v)
 		p.Enabled = &e
 	}
@@ -431,12 +428,12 @@ func (s *Server) createHost(req *request) (int, any, error) {
 	if err := s.segmentExists(req, id); err != nil {
 		return 0, nil, err
 	}
-	b := doc.get("host")
-	h := db.Host{Name: b.get("name").s, Type: b.get("type").s, ControlAttributes: b.get("control_attributes").s}
-	if v := b.get("reserved"); v != nil {
+	b := doc.Get("host")
+	h := db.Host{Name: b.Get("name").Str, Type: b.Get("type").Str, ControlAttributes: b.Get("control_attributes").Str}
+	if v := b.Get("reserved"); v != nil {
 		h.Reserved = pyBool(v)
 	}
-	if v := b.get("on_maintenance"); v != nil {
+	if v := b.Get("on_maintenance"); v != nil {
 		h.OnMaintenance = pyBool(v)
 	}
 	if err := s.checkCompute(req, h.Name); err != nil {
@@ -478,25 +475,25 @@ func (s *Server) updateHost(req *request) (int, any, error) {
 	if err := s.segmentExists(req, sid); err != nil {
 		return 0, nil, err
 	}
-	b := doc.get("host")
+	b := doc.Get("host")
 	var p db.HostPatch
-	if v := b.get("name"); v != nil {
-		p.Name = &v.s
-		if err := s.checkCompute(req, v.s); err != nil {
+	if v := b.Get("name"); v != nil {
+		p.Name = &v.Str
+		if err := s.checkCompute(req, v.Str); err != nil {
 			return 0, nil, err
 		}
 	}
-	if v := b.get("type"); v != nil {
-		p.Type = &v.s
+	if v := b.Get("type"); v != nil {
+		p.Type = &v.Str
 	}
-	if v := b.get("control_attributes"); v != nil {
-		p.ControlAttributes = &v.s
+	if v := b.Get("control_attributes"); v != nil {
+		p.ControlAttributes = &v.Str
 	}
-	if v := b.get("reserved"); v != nil {
+	if v := b.Get("reserved"); v != nil {
 		r := pyBool(v)
 		p.Reserved = &r
 	}
-	if v := b.get("on_maintenance"); v != nil {
+	if v := b.Get("on_maintenance"); v != nil {
 		m := pyBool(v)
 		p.OnMaintenance = &m
 	}
@@ -537,7 +534,7 @@ func (s *Server) listNotifications(req *request) (int, any, error) {
 	q := req.r.URL.Query()
 	f := db.NotificationFilter{Status: optString(q, "status"), SourceHostUUID: optString(q, "source_host_uuid"), Type: optString(q, "type")}
 	if v, ok := q["generated-since"]; ok {
-		t, err := parseISOTime(v[0])
+		t, err := recovery.ParseTime(v[0])
 		if err != nil {
 			return 0, nil, errorf(400, "Invalid generated-since value")
 		}
@@ -562,15 +559,15 @@ func (s *Server) createNotification(req *request) (int, any, error) {
 	if msg, ok := validate(s.schemas.notification, doc); !ok {
 		return 0, nil, errorf(400, "%s", msg)
 	}
-	b := doc.get("notification")
-	typ, hostname := b.get("type").s, b.get("hostname").s
-	payload := b.get("payload")
+	b := doc.Get("notification")
+	typ, hostname := b.Get("type").Str, b.Get("hostname").Str
+	payload := b.Get("payload")
 	if msg, ok := validate(s.schemas.payload[typ], payload); !ok {
 		return 0, nil, errorf(400, "%s", msg)
 	}
-	gen, _ := parseISOTime(b.get("generated_time").s)
+	gen, _ := recovery.ParseTime(b.Get("generated_time").Str)
 	st := s.settings.Load()
-	n, err := s.store.CreateNotification(req.r.Context(), db.NewNotification{Type: typ, Hostname: hostname, GeneratedTime: gen, Payload: payload.raw()}, st.DuplicateWindow)
+	n, err := s.store.CreateNotification(req.r.Context(), db.NewNotification{Type: typ, Hostname: hostname, GeneratedTime: gen, Payload: payload.JSON()}, st.DuplicateWindow)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return 0, nil, errorf(400, "Host with name %s could not be found.", hostname)

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/google/uuid"
+	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
@@ -127,25 +129,6 @@ func validName(v any) error {
 	return nil
 }
 
-// ISO 8601 forms oslo's parse_isotime accepts (and a space for the T).
-var isoLayouts = []string{
-	"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05Z07:00",
-	"2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02",
-	"2006-01-02T15:04:05.999999999-0700", "2006-01-02T15:04:05-0700",
-}
-
-// parseISOTime parses a generated_time or generated-since value; the result
-// is UTC.
-func parseISOTime(s string) (time.Time, error) {
-	v := strings.Replace(strings.TrimSpace(s), " ", "T", 1)
-	for _, l := range isoLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", s)
-}
-
 // schemas holds the compiled request schemas.
 type schemas struct {
 	segmentCreate, segmentCreate12, segmentUpdate, segmentUpdate12 *jsonschema.Schema
@@ -171,7 +154,7 @@ func compileSchemas() (*schemas, error) {
 		if !ok {
 			return nil
 		}
-		_, err := parseISOTime(s)
+		_, err := recovery.ParseTime(s)
 		return err
 	}})
 	compile := func(name string, doc map[string]any) (*jsonschema.Schema, error) {
@@ -208,8 +191,8 @@ func compileSchemas() (*schemas, error) {
 }
 
 // validate checks doc against sch and returns Masakari's 400 message.
-func validate(sch *jsonschema.Schema, doc *node) (string, bool) {
-	err := sch.Validate(doc.value())
+func validate(sch *jsonschema.Schema, doc *jsontree.Node) (string, bool) {
+	err := sch.Validate(doc.Value())
 	if err == nil {
 		return "", true
 	}
@@ -268,15 +251,24 @@ func kindRank(k jsonschema.ErrorKind) int {
 
 // pyMessage words an error as Python's jsonschema does, wrapped as
 // Masakari's validator wraps it.
-func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
-	inst := doc.at(ve.InstanceLocation)
+func pyMessage(doc *jsontree.Node, ve *jsonschema.ValidationError) string {
+	inst := doc.At(ve.InstanceLocation)
 	var msg string
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Required:
 		msg = fmt.Sprintf("%s is a required property", pyString(k.Missing[0]))
 	case *kind.AdditionalProperties:
-		parts := make([]string, len(k.Properties))
-		for i, p := range k.Properties {
+		// In the order of the document, as Python's jsonschema lists them.
+		props := slices.Clone(k.Properties)
+		if inst != nil && inst.Kind == jsontree.Object {
+			order := make(map[string]int, len(inst.Keys))
+			for i, key := range inst.Keys {
+				order[key] = i
+			}
+			slices.SortFunc(props, func(a, b string) int { return order[a] - order[b] })
+		}
+		parts := make([]string, len(props))
+		for i, p := range props {
 			parts[i] = pyString(p)
 		}
 		verb := "was"
@@ -285,26 +277,26 @@ func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
 		}
 		msg = fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)", strings.Join(parts, ", "), verb)
 	case *kind.Enum:
-		msg = fmt.Sprintf("%s is not one of %s", inst.repr(), enumRepr(k.Want))
+		msg = fmt.Sprintf("%s is not one of %s", pyReprNode(inst), enumRepr(k.Want))
 	case *kind.Type:
 		want := make([]string, len(k.Want))
 		for i, w := range k.Want {
 			want[i] = pyString(w)
 		}
-		msg = fmt.Sprintf("%s is not of type %s", inst.repr(), strings.Join(want, ", "))
+		msg = fmt.Sprintf("%s is not of type %s", pyReprNode(inst), strings.Join(want, ", "))
 	case *kind.Format:
 		if k.Want == "name" {
 			return nameMessage
 		}
-		msg = fmt.Sprintf("%s is not a %s", inst.repr(), pyString(k.Want))
+		msg = fmt.Sprintf("%s is not a %s", pyReprNode(inst), pyString(k.Want))
 	case *kind.MinLength:
-		msg = fmt.Sprintf("%s is too short", inst.repr())
+		msg = fmt.Sprintf("%s is too short", pyReprNode(inst))
 	case *kind.MaxLength:
-		msg = fmt.Sprintf("%s is too long", inst.repr())
+		msg = fmt.Sprintf("%s is too long", pyReprNode(inst))
 	case *kind.Pattern:
-		msg = fmt.Sprintf("%s does not match %s", inst.repr(), pyString(k.Want))
+		msg = fmt.Sprintf("%s does not match %s", pyReprNode(inst), pyString(k.Want))
 	case *kind.AnyOf:
-		msg = fmt.Sprintf("%s is not valid under any of the given schemas", inst.repr())
+		msg = fmt.Sprintf("%s is not valid under any of the given schemas", pyReprNode(inst))
 	default:
 		msg = ve.Error()
 	}
@@ -312,7 +304,7 @@ func pyMessage(doc *node, ve *jsonschema.ValidationError) string {
 		return msg
 	}
 	field := ve.InstanceLocation[len(ve.InstanceLocation)-1]
-	return fmt.Sprintf("Invalid input for field/attribute %s. Value: %s. %s", field, inst.str(), msg)
+	return fmt.Sprintf("Invalid input for field/attribute %s. Value: %s. %s", field, pyStr(inst), msg)
 }
 
 // enumRepr prints an enum as Masakari's schema holds it: a list for the
@@ -327,13 +319,10 @@ func enumRepr(want []any) string {
 
 // pyBool converts a validated boolean value (bool or one of the accepted
 // strings).
-func pyBool(n *node) bool {
-	if n.kind == 'b' {
-		return n.b
+func pyBool(n *jsontree.Node) bool {
+	if n.Kind == jsontree.Bool {
+		return n.Bool
 	}
-	switch strings.ToLower(n.s) {
-	case "true", "1", "on", "yes":
-		return true
-	}
-	return false
+	b, _ := conf.ParseBool(n.Str, conf.StrutilsWords)
+	return b
 }

@@ -77,12 +77,22 @@ func ParseNotification(data []byte) (Notification, error) {
 	return n, errors.Join(errs...)
 }
 
-// ParseTime accepts the ISO 8601 forms monitors send: with "T" or a space,
-// with or without fractional seconds and a zone (UTC is assumed).
+// isoLayouts are the ISO 8601 forms oslo's parse_isotime accepts, as
+// Masakari reads generated_time; a space may stand for the "T".
+var isoLayouts = []string{
+	"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05Z07:00",
+	"2006-01-02T15:04:05", "2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02",
+	"2006-01-02T15:04:05.999999999-0700", "2006-01-02T15:04:05-0700",
+}
+
+// ParseTime reads a notification's generated_time (and the API's
+// generated-since): with "T" or a space, with or without fractional
+// seconds and a zone (UTC is assumed). The result is UTC. The API and
+// "kaifuku run" both use it, so they accept the same values.
 func ParseTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999",
-		"2006-01-02 15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z0700"} {
-		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+	v := strings.Replace(strings.TrimSpace(s), " ", "T", 1)
+	for _, layout := range isoLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
 			return t.UTC(), nil
 		}
 	}

@@ -296,14 +296,11 @@ func (rs *runState) configHelpers() *lua.LTable {
 			L.Push(lua.LBool(L.OptBool(2, false)))
 			return 1
 		}
-		switch strings.ToLower(v) {
-		case "true", "yes", "on", "1":
-			L.Push(lua.LTrue)
-		case "false", "no", "off", "0":
-			L.Push(lua.LFalse)
-		default:
+		b, ok := conf.ParseBool(v, conf.OptionWords)
+		if !ok {
 			bad(L, sec, key, v, "a boolean (true/false, yes/no, on/off, 1/0)")
 		}
+		L.Push(lua.LBool(b))
 		return 1
 	}))
 	t.RawSetString("list", L.NewFunction(func(L *lua.LState) int {

@@ -1,6 +1,7 @@
 package simulated
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
 )
 
 // Fixture describes a simulated cloud: its compute hosts, its servers, how
@@ -169,11 +171,14 @@ func LoadFixture(path string) (Fixture, error) {
 // type and inconsistent contents are errors (of type Problems) naming the
 // file name, line, column and key path.
 func ParseFixture(name string, data []byte) (Fixture, error) {
-	root, err := parseTree(data)
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Fixture{}, Problems{{File: name, Line: 1, Column: 1, Message: "empty file: want a JSON object"}}
+	}
+	root, err := jsontree.Parse(data, jsontree.Refuse)
 	if err != nil {
-		se := err.(*syntaxError)
-		line, col := lineCol(data, se.off)
-		return Fixture{}, Problems{{File: name, Line: line, Column: col, Message: se.msg}}
+		se := err.(*jsontree.SyntaxError)
+		line, col := jsontree.LineCol(data, se.Off)
+		return Fixture{}, Problems{{File: name, Line: line, Column: col, Message: se.Msg}}
 	}
 	d := &decoder{name: name, data: data, pos: map[string]int64{}}
 	f := d.fixture(root)
@@ -186,7 +191,7 @@ func ParseFixture(name string, data []byte) (Fixture, error) {
 		}
 		p.File = name
 		if off, ok := d.lookup(p.Path); ok {
-			p.Line, p.Column = lineCol(data, off)
+			p.Line, p.Column = jsontree.LineCol(data, off)
 		}
 		ps = append(ps, p)
 	}
@@ -242,7 +247,7 @@ func (d *decoder) lookup(path string) (int64, bool) {
 }
 
 func (d *decoder) problem(off int64, path, format string, args ...any) {
-	line, col := lineCol(d.data, off)
+	line, col := jsontree.LineCol(d.data, off)
 	d.probs = append(d.probs, Problem{File: d.name, Line: line, Column: col, Path: path,
 		Message: fmt.Sprintf(format, args...)})
 }
@@ -255,91 +260,91 @@ func join(path, key string) string {
 }
 
 // object walks an object's keys, calling field for the known ones.
-func (d *decoder) object(n *node, path string, known []string, field func(key string, v *node, p string)) bool {
-	d.pos[path] = n.off
-	if n.kind != 'o' {
-		d.problem(n.off, path, "want an object, got %s", n.kindName())
+func (d *decoder) object(n *jsontree.Node, path string, known []string, field func(key string, v *jsontree.Node, p string)) bool {
+	d.pos[path] = n.Off
+	if n.Kind != jsontree.Object {
+		d.problem(n.Off, path, "want an object, got %s", kindName(n))
 		return false
 	}
-	for i, k := range n.keys {
+	for i, k := range n.Keys {
 		p := join(path, k)
 		if !contains(known, k) {
-			d.problem(n.koffs[i], path, "unknown key %q%s", k, suggest(k, known))
+			d.problem(n.KeyOffs[i], path, "unknown key %q%s", k, suggest(k, known))
 			continue
 		}
-		d.pos[p] = n.elems[i].off
-		field(k, n.elems[i], p)
+		d.pos[p] = n.Elems[i].Off
+		field(k, n.Elems[i], p)
 	}
 	return true
 }
 
-func (d *decoder) list(n *node, path string, elem func(i int, v *node, p string)) {
-	d.pos[path] = n.off
-	if n.kind == 'o' && len(n.keys) == 0 {
+func (d *decoder) list(n *jsontree.Node, path string, elem func(i int, v *jsontree.Node, p string)) {
+	d.pos[path] = n.Off
+	if n.Kind == jsontree.Object && len(n.Keys) == 0 {
 		return // an empty Lua table encodes as {}
 	}
-	if n.kind != 'a' {
-		d.problem(n.off, path, "want a list, got %s", n.kindName())
+	if n.Kind != jsontree.Array {
+		d.problem(n.Off, path, "want a list, got %s", kindName(n))
 		return
 	}
-	for i, v := range n.elems {
+	for i, v := range n.Elems {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		d.pos[p] = v.off
+		d.pos[p] = v.Off
 		elem(i, v, p)
 	}
 }
 
-func (d *decoder) str(n *node, path string, nullOK bool) string {
-	if n.kind == 'z' && nullOK {
+func (d *decoder) str(n *jsontree.Node, path string, nullOK bool) string {
+	if n.Kind == jsontree.Null && nullOK {
 		return ""
 	}
-	if n.kind != 's' {
-		d.problem(n.off, path, "want a string, got %s", n.kindName())
+	if n.Kind != jsontree.String {
+		d.problem(n.Off, path, "want a string, got %s", kindName(n))
 		return ""
 	}
-	return n.str
+	return n.Str
 }
 
-func (d *decoder) boolean(n *node, path string) bool {
-	if n.kind != 'b' {
+func (d *decoder) boolean(n *jsontree.Node, path string) bool {
+	if n.Kind != jsontree.Bool {
 		hint := ""
-		if n.kind == 's' {
-			hint = fmt.Sprintf(" (write %s without quotes)", strings.ToLower(n.str))
+		if n.Kind == jsontree.String {
+			hint = fmt.Sprintf(" (write %s without quotes)", strings.ToLower(n.Str))
 		}
-		d.problem(n.off, path, "want true or false, got %s%s", n.kindName(), hint)
+		d.problem(n.Off, path, "want true or false, got %s%s", kindName(n), hint)
 		return false
 	}
-	return n.b
+	return n.Bool
 }
 
-func (d *decoder) integer(n *node, path string, min, max int64) int {
-	if n.kind != 'n' {
-		d.problem(n.off, path, "want a whole number, got %s", n.kindName())
+func (d *decoder) integer(n *jsontree.Node, path string, min, max int64) int {
+	if n.Kind != jsontree.Number {
+		d.problem(n.Off, path, "want a whole number, got %s", kindName(n))
 		return 0
 	}
-	v, err := n.num.Int64()
+	v, err := n.Num.Int64()
 	if err != nil {
-		d.problem(n.off, path, "want a whole number, got %s", n.num)
+		d.problem(n.Off, path, "want a whole number, got %s", n.Num)
 		return 0
 	}
 	if v < min || v > max {
-		d.problem(n.off, path, "%d is out of range [%d, %d]", v, min, max)
+		d.problem(n.Off, path, "%d is out of range [%d, %d]", v, min, max)
 		return 0
 	}
 	return int(v)
 }
 
-func (d *decoder) fixture(root *node) Fixture {
+func (d *decoder) fixture(root *jsontree.Node) Fixture {
 	var f Fixture
 	d.object(root, "", []string{"hosts", "servers", "latency_ms", "service_down_time", "rpc_timeout", "faults"},
-		func(k string, v *node, p string) {
+		func(k string, v *jsontree.Node, p string) {
 			switch k {
 			case "hosts":
-				d.list(v, p, func(_ int, e *node, ep string) { f.Hosts = append(f.Hosts, d.host(e, ep)) })
+				d.list(v, p, func(_ int, e *jsontree.Node, ep string) { f.Hosts = append(f.Hosts, d.host(e, ep)) })
 			case "servers":
-				d.list(v, p, func(_ int, e *node, ep string) { f.Servers = append(f.Servers, d.server(e, ep)) })
+				d.list(v, p, func(_ int, e *jsontree.Node, ep string) { f.Servers = append(f.Servers, d.server(e, ep)) })
 			case "latency_ms":
-				d.object(v, p, []string{"api", "stop", "start", "evacuate"}, func(k string, v *node, p string) {
+				d.object(v, p, []string{"api", "stop", "start", "evacuate"}, func(k string, v *jsontree.Node, p string) {
 					ms := d.integer(v, p, 0, int64(time.Hour/time.Millisecond))
 					switch k {
 					case "api":
@@ -357,17 +362,17 @@ func (d *decoder) fixture(root *node) Fixture {
 			case "rpc_timeout":
 				f.RPCTimeout = d.integer(v, p, 1, 86400)
 			case "faults":
-				d.list(v, p, func(_ int, e *node, ep string) { f.Faults = append(f.Faults, d.fault(e, ep)) })
+				d.list(v, p, func(_ int, e *jsontree.Node, ep string) { f.Faults = append(f.Faults, d.fault(e, ep)) })
 			}
 		})
 	return f
 }
 
-func (d *decoder) host(n *node, path string) Host {
+func (d *decoder) host(n *jsontree.Node, path string) Host {
 	var h Host
 	d.object(n, path, []string{"name", "status", "disabled_reason", "state", "failed", "forced_down",
 		"reserved", "aggregates", "hypervisor_hostname", "service_id", "max_servers"},
-		func(k string, v *node, p string) {
+		func(k string, v *jsontree.Node, p string) {
 			switch k {
 			case "name":
 				h.Name = d.str(v, p, false)
@@ -384,7 +389,7 @@ func (d *decoder) host(n *node, path string) Host {
 			case "reserved":
 				h.Reserved = d.boolean(v, p)
 			case "aggregates":
-				d.list(v, p, func(_ int, e *node, ep string) { h.Aggregates = append(h.Aggregates, d.str(e, ep, false)) })
+				d.list(v, p, func(_ int, e *jsontree.Node, ep string) { h.Aggregates = append(h.Aggregates, d.str(e, ep, false)) })
 			case "hypervisor_hostname":
 				h.HypervisorHostname = d.str(v, p, false)
 			case "service_id":
@@ -396,11 +401,11 @@ func (d *decoder) host(n *node, path string) Host {
 	return h
 }
 
-func (d *decoder) server(n *node, path string) Server {
+func (d *decoder) server(n *jsontree.Node, path string) Server {
 	var s Server
 	d.object(n, path, []string{"id", "name", "host", "vm_state", "task_state", "power_state", "locked",
 		"metadata", "tenant_id", "user_id", "status"},
-		func(k string, v *node, p string) {
+		func(k string, v *jsontree.Node, p string) {
 			switch k {
 			case "id":
 				s.ID = d.str(v, p, false)
@@ -417,28 +422,28 @@ func (d *decoder) server(n *node, path string) Server {
 			case "locked":
 				s.Locked = d.boolean(v, p)
 			case "metadata":
-				d.pos[p] = v.off
-				if v.kind == 'a' && len(v.elems) == 0 {
+				d.pos[p] = v.Off
+				if v.Kind == jsontree.Array && len(v.Elems) == 0 {
 					return // an empty Lua table encodes as []
 				}
-				if v.kind != 'o' {
-					d.problem(v.off, p, "want an object, got %s", v.kindName())
+				if v.Kind != jsontree.Object {
+					d.problem(v.Off, p, "want an object, got %s", kindName(v))
 					return
 				}
 				s.Metadata = map[string]string{}
-				for i, mk := range v.keys {
-					mv := v.elems[i]
+				for i, mk := range v.Keys {
+					mv := v.Elems[i]
 					mp := join(p, mk)
-					if mv.kind != 's' {
-						shown := string(mv.num)
-						if mv.kind == 'b' {
-							shown = fmt.Sprint(mv.b)
+					if mv.Kind != jsontree.String {
+						shown := string(mv.Num)
+						if mv.Kind == jsontree.Bool {
+							shown = fmt.Sprint(mv.Bool)
 						}
-						d.problem(mv.off, mp, "metadata values are strings in Nova, got %s (write \"%s\")",
-							mv.kindName(), metadataHint(shown))
+						d.problem(mv.Off, mp, "metadata values are strings in Nova, got %s (write \"%s\")",
+							kindName(mv), metadataHint(shown))
 						continue
 					}
-					s.Metadata[mk] = mv.str
+					s.Metadata[mk] = mv.Str
 				}
 			case "tenant_id":
 				s.TenantID = d.str(v, p, false)
@@ -463,9 +468,9 @@ func metadataHint(v string) string {
 	return v
 }
 
-func (d *decoder) fault(n *node, path string) Fault {
+func (d *decoder) fault(n *jsontree.Node, path string) Fault {
 	var f Fault
-	d.object(n, path, []string{"op", "server", "host", "error", "count"}, func(k string, v *node, p string) {
+	d.object(n, path, []string{"op", "server", "host", "error", "count"}, func(k string, v *jsontree.Node, p string) {
 		switch k {
 		case "op":
 			f.Op = d.str(v, p, false)
@@ -660,6 +665,23 @@ func (ft Fault) check(hosts, servers []string) Problems {
 		add(".count", "must not be negative")
 	}
 	return ps
+}
+
+// kindName names a value's type in problems.
+func kindName(n *jsontree.Node) string {
+	switch n.Kind {
+	case jsontree.Object:
+		return "an object"
+	case jsontree.Array:
+		return "a list"
+	case jsontree.String:
+		return "a string"
+	case jsontree.Number:
+		return "a number"
+	case jsontree.Bool:
+		return "true or false"
+	}
+	return "null"
 }
 
 func isUUID(s string) bool {
