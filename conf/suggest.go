@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,26 +34,50 @@ func Distance(a, b string) int {
 	return d[len(ra)][len(rb)]
 }
 
-// closest returns the candidate nearest to s when it is near enough to be a
-// likely typo: at most 2 edits (1 for names under 8 characters), or s is a
-// prefix of it.
-func closest(s string, candidates []string) (string, bool) {
-	best, bestD := "", -1
+// Near says whether candidate, at edit distance d from name, is near enough
+// to be suggested.
+type Near func(name, candidate string, d int) bool
+
+// Typo is near for a likely typo of an option or phase name: at most 2
+// edits, 1 for names under 8 characters.
+func Typo(_, candidate string, d int) bool {
+	if len(candidate) < 8 {
+		return d <= 1
+	}
+	return d <= 2
+}
+
+// Loose is near for a task name: about a third of the name's length in edits,
+// or the candidate contains a name of 4 characters or more.
+func Loose(name, candidate string, d int) bool {
+	return d <= len(name)/3+2 || len(name) >= 4 && strings.Contains(candidate, name)
+}
+
+// Closest returns up to n candidates that near accepts, nearest first (ties in
+// the candidates' order). Every "did you mean" of kaifuku goes through it.
+func Closest(name string, candidates []string, n int, near Near) []string {
+	type scored struct {
+		s string
+		d int
+	}
+	var out []scored
 	for _, c := range candidates {
-		d := Distance(s, c)
-		if bestD < 0 || d < bestD {
-			best, bestD = c, d
+		if d := Distance(name, c); near(name, c, d) {
+			out = append(out, scored{c, d})
 		}
 	}
-	if bestD < 0 {
-		return "", false
+	slices.SortStableFunc(out, func(a, b scored) int { return a.d - b.d })
+	var names []string
+	for i := 0; i < len(out) && i < n; i++ {
+		names = append(names, out[i].s)
 	}
-	limit := 2
-	if len(best) < 8 {
-		limit = 1
-	}
-	if bestD <= limit {
-		return best, true
+	return names
+}
+
+// closest returns the nearest candidate to s that is a likely typo.
+func closest(s string, candidates []string) (string, bool) {
+	if c := Closest(s, candidates, 1, Typo); len(c) > 0 {
+		return c[0], true
 	}
 	return "", false
 }

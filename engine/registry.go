@@ -73,7 +73,7 @@ func (r *Registry) Lookup(name string) (Spec, error) {
 	if name == "" {
 		return Spec{}, fmt.Errorf("empty task name")
 	}
-	if c := Closest(name, r.Names(), 3); len(c) > 0 {
+	if c := conf.Closest(name, r.Names(), 3, conf.Loose); len(c) > 0 {
 		return Spec{}, fmt.Errorf("unknown task %q (did you mean %s?)", name, quoteJoin(c))
 	}
 	return Spec{}, fmt.Errorf("unknown task %q (known: %s)", name, strings.Join(r.Names(), ", "))
@@ -97,25 +97,3 @@ func quoteJoin(names []string) string {
 	return strings.Join(q, " or ")
 }
 
-// Closest returns up to n candidates within a small edit distance of name,
-// nearest first.
-func Closest(name string, candidates []string, n int) []string {
-	type scored struct {
-		s string
-		d int
-	}
-	var out []scored
-	limit := len(name)/3 + 2
-	for _, c := range candidates {
-		d := conf.Distance(name, c)
-		if d <= limit || strings.Contains(c, name) && len(name) >= 4 {
-			out = append(out, scored{c, d})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].d < out[j].d })
-	var names []string
-	for i := 0; i < len(out) && i < n; i++ {
-		names = append(names, out[i].s)
-	}
-	return names
-}

@@ -160,7 +160,7 @@ func missingScriptsHint(reg *engine.Registry, cfg *conf.Config) error {
 			for _, ref := range phase {
 				// A near miss of a known name is a typo, which the
 				// unknown-task error already corrects.
-				if _, err := reg.Lookup(ref.Name); err != nil && ref.Name != "" && len(engine.Closest(ref.Name, reg.Names(), 3)) == 0 {
+				if _, err := reg.Lookup(ref.Name); err != nil && ref.Name != "" && len(conf.Closest(ref.Name, reg.Names(), 3, conf.Loose)) == 0 {
 					return fmt.Errorf("no Lua task was loaded: the scripts directory %s does not exist (set [DEFAULT] scripts_dir; the default is \"scripts\" beside the first config file)", relPath(dir))
 				}
 			}

@@ -497,7 +497,7 @@ func readDecl(chunk string, tbl *lua.LTable) (decl, error) {
 		if !ok || !contains(declFields, string(key)) {
 			hint := ""
 			if ok {
-				if c := engine.Closest(string(key), declFields, 1); len(c) > 0 {
+				if c := conf.Closest(string(key), declFields, 1, conf.Loose); len(c) > 0 {
 					hint = fmt.Sprintf(" (did you mean %q?)", c[0])
 				}
 			}

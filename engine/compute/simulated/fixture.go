@@ -699,24 +699,16 @@ func suggest(got string, candidates []string) string {
 			}
 		}
 	}
-	best, bestD := "", 0
-	for _, c := range candidates {
-		d := conf.Distance(got, c)
-		if best == "" || d < bestD {
-			best, bestD = c, d
-		}
+	if c := conf.Closest(got, candidates, 1, nearFixtureValue); len(c) > 0 && c[0] != got {
+		return fmt.Sprintf(" (did you mean %q?)", c[0])
 	}
-	limit := len(got) / 3
-	if limit < 1 {
-		limit = 1
-	}
-	if limit > 3 {
-		limit = 3
-	}
-	if best == "" || bestD > limit || best == got {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return ""
+}
+
+// nearFixtureValue allows about a third of the word's length in edits, at
+// least 1 and at most 3.
+func nearFixtureValue(got, _ string, d int) bool {
+	return d <= min(max(len(got)/3, 1), 3)
 }
 
 // aggregateNames returns the fixture's aggregate names in id order (sorted).

@@ -176,7 +176,7 @@ func fields(t *lua.LTable, path string, known ...string) (map[string]lua.LValue,
 		}
 		if !found && bad == nil {
 			hint := ""
-			if c := engine.Closest(name, known, 1); len(c) > 0 {
+			if c := conf.Closest(name, known, 1, conf.Loose); len(c) > 0 {
 				hint = fmt.Sprintf(" (did you mean %q?)", c[0])
 			}
 			bad = fmt.Errorf("%s: unknown option %q%s; known: %s", path, name, hint, strings.Join(known, ", "))
