@@ -14,6 +14,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 // swappable lets one built flow run against a fresh cloud each iteration.
@@ -35,7 +36,7 @@ func benchFlow(b *testing.B, kind conf.FlowKind, fx simulated.Fixture, store eng
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	runner := &engine.Runner{Clock: clk, Log: log}
-	locks := engine.NewLocalLocker()
+	claims := engine.NewLocalClaims()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -47,7 +48,7 @@ func benchFlow(b *testing.B, kind conf.FlowKind, fx simulated.Fixture, store eng
 		cloud.Cloud = c
 		b.StartTimer()
 		res := runner.Run(context.Background(), engine.Request{NotificationUUID: notificationUUID, Flow: flow,
-			Store: store, Locks: locks})
+			Store: store, Claims: claims, Retry: recovery.MainRetry(kind)})
 		if res.Status != engine.StatusFinished || res.Err != nil {
 			b.Fatalf("status %s: %v", res.Status, res.Err)
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/kaifuku-ha/kaifuku/builtin"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/api"
@@ -227,9 +226,9 @@ func (d *daemon) buildEngine(cfg *conf.Config) (*service.Engine, taskKinds, erro
 	}
 	runner := &engine.Runner{Clock: clock.Real{}, Log: d.log, Listener: engine.Listeners{d.svc.Listener(), d.metrics},
 		Drain: d.svc.Drain()}
-	// The reserved-host locks live in the database, shared by every engine
-	// using it; the service runs each notification as their holder.
-	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: builtin.ReservedHostLockPrefix}}
+	// The reserved-host claims live in the database, shared by every engine
+	// using it; each is held by a notification this engine runs.
+	mgr := &recovery.Manager{Runner: runner, Flows: st.Flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()}}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, kinds, nil
 }
 
