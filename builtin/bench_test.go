@@ -9,6 +9,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 // swappable lets one built flow run against a fresh cloud each iteration.
@@ -37,7 +38,7 @@ func benchFlow(b *testing.B, kind conf.FlowKind, fx simulated.Fixture, store eng
 		cloud.Cloud = c
 		b.StartTimer()
 		res := runner.Run(context.Background(), engine.Request{NotificationUUID: notificationUUID, Flow: flow,
-			Store: store, Locks: h.locks})
+			Store: store, Claims: h.claims, Retry: recovery.MainRetry(kind)})
 		if res.Status != engine.StatusFinished || res.Err != nil {
 			b.Fatalf("status %s: %v", res.Status, res.Err)
 		}

@@ -34,17 +34,12 @@ const (
 // rebuilding).
 const taskRebuilding = "rebuilding"
 
-// ReservedHostLockPrefix names the per-reserved-host lock, as Masakari's
-// utils.synchronized does. The daemon's database locker needs it to know
-// which locks guard a reserved host.
-const ReservedHostLockPrefix = "masakari-"
-
 // cleanupTimeout bounds, on the run's clock, the unlock of a server after its
 // evacuation, which runs even when the task was cancelled or timed out.
 const cleanupTimeout = time.Minute
 
 // LockHeldError is Masakari's LockAlreadyAcquired: another flow is using the
-// reserved host. In the reserved-host flow the runner then tries the next
+// reserved host. In the reserved-host flow the recovery then tries the next
 // reserved host.
 type LockHeldError struct{ Host string }
 
@@ -56,8 +51,8 @@ func (e *LockHeldError) Unwrap() error { return engine.ErrLockHeld }
 // EvacuateInstances is evacuate_instances_task: it evacuates the servers of
 // instance_list from the failed host host_name, up to
 // host_failure_recovery_threads at a time, each locked while it moves.
-// With reserved_host (the reserved-host flow) it first takes the reserved
-// host's lock, adds it to the failed host's aggregates
+// With reserved_host (the reserved-host flow) it first claims the reserved
+// host (Env.Claims), adds it to the failed host's aggregates
 // ([host_failure] add_reserved_host_to_aggregate), enables its compute
 // service and marks it as no longer reserved, then evacuates to it. Any
 // server that could not be evacuated fails the task (HostRecoveryFailure).
@@ -86,15 +81,15 @@ func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in eng
 	env.Progress(fmt.Sprintf(msgStartEvacuation, host, strings.Join(ids, ",")), 0.0)
 
 	if rh != "" {
-		if env.Locks != nil {
-			unlock, err := env.Locks.TryLock(ctx, ReservedHostLockPrefix+rh)
+		if env.Claims != nil {
+			release, err := env.Claims.ClaimReservedHost(ctx, env.NotificationUUID, rh)
 			if errors.Is(err, engine.ErrLockHeld) {
 				return nil, &LockHeldError{Host: rh}
 			}
 			if err != nil {
 				return nil, fmt.Errorf("lock reserved host %q: %w", rh, err)
 			}
-			defer unlock()
+			defer release()
 		}
 		if err := t.prepareReservedHost(ctx, env, nova, host, rh); err != nil {
 			return nil, err

@@ -275,10 +275,10 @@ func TestEvacuateToAReservedHost(t *testing.T) {
 	if h.hosts.String() != "compute3 reserved=false" {
 		t.Fatalf("update_host_method calls %q", h.hosts)
 	}
-	// The lock is released.
-	unlock, err := h.locks.TryLock(context.Background(), "masakari-compute3")
+	// The claim is released.
+	unlock, err := h.claims.ClaimReservedHost(context.Background(), "another-notification", "compute3")
 	if err != nil {
-		t.Fatalf("lock still held: %v", err)
+		t.Fatalf("claim still held: %v", err)
 	}
 	unlock()
 }
@@ -317,7 +317,7 @@ func TestEvacuateReservedHostWithoutAggregates(t *testing.T) {
 
 func TestEvacuateReservedHostLockHeld(t *testing.T) {
 	h := newHarness(t, reservedCloud(haServer(1, "compute1")))
-	unlock, err := h.locks.TryLock(context.Background(), "masakari-compute3")
+	unlock, err := h.claims.ClaimReservedHost(context.Background(), "another-notification", "compute3")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,14 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 const notificationUUID = "9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11"
 
 // runFlow builds one configured flow with the built-in tasks and runs it
-// through the engine's runner on the harness's cloud and clock.
+// through the engine's runner on the harness's cloud and clock, its main
+// retried as the recovery manager does.
 func (h *harness) runFlow(kind conf.FlowKind, store engine.Store) engine.Result {
 	h.t.Helper()
 	flow, err := engine.Build(h.registry(), h.cfg, kind)
@@ -26,7 +28,7 @@ func (h *harness) runFlow(kind conf.FlowKind, store engine.Store) engine.Result 
 		h.t.Fatalf("build %s flow: %v", kind, err)
 	}
 	r := &engine.Runner{Clock: h.clk, Log: h.log}
-	req := engine.Request{NotificationUUID: notificationUUID, Flow: flow, Store: store, Locks: h.locks}
+	req := engine.Request{NotificationUUID: notificationUUID, Flow: flow, Store: store, Claims: h.claims, Retry: recovery.MainRetry(kind)}
 	if h.hosts != nil {
 		req.Hosts = h.hosts
 	}
@@ -149,7 +151,7 @@ func rhStoreFor(hosts ...string) engine.Store {
 func TestHostRHFlowTriesTheNextReservedHostWhenOneIsLocked(t *testing.T) {
 	h := newHarness(t, rhCloud(haServer(1, "compute1"), haServer(2, "compute1")))
 	// Another flow is using compute3.
-	unlock, err := h.locks.TryLock(context.Background(), "masakari-compute3")
+	unlock, err := h.claims.ClaimReservedHost(context.Background(), "another-notification", "compute3")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +198,7 @@ func TestHostRHFlowTriesTheNextReservedHostWhenOneCannotBeEnabled(t *testing.T) 
 func TestHostRHFlowFailsWhenEveryReservedHostFails(t *testing.T) {
 	h := newHarness(t, rhCloud(haServer(1, "compute1")))
 	for _, rh := range []string{"compute3", "compute4"} {
-		unlock, err := h.locks.TryLock(context.Background(), "masakari-"+rh)
+		unlock, err := h.claims.ClaimReservedHost(context.Background(), "another-notification", rh)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -352,7 +354,7 @@ func TestTimeToRecoveryAgainstMasakari(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := (&engine.Runner{Clock: h.clk, Log: h.log}).Run(context.Background(), engine.Request{
-				NotificationUUID: notificationUUID, Flow: flow, Locks: h.locks,
+				NotificationUUID: notificationUUID, Flow: flow, Claims: h.claims,
 				Store: engine.Store{"host_name": "compute1", "notification_uuid": notificationUUID}})
 			if res.Status != engine.StatusFinished {
 				t.Fatalf("%s: %s: %v", mode, res.Status, res.Err)

@@ -102,14 +102,14 @@ func (h *hostRecorder) String() string {
 
 // harness runs built-in tasks on a simulated cloud and a fake clock.
 type harness struct {
-	t     testing.TB
-	clk   *clock.Fake
-	cloud *simulated.Cloud
-	nova  compute.Cloud // what the tasks call: the cloud, or a wrapper of it
-	cfg   *conf.Config
-	hosts *hostRecorder
-	locks *engine.LocalLocker
-	log   *logrus.Logger
+	t      testing.TB
+	clk    *clock.Fake
+	cloud  *simulated.Cloud
+	nova   compute.Cloud // what the tasks call: the cloud, or a wrapper of it
+	cfg    *conf.Config
+	hosts  *hostRecorder
+	claims *engine.LocalClaims
+	log    *logrus.Logger
 }
 
 func newHarness(t testing.TB, fx simulated.Fixture) *harness {
@@ -122,7 +122,7 @@ func newHarness(t testing.TB, fx simulated.Fixture) *harness {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	return &harness{t: t, clk: clk, cloud: cloud, nova: cloud, cfg: conf.Defaults(),
-		hosts: &hostRecorder{}, locks: engine.NewLocalLocker(), log: log}
+		hosts: &hostRecorder{}, claims: engine.NewLocalClaims(), log: log}
 }
 
 func (h *harness) registry() *engine.Registry {
@@ -151,7 +151,7 @@ func (h *harness) run(ctx context.Context, name string, in engine.Store) (engine
 			got = append(got, entry{msg, p})
 			mu.Unlock()
 		})
-	env.Locks = h.locks
+	env.Claims = h.claims
 	if h.hosts != nil {
 		env.Hosts = h.hosts
 	}

@@ -45,11 +45,11 @@ const (
 	TaskFailed
 	TaskReverted
 	FlowFinished
-	// NextReservedHost: the reserved-host flow gives up its reserved host
-	// after a failed attempt and tries the next one; Store (with its
-	// reserved_host) is the store that attempt starts from, so that a resume
-	// goes on with that host rather than the one that failed. Task is empty.
-	NextReservedHost
+	// NextAttempt: a retried main (Request.Retry) gives up the item of a
+	// failed attempt and tries the next one; Store (with the item bound) is
+	// the store that attempt starts from, so that a resume goes on with that
+	// item rather than the one that failed. Task is empty.
+	NextAttempt
 	// FallbackStarted: a fresh run of a recovery method's fallback flow
 	// (Request.Fallback) begins; Store is its initial store, so that a
 	// resume goes on with the fallback instead of the flow that failed.
@@ -58,7 +58,7 @@ const (
 )
 
 func (t EventType) String() string {
-	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished", "next reserved host", "fallback started"}[t]
+	return [...]string{"task started", "task progress", "task succeeded", "task failed", "task reverted", "flow finished", "next attempt", "fallback started"}[t]
 }
 
 // Event is one thing that happened in a run. Record is a snapshot of the
@@ -71,8 +71,8 @@ type Event struct {
 	Task             string
 	TaskKind         string // Spec.Kind of Task: "go" or "lua" (empty without a task)
 	Phase            conf.Phase
-	Attempt          int    // 1-based try of main in the reserved-host flow
-	ReservedHost     string // the reserved host of this attempt
+	Attempt          int    // 1-based try of a retried main (Request.Retry), else 0
+	AttemptItem      string // the item that attempt binds (the reserved host)
 	Record           TaskRecord
 	Entry            *ProgressEntry
 	Store            Store

@@ -88,6 +88,9 @@ func (f *Flow) available(t FlowTask) map[string]string {
 		avail[k] = "initial store"
 	}
 	for _, p := range conf.Phases {
+		// The recovery layer runs the reserved-host flow's main once per
+		// reserved host with reserved_host bound (recovery.MainRetry); the
+		// plan checks the store that gives.
 		if f.Kind == conf.FlowHostRH && p == conf.Main {
 			avail[KeyReservedHost] = "retry (reserved host)"
 		}

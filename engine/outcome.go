@@ -42,7 +42,8 @@ func Ignore(format string, a ...any) error { return &IgnoreError{Msg: fmt.Sprint
 // Fail returns a RecoveryError.
 func Fail(format string, a ...any) error { return &RecoveryError{Msg: fmt.Sprintf(format, a...)} }
 
-// ErrLockHeld is returned by Locker.TryLock when the lock is taken.
+// ErrLockHeld is returned by ReservedHostClaimer.ClaimReservedHost when the
+// host is taken: Masakari's LockAlreadyAcquired.
 var ErrLockHeld = errors.New("lock is already acquired")
 
 // StatusOf maps the error a flow ended with to the notification status, as

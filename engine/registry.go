@@ -96,4 +96,3 @@ func quoteJoin(names []string) string {
 	}
 	return strings.Join(q, " or ")
 }
-

@@ -40,7 +40,12 @@ type Request struct {
 	// Store is the initial store (InitialKeys of the flow); it is copied.
 	Store Store
 	Hosts HostUpdater
-	Locks Locker
+	// Claims is given to the tasks (Env.Claims); nil where nothing claims.
+	Claims ReservedHostClaimer
+	// Retry, when set, runs the main phase once per item of a store list
+	// until an attempt succeeds; nil runs it once. The recovery layer sets
+	// it (the reserved hosts of a host failure); the runner knows no list.
+	Retry *Retry
 	// Resume continues an interrupted run: tasks whose record is SUCCESS are
 	// not executed again, and Resume.Store replaces Store.
 	Resume *Checkpoint
@@ -56,16 +61,34 @@ type Checkpoint struct {
 	Records []TaskRecord
 }
 
+// Retry repeats a flow's main phase over the items of a list in the store:
+// main runs once per item, in list order, with Bind set to the item in the
+// store its tasks see, until an attempt succeeds, ends the flow early or the
+// run is interrupted. A failed attempt reverts the main tasks it ran before
+// the next one runs them again; pre and post run once and never see Bind. A
+// resumed run goes on with the item Bind held when it stopped. When every
+// attempt failed, the run fails with the last attempt's error (and reverts
+// pre); when the list is missing or empty, with None.
+type Retry struct {
+	Over  string // store key of the list of items
+	Bind  string // store key an attempt binds to its item; also its log field
+	Label string // what an item is, in the log: "reserved host"
+	None  error  // the error of a run with nothing to try
+}
+
 // Result is the outcome of a run.
 type Result struct {
 	Status string       // finished, ignored or error
 	Err    error        // nil when finished without a skip
 	Tasks  []TaskRecord // every task that ran, in flow order
 	Store  Store
+	// Interrupted is set when the run was stopped from outside, by Drain or
+	// by the end of its context, rather than ended by its tasks: nothing was
+	// reverted, and resuming it (Request.Resume) runs the unfinished tasks,
+	// the one in flight included. The runner alone decides it; Status is
+	// then error, which is not the notification's final status.
+	Interrupted bool
 }
-
-// ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.
-var ErrNoReservedHosts = &RecoveryError{Msg: "No reserved_hosts available for evacuation."}
 
 type run struct {
 	r       *Runner
@@ -77,15 +100,17 @@ type run struct {
 	done    map[string]bool // resumed tasks that already succeeded
 	ran     []FlowTask      // tasks to revert, in run order
 	log     *logrus.Entry
-	attempt int
-	rhost   string
+	attempt int    // 1-based attempt of a retried main, 0 otherwise
+	item    string // the item of that attempt
+	stopped bool   // fail found the run interrupted (Result.Interrupted)
 	shared  shared
 }
 
-// Run executes the flow: pre, main (once per reserved host in the
-// reserved-host flow until one attempt succeeds), post. On a failure it
-// reverts the tasks that ran in reverse order. Skips and ignores end the flow
-// early without reverting. Run never panics because of a task.
+// Run executes the flow: pre, main (once per item of Request.Retry until an
+// attempt succeeds, when it is set), post. On a failure it reverts the tasks
+// that ran in reverse order. Skips and ignores end the flow early without
+// reverting, and so does an interruption (Result.Interrupted). Run never
+// panics because of a task.
 func (r *Runner) Run(ctx context.Context, req Request) Result {
 	ru := &run{r: r, req: req, records: map[string]*TaskRecord{}, done: map[string]bool{}}
 	ru.log = r.Log.WithField("notification_uuid", req.NotificationUUID)
@@ -107,18 +132,17 @@ func (r *Runner) Run(ctx context.Context, req Request) Result {
 	err := ru.flow(ctx)
 	ru.shared.close()
 	status := StatusOf(err)
-	res := Result{Status: status, Err: err, Store: ru.store.Clone(), Tasks: ru.snapshot()}
+	res := Result{Status: status, Err: err, Store: ru.store.Clone(), Tasks: ru.snapshot(), Interrupted: ru.stopped}
 	ru.emit(Event{Type: FlowFinished, Status: status, Err: err, Store: res.Store})
 	return res
 }
 
 func (ru *run) flow(ctx context.Context) error {
-	f := ru.req.Flow
 	if err := ru.phase(ctx, conf.Pre); err != nil {
 		return ru.fail(ctx, err)
 	}
-	if f.Kind == conf.FlowHostRH {
-		if err := ru.retryMain(ctx); err != nil {
+	if ru.req.Retry != nil {
+		if err := ru.retryMain(ctx, ru.req.Retry); err != nil {
 			return ru.fail(ctx, err)
 		}
 	} else if err := ru.phase(ctx, conf.Main); err != nil {
@@ -130,61 +154,75 @@ func (ru *run) flow(ctx context.Context) error {
 	return nil
 }
 
-// retryMain runs main once per reserved host, in list order, until an attempt
-// succeeds (reference 1.4). A failed attempt reverts the main tasks it ran.
-func (ru *run) retryMain(ctx context.Context) error {
-	hosts, err := ru.store.Strings(KeyReservedHostList)
-	if err != nil || len(hosts) == 0 {
-		return ErrNoReservedHosts
+// retryMain runs main once per item of the retry's list, in list order, until
+// an attempt succeeds. A failed attempt reverts the main tasks it ran.
+func (ru *run) retryMain(ctx context.Context, rt *Retry) error {
+	items, err := ru.store.Strings(rt.Over)
+	if err != nil || len(items) == 0 {
+		return rt.None
 	}
 	start := 0
-	if cur, ok := ru.store[KeyReservedHost].(string); ok {
-		if i := slices.Index(hosts, cur); i >= 0 {
-			start = i // resuming: go on with the host that was being tried
+	if cur, ok := ru.store[rt.Bind].(string); ok {
+		if i := slices.Index(items, cur); i >= 0 {
+			start = i // resuming: go on with the item that was being tried
 		}
 	}
 	var last error
-	for i := start; i < len(hosts); i++ {
-		ru.attempt, ru.rhost = i+1, hosts[i]
+	for i := start; i < len(items); i++ {
+		ru.attempt, ru.item = i+1, items[i]
 		ru.mu.Lock()
-		ru.store[KeyReservedHost] = hosts[i]
+		ru.store[rt.Bind] = items[i]
 		ru.mu.Unlock()
 		mark := len(ru.ran)
 		last = ru.phase(ctx, conf.Main)
-		if last == nil || IsEarlyEnd(last) || ctx.Err() != nil || errors.Is(last, ErrInterrupted) {
+		if last == nil || IsEarlyEnd(last) || interrupted(ctx, last) {
 			return last
 		}
-		ru.log.WithField("reserved_host", hosts[i]).Warnf("recovery with reserved host %s failed: %v", hosts[i], last)
+		ru.log.WithField(rt.Bind, items[i]).Warnf("recovery with %s %s failed: %v", rt.Label, items[i], last)
 		ru.revert(ctx, ru.ran[mark:], last)
 		ru.ran = ru.ran[:mark]
-		if i+1 < len(hosts) {
+		if i+1 < len(items) {
 			// A new attempt must run the main tasks again.
 			for _, t := range ru.req.Flow.Phases[conf.Main] {
 				delete(ru.done, t.Spec.Name)
 			}
 			// Tell the listener before the attempt starts: a store saved
-			// only on a task's success would still name the failed host
+			// only on a task's success would still name the failed item
 			// if the daemon stopped before the next attempt had one.
-			ru.attempt, ru.rhost = i+2, hosts[i+1]
+			ru.attempt, ru.item = i+2, items[i+1]
 			ru.mu.Lock()
-			ru.store[KeyReservedHost] = hosts[i+1]
+			ru.store[rt.Bind] = items[i+1]
 			next := ru.store.Clone()
 			ru.mu.Unlock()
-			ru.emit(Event{Type: NextReservedHost, Phase: conf.Main, Store: next})
+			ru.emit(Event{Type: NextAttempt, Phase: conf.Main, Store: next})
 		}
 	}
 	ru.mu.Lock()
-	delete(ru.store, KeyReservedHost)
+	delete(ru.store, rt.Bind)
 	ru.mu.Unlock()
 	return last
 }
 
+// interrupted reports whether a run that ended with err was stopped from
+// outside (Drain, or the end of ctx: shutdown, a lost lease) rather than by
+// its tasks. It is the one test of it: fail leaves such a run as a crash
+// would, to be resumed from its first unfinished task, and records it for
+// Result.
+func interrupted(ctx context.Context, err error) bool {
+	if err == nil || IsEarlyEnd(err) {
+		return false
+	}
+	return errors.Is(err, ErrInterrupted) || ctx.Err() != nil
+}
+
 // fail reverts everything that ran unless err is an early end or the run
-// was stopped from outside: a drained or cancelled run (shutdown) is left as
-// a crash would leave it, to be resumed from its first unfinished task, not
-// undone.
+// was interrupted: a drained or cancelled run is not undone.
 func (ru *run) fail(ctx context.Context, err error) error {
-	if IsEarlyEnd(err) || errors.Is(err, ErrInterrupted) || ctx.Err() != nil {
+	if IsEarlyEnd(err) {
+		return err
+	}
+	if interrupted(ctx, err) {
+		ru.stopped = true
 		return err
 	}
 	ru.revert(ctx, ru.ran, err)
@@ -243,7 +281,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 		Clock:            ru.r.Clock,
 		Log:              log,
 		Hosts:            ru.req.Hosts,
-		Locks:            ru.req.Locks,
+		Claims:           ru.req.Claims,
 		shared:           &ru.shared,
 		progress: func(msg string, p float64) {
 			ru.mu.Lock()
@@ -264,8 +302,8 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 
 func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	log := ru.log.WithField("task", t.Spec.Name)
-	if ru.rhost != "" && t.Phase == conf.Main {
-		log = log.WithField("reserved_host", ru.rhost)
+	if ru.item != "" && t.Phase == conf.Main {
+		log = log.WithField(ru.req.Retry.Bind, ru.item)
 	}
 	ru.mu.Lock()
 	rec := ru.record(t)
@@ -328,11 +366,12 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	return err
 }
 
-// inputs copies the store for a task (callers hold ru.mu).
+// inputs copies the store for a task (callers hold ru.mu): a retry's binding
+// is main's alone.
 func (ru *run) inputs(t FlowTask) Store {
 	in := ru.store.Clone()
-	if t.Phase != conf.Main || ru.req.Flow.Kind != conf.FlowHostRH {
-		delete(in, KeyReservedHost)
+	if ru.req.Retry != nil && t.Phase != conf.Main {
+		delete(in, ru.req.Retry.Bind)
 	}
 	return in
 }
@@ -382,7 +421,7 @@ func (ru *run) emit(e Event) {
 	}
 	e.NotificationUUID = ru.req.NotificationUUID
 	e.Flow = ru.req.Flow.Kind
-	e.Attempt, e.ReservedHost = ru.attempt, ru.rhost
+	e.Attempt, e.AttemptItem = ru.attempt, ru.item
 	ru.r.Listener.OnEvent(e)
 }
 

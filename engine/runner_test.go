@@ -235,7 +235,12 @@ func TestSkipAndIgnoreEndEarlyWithoutRevert(t *testing.T) {
 	}
 }
 
-func TestReservedHostRetry(t *testing.T) {
+// hostRetry retries main over reserved_host_list, as the recovery layer does
+// for the reserved-host flow.
+var hostRetry = &engine.Retry{Over: "reserved_host_list", Bind: "reserved_host", Label: "reserved host",
+	None: engine.Fail("No reserved_hosts available for evacuation.")}
+
+func TestRetriedMain(t *testing.T) {
 	f := newFixture()
 	f.add(engine.Spec{Name: "pre"}, &testTask{})
 	f.add(engine.Spec{Name: "prep", Requires: []string{"host_name"}, Optional: []string{"reserved_host"}, Provides: []string{"instance_list"}},
@@ -249,7 +254,7 @@ func TestReservedHostRetry(t *testing.T) {
 		}})
 	f.add(engine.Spec{Name: "post", Optional: []string{"reserved_host"}}, &testTask{reads: []string{"reserved_host"}})
 	fl := f.build(t, flowSpec(conf.FlowHostRH, "pre", "prep evac", "post"))
-	res := newRunner(nil).Run(context.Background(), engine.Request{Flow: fl,
+	res := newRunner(nil).Run(context.Background(), engine.Request{Flow: fl, Retry: hostRetry,
 		Store: engine.Store{"host_name": "h", "notification_uuid": "n", "reserved_host_list": []any{"rh1", "rh2", "rh3"}}})
 	if res.Status != engine.StatusFinished {
 		t.Fatalf("status %s err %v", res.Status, res.Err)
@@ -269,14 +274,14 @@ func TestReservedHostRetry(t *testing.T) {
 	}
 }
 
-func TestReservedHostsExhausted(t *testing.T) {
+func TestRetriedMainExhausted(t *testing.T) {
 	f := newFixture()
 	f.add(engine.Spec{Name: "pre"}, &testTask{})
 	f.add(engine.Spec{Name: "evac"}, &testTask{fail: func(in engine.Store) error {
 		return engine.Fail("no luck on %v", in["reserved_host"])
 	}})
 	fl := f.build(t, flowSpec(conf.FlowHostRH, "pre", "evac", ""))
-	res := newRunner(nil).Run(context.Background(), engine.Request{Flow: fl,
+	res := newRunner(nil).Run(context.Background(), engine.Request{Flow: fl, Retry: hostRetry,
 		Store: engine.Store{"reserved_host_list": []any{"rh1", "rh2"}}})
 	if res.Status != engine.StatusError || res.Err.Error() != "no luck on rh2" {
 		t.Fatalf("status %s err %v (want the last error)", res.Status, res.Err)
@@ -284,7 +289,7 @@ func TestReservedHostsExhausted(t *testing.T) {
 	if got := f.j.String(); got != "run:pre run:evac revert:evac run:evac revert:evac revert:pre" {
 		t.Fatalf("journal: %s", got)
 	}
-	res = newRunner(nil).Run(context.Background(), engine.Request{Flow: fl, Store: engine.Store{"reserved_host_list": []any{}}})
+	res = newRunner(nil).Run(context.Background(), engine.Request{Flow: fl, Retry: hostRetry, Store: engine.Store{"reserved_host_list": []any{}}})
 	if res.Status != engine.StatusError || res.Err.Error() != "No reserved_hosts available for evacuation." {
 		t.Fatalf("empty list: %s %v", res.Status, res.Err)
 	}
@@ -333,6 +338,46 @@ func TestCancellationStopsBetweenTasks(t *testing.T) {
 	}
 	if res.Tasks[0].State != engine.StateSuccess {
 		t.Fatalf("task a: %s", res.Tasks[0].State)
+	}
+	if !res.Interrupted {
+		t.Fatal("a cancelled run is not reported as interrupted")
+	}
+}
+
+// The runner's Result says whether a run was interrupted (drained or
+// cancelled: nothing reverted, to be resumed) or ended by its tasks.
+func TestResultSaysInterrupted(t *testing.T) {
+	drained := make(chan struct{})
+	close(drained)
+	f := newFixture()
+	f.add(engine.Spec{Name: "a"}, &testTask{})
+	fl := f.build(t, flowSpec(conf.FlowInstance, "a", "", ""))
+	r := newRunner(nil)
+	r.Drain = drained
+	res := r.Run(context.Background(), engine.Request{Flow: fl, Store: engine.Store{}})
+	if !res.Interrupted || !errors.Is(res.Err, engine.ErrInterrupted) || f.j.String() != "" {
+		t.Fatalf("drained: interrupted %v err %v journal %q", res.Interrupted, res.Err, f.j.String())
+	}
+
+	for name, fail := range map[string]error{"failure": engine.Fail("boom"), "skip": engine.Skip("nothing to do"), "ignore": engine.Ignore("not ours")} {
+		f := newFixture()
+		f.add(engine.Spec{Name: "a"}, &testTask{fail: func(engine.Store) error { return fail }})
+		res := newRunner(nil).Run(context.Background(), engine.Request{Flow: f.build(t, flowSpec(conf.FlowInstance, "a", "", "")), Store: engine.Store{}})
+		if res.Interrupted {
+			t.Errorf("%s: reported as interrupted", name)
+		}
+	}
+
+	// A retried main cancelled in an attempt tries no other item and
+	// reverts nothing.
+	f = newFixture()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.add(engine.Spec{Name: "evac"}, &testTask{reads: []string{"reserved_host"}, fail: func(engine.Store) error { cancel(); return ctx.Err() }})
+	fl = f.build(t, flowSpec(conf.FlowHostRH, "", "evac", ""))
+	res = newRunner(nil).Run(ctx, engine.Request{Flow: fl, Retry: hostRetry, Store: engine.Store{"reserved_host_list": []any{"rh1", "rh2"}}})
+	if !res.Interrupted || f.j.String() != "run:evac(reserved_host=rh1)" || res.Store["reserved_host"] != "rh1" {
+		t.Fatalf("cancelled attempt: interrupted %v journal %q store %v", res.Interrupted, f.j.String(), res.Store)
 	}
 }
 

@@ -34,8 +34,9 @@ type Env struct {
 	// Hosts lets host-recovery tasks update the failover segment's hosts
 	// (Masakari's update_host_method); nil where no segment database exists.
 	Hosts HostUpdater
-	// Locks serialises use of a reserved host across flows (and engines).
-	Locks Locker
+	// Claims hands a reserved host to one recovery at a time, across flows
+	// (and engines); nil where nothing claims.
+	Claims ReservedHostClaimer
 
 	progress func(message string, fraction float64)
 	shared   *shared
@@ -69,12 +70,6 @@ func NewEnv(notificationUUID, task string, c clock.Clock, log *logrus.Entry, rec
 // HostUpdater changes a host of the failover segment.
 type HostUpdater interface {
 	SetReserved(ctx context.Context, host string, reserved bool) error
-}
-
-// Locker takes named non-blocking locks. TryLock returns ErrLockHeld when the
-// lock is taken; unlock releases it.
-type Locker interface {
-	TryLock(ctx context.Context, name string) (unlock func(), err error)
 }
 
 // ProgressEntry is one recorded progress message.

@@ -86,43 +86,10 @@ error; 2 bad usage, configuration, fixture or notification.`,
 	return cmd
 }
 
-// runSegments is the segment database of kaifuku run: the fixture's hosts.
-type runSegments struct {
-	mu          sync.Mutex
-	order       []string
-	reserved    map[string]bool
-	maintenance map[string]bool
-}
-
-func (s *runSegments) SetMaintenance(_ context.Context, h string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.maintenance[h] = on
-	return nil
-}
-
-func (s *runSegments) SetReserved(_ context.Context, h string, r bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reserved[h] = r
-	return nil
-}
-
-func (s *runSegments) ReservedHosts(_ context.Context, failed string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, h := range s.order {
-		if h != failed && s.reserved[h] && !s.maintenance[h] {
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
-
 type runReport struct {
 	Status           string             `json:"status"`
 	Message          string             `json:"message,omitempty"`
+	Interrupted      bool               `json:"interrupted,omitempty"`
 	NotificationUUID string             `json:"notification_uuid"`
 	Type             string             `json:"type"`
 	Hostname         string             `json:"hostname"`
@@ -189,11 +156,12 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 	if err != nil {
 		return exitCode(2, fmt.Errorf("%s: %w", o.cloud, err))
 	}
-	segs := &runSegments{reserved: map[string]bool{}, maintenance: map[string]bool{}}
+	// The segment is the fixture's cloud: its reserved hosts, in fixture
+	// order, and the recovery method given.
+	segment := recovery.NewMemorySegment(o.method)
 	known := false
 	for _, h := range fixture.Hosts {
-		segs.order = append(segs.order, h.Name)
-		segs.reserved[h.Name] = h.Reserved
+		segment.AddHost(h.Name, h.Reserved)
 		known = known || h.Name == n.Hostname
 	}
 	if !known {
@@ -236,15 +204,14 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 		}
 		fmt.Fprintf(stdout, "%s notification %s for host %s (recovery method %s, %s)\n", n.Type, n.UUID, n.Hostname, o.method, mode)
 	}
-	mgr := &recovery.Manager{Runner: runner, Flows: s.Flows, Locks: engine.NewLocalLocker()}
+	mgr := &recovery.Manager{Runner: runner, Flows: s.Flows, Claims: engine.NewLocalClaims()}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	host := recovery.Host{Name: n.Hostname, Reserved: segs.reserved[n.Hostname], SegmentEnabled: true, RecoveryMethod: o.method}
-	out := mgr.Process(ctx, n, host, segs, nil)
+	out := mgr.Recover(ctx, recovery.Job{Notification: n}, segment)
 
-	rep := runReport{Status: out.Status, Message: out.Message, NotificationUUID: n.UUID, Type: n.Type, Hostname: n.Hostname,
+	rep := runReport{Status: out.Status, Message: out.Message, Interrupted: out.Interrupted, NotificationUUID: n.UUID, Type: n.Type, Hostname: n.Hostname,
 		RecoveryMethod: o.method, Flows: []string{}, Tasks: []runTask{}, DurationSeconds: clk.Now().Sub(start).Seconds(),
-		VirtualTime: !o.realTime, Cloud: cloud.Snapshot(), Maintenance: []string{}}
+		VirtualTime: !o.realTime, Cloud: cloud.Snapshot(), Maintenance: append([]string{}, segment.OnMaintenance()...)}
 	for _, r := range out.Runs {
 		rep.Flows = append(rep.Flows, string(r.Flow))
 		for _, t := range r.Result.Tasks {
@@ -257,11 +224,6 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 				rt.ProgressDetails = append(rt.ProgressDetails, runProgressJS{Timestamp: engine.FormatTimestamp(d.Timestamp), Progress: d.Progress, Message: d.Message})
 			}
 			rep.Tasks = append(rep.Tasks, rt)
-		}
-	}
-	for _, h := range segs.order {
-		if segs.maintenance[h] {
-			rep.Maintenance = append(rep.Maintenance, h)
 		}
 	}
 	if o.asJSON {
@@ -292,8 +254,8 @@ func (t *timeline) OnEvent(e engine.Event) {
 	defer t.mu.Unlock()
 	at := fmt.Sprintf("%+9.3fs", t.clk.Now().Sub(t.start).Seconds())
 	where := fmt.Sprintf("%-9s %-4s", e.Flow, e.Phase)
-	if e.ReservedHost != "" && e.Phase == conf.Main {
-		where += " @" + e.ReservedHost
+	if e.AttemptItem != "" && e.Phase == conf.Main {
+		where += " @" + e.AttemptItem
 	}
 	switch e.Type {
 	case engine.TaskStarted:
@@ -322,6 +284,9 @@ func printRunSummary(w io.Writer, r runReport) {
 	fmt.Fprintf(w, "\nstatus: %s", r.Status)
 	if r.Message != "" {
 		fmt.Fprintf(w, " (%s)", r.Message)
+	}
+	if r.Interrupted {
+		fmt.Fprint(w, "\ninterrupted: the run was stopped, nothing was reverted")
 	}
 	fmt.Fprintf(w, "\nduration: %.3fs", r.DurationSeconds)
 	if r.VirtualTime {

@@ -11,7 +11,6 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
-	"github.com/kaifuku-ha/kaifuku/builtin"
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
@@ -77,7 +76,6 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 			}
 			return st.Flows, nil
 		},
-		ReservedPrefix: builtin.ReservedHostLockPrefix,
 	})
 	var ce *daemon.ConfigError
 	if errors.As(err, &ce) {

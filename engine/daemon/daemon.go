@@ -55,9 +55,6 @@ type Deps struct {
 	// tasks and the operator's Lua scripts) on cloud: at start and on every
 	// reload. It returns every problem at once.
 	Flows func(*conf.Config, compute.Cloud) (map[conf.FlowKind]*engine.Flow, error)
-	// ReservedPrefix is the name prefix of the reserved-host locks the
-	// built-in evacuation takes, which the database's locker recognises.
-	ReservedPrefix string
 }
 
 // ConfigError is a start-up failure the operator's input causes: a bad or
@@ -254,9 +251,9 @@ func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
 	}
 	runner := &engine.Runner{Clock: clock.Real{}, Log: d.log, Listener: engine.Listeners{d.svc.Listener(), d.metrics},
 		Drain: d.svc.Drain()}
-	// The reserved-host locks live in the database, shared by every engine
-	// using it; the service runs each notification as their holder.
-	mgr := &recovery.Manager{Runner: runner, Flows: flows, Locks: &db.Locker{DB: d.db, ReservedPrefix: d.deps.ReservedPrefix}}
+	// Reserved hosts are claimed in the database, shared by every engine
+	// using it, with this engine as the owner of its claims.
+	mgr := &recovery.Manager{Runner: runner, Flows: flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()}}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
 }
 

@@ -121,7 +121,6 @@ func (e *env) deps(log *logrus.Logger, out io.Writer) daemon.Deps {
 			}
 			return engine.BuildAll(reg, cfg)
 		},
-		ReservedPrefix: builtin.ReservedHostLockPrefix,
 	}
 }
 

@@ -5,41 +5,32 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
-type holderKey struct{}
-
-type holder struct{ notification, owner string }
-
-// WithHolder returns a context whose locks (Locker.TryLock) are held by the
-// notification, run by the daemon owner: the lock lives as long as that
-// notification runs under that daemon's lease, so a daemon that dies
-// releases its locks when its leases expire.
-func WithHolder(ctx context.Context, notificationUUID, owner string) context.Context {
-	return context.WithValue(ctx, holderKey{}, holder{notificationUUID, owner})
-}
-
-// Locker is an engine.Locker in the database, shared by every daemon using
-// it (Masakari's lock is process-local). A lock is held by the notification
-// named in the context (WithHolder) and is free again once released, or
-// once its holder is no longer running under the lease it had; the holder
-// itself may take it again (a resumed notification).
+// ReservedHostClaims is engine.ReservedHostClaimer in the database, shared
+// by every daemon using it (Masakari's lock is process-local). A claim is
+// held by a notification run by the daemon Owner: it lives as long as that
+// notification runs under that daemon's lease, so a daemon that dies gives
+// its claims up when its leases expire. It is free again once released, or
+// once its holder no longer runs under the lease it had; the holder itself
+// may claim the host again (a resumed notification, on any daemon).
 //
-// Locks whose name starts with ReservedPrefix guard a reserved host
-// (the evacuation's "masakari-<host>"): such a lock is also refused when
-// the host is no longer reserved, unless the asking notification was its
-// last holder, so a reserved host picked from a list read before another
-// failed host took it is not handed out twice.
-type Locker struct {
-	DB             *DB
-	ReservedPrefix string
+// A host that is no longer reserved is refused, unless the asking
+// notification was its last holder: a reserved host picked from a list read
+// before another failed host took it is not handed out twice.
+type ReservedHostClaims struct {
+	DB    *DB
+	Owner string // the daemon the notifications run under (service.Owner)
 }
 
-var _ engine.Locker = (*Locker)(nil)
+var _ engine.ReservedHostClaimer = (*ReservedHostClaims)(nil)
+
+// reservedHostLock is the row of a reserved host's claim in the locks
+// table, named as Masakari's utils.synchronized names the lock.
+func reservedHostLock(host string) string { return "masakari-" + host }
 
 const lockUpsert = `INSERT INTO locks (name, holder, owner, released, acquired_at) VALUES (?, ?, ?, 0, ?)
 	ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, owner = excluded.owner, released = 0, acquired_at = excluded.acquired_at
@@ -48,35 +39,32 @@ const lockUpsert = `INSERT INTO locks (name, holder, owner, released, acquired_a
 	    AND n.status = 'running' AND n.deleted = 0 AND n.lease_until IS NOT NULL AND n.lease_until >= ?)
 	RETURNING name`
 
-// TryLock takes the named lock for the context's holder, or returns
+// ClaimReservedHost claims host for the notification, or returns
 // engine.ErrLockHeld.
-func (l *Locker) TryLock(ctx context.Context, name string) (func(), error) {
-	h, ok := ctx.Value(holderKey{}).(holder)
-	if !ok {
-		return nil, fmt.Errorf("lock %s: no notification holds it (the context lacks db.WithHolder)", name)
+func (c *ReservedHostClaims) ClaimReservedHost(ctx context.Context, notificationUUID, host string) (func(), error) {
+	if notificationUUID == "" || c.Owner == "" {
+		return nil, fmt.Errorf("claim reserved host %s: the claim needs a notification and the daemon it runs under", host)
 	}
-	db := l.DB
+	db, name := c.DB, reservedHostLock(host)
 	now := db.now()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if rh, ok := strings.CutPrefix(name, l.ReservedPrefix); ok && l.ReservedPrefix != "" {
-			var reserved int
-			err := tx.QueryRowContext(ctx, db.d.q(`SELECT reserved FROM hosts WHERE name = ? AND deleted = 0`), rh).Scan(&reserved)
+		var reserved int
+		err := tx.QueryRowContext(ctx, db.d.q(`SELECT reserved FROM hosts WHERE name = ? AND deleted = 0`), host).Scan(&reserved)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil && reserved == 0 {
+			var last string
+			err := tx.QueryRowContext(ctx, db.d.q(`SELECT holder FROM locks WHERE name = ?`+db.d.RowLock), name).Scan(&last)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			if err == nil && reserved == 0 {
-				var last string
-				err := tx.QueryRowContext(ctx, db.d.q(`SELECT holder FROM locks WHERE name = ?`+db.d.RowLock), name).Scan(&last)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-				if last != h.notification {
-					return engine.ErrLockHeld
-				}
+			if last != notificationUUID {
+				return engine.ErrLockHeld
 			}
 		}
 		var got string
-		err := tx.QueryRowContext(ctx, db.d.q(lockUpsert), name, h.notification, h.owner, formatTime(now), formatTime(now)).Scan(&got)
+		err = tx.QueryRowContext(ctx, db.d.q(lockUpsert), name, notificationUUID, c.Owner, formatTime(now), formatTime(now)).Scan(&got)
 		if errors.Is(err, sql.ErrNoRows) {
 			return engine.ErrLockHeld
 		}
@@ -86,24 +74,24 @@ func (l *Locker) TryLock(ctx context.Context, name string) (func(), error) {
 		if errors.Is(err, engine.ErrLockHeld) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("lock %s: %w", name, err)
+		return nil, fmt.Errorf("claim reserved host %s: %w", host, err)
 	}
 	return func() {
-		// Unlock must happen even when the task's context ended.
+		// The release must happen even when the task's context ended.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		db.w.ExecContext(ctx, db.d.q(`UPDATE locks SET released = 1 WHERE name = ? AND holder = ? AND owner = ?`), name, h.notification, h.owner)
+		db.w.ExecContext(ctx, db.d.q(`UPDATE locks SET released = 1 WHERE name = ? AND holder = ? AND owner = ?`), name, notificationUUID, c.Owner)
 	}, nil
 }
 
-// LockHolder returns the last holder of a lock and whether it still holds
-// it (released locks and locks of holders no longer running under their
-// lease are free).
-func (db *DB) LockHolder(ctx context.Context, name string) (holder string, held bool, err error) {
+// ReservedHostHolder returns the last notification to claim a reserved host
+// and whether it still holds it (released claims and claims of holders no
+// longer running under their lease are free).
+func (db *DB) ReservedHostHolder(ctx context.Context, host string) (holder string, held bool, err error) {
 	err = db.r.QueryRowContext(ctx, db.d.q(`SELECT l.holder, CASE WHEN l.released = 0 AND EXISTS (
 	  SELECT 1 FROM notifications n WHERE n.notification_uuid = l.holder AND n.owner = l.owner
 	    AND n.status = 'running' AND n.deleted = 0 AND n.lease_until IS NOT NULL AND n.lease_until >= ?) THEN 1 ELSE 0 END
-	  FROM locks l WHERE l.name = ?`), formatTime(db.now()), name).Scan(&holder, &held)
+	  FROM locks l WHERE l.name = ?`), formatTime(db.now()), reservedHostLock(host)).Scan(&holder, &held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

@@ -25,7 +25,7 @@ func claimed(t *testing.T, d *DB, host, owner string, i int, now time.Time) Noti
 	return c
 }
 
-func TestLocker(t *testing.T) {
+func TestReservedHostClaims(t *testing.T) {
 	eachDialect(t, 2, func(t *testing.T, ds []*DB) {
 		a, b := ds[0], ds[len(ds)-1]
 		seed(t, a, 3)
@@ -36,29 +36,31 @@ func TestLocker(t *testing.T) {
 		ctx := context.Background()
 		n0 := claimed(t, a, "h0", "A", 0, now)
 		n1 := claimed(t, b, "h1", "B", 1, now)
-		la, lb := &Locker{DB: a}, &Locker{DB: b}
-		ca, cb := WithHolder(ctx, n0.UUID, "A"), WithHolder(ctx, n1.UUID, "B")
+		ca, cb := &ReservedHostClaims{DB: a, Owner: "A"}, &ReservedHostClaims{DB: b, Owner: "B"}
 
-		if _, err := la.TryLock(ctx, "x"); err == nil {
-			t.Fatal("a lock without a holder in the context")
+		if _, err := (&ReservedHostClaims{DB: a}).ClaimReservedHost(ctx, n0.UUID, "x"); err == nil {
+			t.Fatal("a claim without the daemon it runs under")
 		}
-		unlock, err := la.TryLock(ca, "x")
+		if _, err := ca.ClaimReservedHost(ctx, "", "x"); err == nil {
+			t.Fatal("a claim without a notification")
+		}
+		release, err := ca.ClaimReservedHost(ctx, n0.UUID, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lb.TryLock(cb, "x"); !errors.Is(err, engine.ErrLockHeld) {
+		if _, err := cb.ClaimReservedHost(ctx, n1.UUID, "x"); !errors.Is(err, engine.ErrLockHeld) {
 			t.Fatalf("second holder: %v", err)
 		}
-		if h, held, err := b.LockHolder(ctx, "x"); err != nil || !held || h != n0.UUID {
+		if h, held, err := b.ReservedHostHolder(ctx, "x"); err != nil || !held || h != n0.UUID {
 			t.Fatalf("holder: %s %v %v", h, held, err)
 		}
-		unlock()
-		unlockB, err := lb.TryLock(cb, "x")
+		release()
+		releaseB, err := cb.ClaimReservedHost(ctx, n1.UUID, "x")
 		if err != nil {
 			t.Fatalf("after release: %v", err)
 		}
 		// B's engine dies: its notification, resumed by A once the lease
-		// ran out, takes the lock again at once; others still may not.
+		// ran out, claims the host again at once; others still may not.
 		now = now.Add(2 * time.Minute)
 		if ok, err := a.RenewLease(ctx, n0.UUID, "A", now.Add(time.Minute)); err != nil || !ok {
 			t.Fatal(ok, err)
@@ -67,62 +69,73 @@ func TestLocker(t *testing.T) {
 		if err != nil || !ok || c.UUID != n1.UUID || !c.Resumed {
 			t.Fatalf("resume: %+v %v %v", c, ok, err)
 		}
-		unlockA1, err := la.TryLock(WithHolder(ctx, n1.UUID, "A"), "x")
+		releaseA1, err := ca.ClaimReservedHost(ctx, n1.UUID, "x")
 		if err != nil {
 			t.Fatalf("the resumed holder: %v", err)
 		}
-		if _, err := la.TryLock(ca, "x"); !errors.Is(err, engine.ErrLockHeld) {
+		if _, err := ca.ClaimReservedHost(ctx, n0.UUID, "x"); !errors.Is(err, engine.ErrLockHeld) {
 			t.Fatalf("another holder while the resumed one holds it: %v", err)
 		}
-		unlockB() // the dead owner's late unlock changes nothing
-		if _, held, _ := a.LockHolder(ctx, "x"); !held {
-			t.Fatal("a stale unlock released the new owner's lock")
+		releaseB() // the dead owner's late release changes nothing
+		if _, held, _ := a.ReservedHostHolder(ctx, "x"); !held {
+			t.Fatal("a stale release freed the new owner's claim")
 		}
-		unlockA1()
-		// A lock whose holder's engine died without unlocking is free
+		releaseA1()
+		// A claim whose holder's engine died without releasing it is free
 		// once the lease has run out.
-		if _, err := la.TryLock(ca, "x"); err != nil {
+		if _, err := ca.ClaimReservedHost(ctx, n0.UUID, "x"); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(2 * time.Minute)
-		if _, err := lb.TryLock(WithHolder(ctx, n1.UUID, "B"), "x"); err != nil {
-			t.Fatalf("lock of a dead engine's notification: %v", err)
+		if _, err := cb.ClaimReservedHost(ctx, n1.UUID, "x"); err != nil {
+			t.Fatalf("claim of a dead engine's notification: %v", err)
 		}
 	})
 }
 
-// A reserved host's lock is refused once another failed host took the
-// host (it is no longer reserved), except to that notification.
-func TestLockerReservedHost(t *testing.T) {
+// A reserved host is refused once another failed host took it (it is no
+// longer reserved), except to that notification.
+func TestReservedHostClaimsRefuseAHostNoLongerReserved(t *testing.T) {
 	each(t, func(t *testing.T, d *DB) {
 		s := seed(t, d, 2)
 		ctx := context.Background()
-		if _, err := d.CreateHost(ctx, s.UUID, Host{Name: "r1", Type: "COMPUTE", ControlAttributes: "SSH", Reserved: true}); err != nil {
-			t.Fatal(err)
+		for _, r := range []string{"r1", "r2"} {
+			if _, err := d.CreateHost(ctx, s.UUID, Host{Name: r, Type: "COMPUTE", ControlAttributes: "SSH", Reserved: true}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		now := time.Now()
 		n0 := claimed(t, d, "h0", "A", 0, now)
 		n1 := claimed(t, d, "h1", "A", 1, now)
-		l := &Locker{DB: d, ReservedPrefix: "masakari-"}
-		unlock, err := l.TryLock(WithHolder(ctx, n0.UUID, "A"), "masakari-r1")
+		c := &ReservedHostClaims{DB: d, Owner: "A"}
+		release, err := c.ClaimReservedHost(ctx, n0.UUID, "r1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := d.SetReserved(ctx, "r1", false); err != nil {
 			t.Fatal(err)
 		}
-		unlock()
-		if _, err := l.TryLock(WithHolder(ctx, n1.UUID, "A"), "masakari-r1"); !errors.Is(err, engine.ErrLockHeld) {
+		release()
+		if _, err := c.ClaimReservedHost(ctx, n1.UUID, "r1"); !errors.Is(err, engine.ErrLockHeld) {
 			t.Fatalf("a used reserved host handed to a second failed host: %v", err)
 		}
-		if _, err := l.TryLock(WithHolder(ctx, n0.UUID, "A"), "masakari-r1"); err != nil {
+		if _, err := c.ClaimReservedHost(ctx, n0.UUID, "r1"); err != nil {
 			t.Fatalf("the notification that took the host, resumed: %v", err)
+		}
+		// Another reserved host is free, and a host that is not reserved
+		// was never one to hand out.
+		if _, err := c.ClaimReservedHost(ctx, n1.UUID, "r2"); err != nil {
+			t.Fatalf("another reserved host: %v", err)
+		}
+		if _, err := c.ClaimReservedHost(ctx, n1.UUID, "h1"); !errors.Is(err, engine.ErrLockHeld) {
+			t.Fatalf("a host that is not reserved: %v", err)
 		}
 	})
 }
 
-// Many holders racing for one lock from several daemons: one at a time.
-func TestLockerRace(t *testing.T) {
+// Many holders racing for one reserved host from several daemons: one at a
+// time.
+func TestReservedHostClaimsRace(t *testing.T) {
 	eachDialect(t, 3, func(t *testing.T, ds []*DB) {
 		seed(t, ds[0], 12)
 		now := time.Now()
@@ -136,10 +149,9 @@ func TestLockerRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				l := &Locker{DB: ds[i%len(ds)]}
-				ctx := WithHolder(context.Background(), n.UUID, "A")
+				c := &ReservedHostClaims{DB: ds[i%len(ds)], Owner: "A"}
 				for range 20 {
-					unlock, err := l.TryLock(ctx, "one")
+					release, err := c.ClaimReservedHost(context.Background(), n.UUID, "one")
 					if errors.Is(err, engine.ErrLockHeld) {
 						time.Sleep(time.Millisecond)
 						continue
@@ -153,7 +165,7 @@ func TestLockerRace(t *testing.T) {
 					}
 					time.Sleep(time.Millisecond)
 					inside.Add(-1)
-					unlock()
+					release()
 				}
 			}()
 		}

@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/sirupsen/logrus"
 	"github.com/yuin/gopher-lua/pm"
+
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
 // HTTPResponse is one canned answer of the fake HTTP client. The first
@@ -289,96 +290,7 @@ func newLogger() (*logrus.Logger, *logRecorder) {
 }
 
 // HostChange is a change the flow made to the failover segment's hosts.
-type HostChange struct {
-	Host  string `json:"host"`
-	Field string `json:"field"` // "reserved" or "on_maintenance"
-	Value bool   `json:"value"`
-}
-
-// segment is the failover segment of a run: its hosts' reserved and
-// maintenance flags, as the segment database would hold them.
-type segment struct {
-	mu          sync.Mutex
-	order       []string // hosts in fixture order
-	reserved    map[string]bool
-	maintenance map[string]bool
-	changes     []HostChange
-}
-
-func newSegment(hosts []string, reserved map[string]bool) *segment {
-	s := &segment{order: hosts, reserved: map[string]bool{}, maintenance: map[string]bool{}}
-	for h, r := range reserved {
-		s.reserved[h] = r
-	}
-	return s
-}
-
-func (s *segment) SetReserved(_ context.Context, host string, reserved bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reserved[host] = reserved
-	s.changes = append(s.changes, HostChange{Host: host, Field: "reserved", Value: reserved})
-	return nil
-}
-
-func (s *segment) SetMaintenance(_ context.Context, host string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.maintenance[host] = on
-	s.changes = append(s.changes, HostChange{Host: host, Field: "on_maintenance", Value: on})
-	return nil
-}
-
-// ReservedHosts lists the reserved hosts not on maintenance, in fixture
-// order, leaving out the failed host itself.
-func (s *segment) ReservedHosts(_ context.Context, host string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, h := range s.order {
-		if h != host && s.reserved[h] && !s.maintenance[h] {
-			out = append(out, h)
-		}
-	}
-	return out, nil
-}
+type HostChange = recovery.HostChange
 
 // SegmentHost is a host of the segment at the end of a run.
-type SegmentHost struct {
-	Name          string `json:"name"`
-	Reserved      bool   `json:"reserved"`
-	OnMaintenance bool   `json:"on_maintenance"`
-}
-
-func (s *segment) state() ([]SegmentHost, []HostChange) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	names := append([]string(nil), s.order...)
-	for h := range s.reserved {
-		if !contains(names, h) {
-			names = append(names, h)
-		}
-	}
-	for h := range s.maintenance {
-		if !contains(names, h) {
-			names = append(names, h)
-		}
-	}
-	sort.SliceStable(names, func(i, j int) bool { return index(s.order, names[i]) < index(s.order, names[j]) })
-	hosts := make([]SegmentHost, len(names))
-	for i, n := range names {
-		hosts[i] = SegmentHost{Name: n, Reserved: s.reserved[n], OnMaintenance: s.maintenance[n]}
-	}
-	return hosts, append([]HostChange(nil), s.changes...)
-}
-
-func contains(list []string, s string) bool { return index(list, s) < len(list) }
-
-func index(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return len(list)
-}
+type SegmentHost = recovery.SegmentHost

@@ -106,12 +106,9 @@ func (s *Suite) RunFlow(ctx context.Context, opts FlowOptions) (*FlowResult, err
 	if err != nil {
 		return nil, err
 	}
-	w.segment.mu.Lock()
-	reserved := w.segment.reserved[n.Hostname]
-	w.segment.mu.Unlock()
-	host := recovery.Host{Name: n.Hostname, Reserved: reserved, SegmentEnabled: true, RecoveryMethod: method}
-	m := &recovery.Manager{Runner: w.runner(), Flows: flows, Locks: engine.NewLocalLocker()}
-	out := m.Process(ctx, n, host, w.segment, nil)
+	w.segment.SetRecoveryMethod(method)
+	m := &recovery.Manager{Runner: w.runner(), Flows: flows, Claims: engine.NewLocalClaims()}
+	out := m.Recover(ctx, recovery.Job{Notification: n}, w.segment)
 
 	res := &FlowResult{Status: out.Status, Message: out.Message, Notification: n}
 	for _, r := range out.Runs {
@@ -122,7 +119,7 @@ func (s *Suite) RunFlow(ctx context.Context, opts FlowOptions) (*FlowResult, err
 		}
 		res.Store = r.Result.Store
 	}
-	res.Segment, res.HostChanges = w.segment.state()
+	res.Segment, res.HostChanges = w.segment.Hosts(), w.segment.Changes()
 	res.Cloud = w.cloud.Snapshot()
 	res.Recorded = w.recorded()
 	return res, w.http.Unmatched()

@@ -24,6 +24,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
@@ -120,7 +121,7 @@ type world struct {
 	mailer   *FakeMailer
 	log      *logrus.Logger
 	logs     *logRecorder
-	segment  *segment
+	segment  *recovery.MemorySegment // the fixture's hosts
 	registry *engine.Registry
 	start    time.Time
 }
@@ -149,13 +150,10 @@ func (s *Suite) newWorld(fakes Fakes, cfg *conf.Config) (*world, error) {
 		return nil, fmt.Errorf("cloud fixture: %w", err)
 	}
 	w.cloud = cloud
-	var hosts []string
-	reserved := map[string]bool{}
+	w.segment = recovery.NewMemorySegment(recovery.MethodAuto)
 	for _, h := range fx.Hosts {
-		hosts = append(hosts, h.Name)
-		reserved[h.Name] = h.Reserved
+		w.segment.AddHost(h.Name, h.Reserved)
 	}
-	w.segment = newSegment(hosts, reserved)
 	w.http = NewFakeHTTP(fakes.HTTP)
 	w.mailer = &FakeMailer{Refuse: fakes.SMTPRefuse}
 
@@ -334,7 +332,8 @@ func (s *Suite) RunTask(ctx context.Context, name string, opts TaskOptions) (*Ta
 	}
 	flow := &engine.Flow{Kind: kind}
 	flow.Phases[phase] = []engine.FlowTask{{Spec: spec, Ref: conf.TaskRef{Name: name}, Phase: phase, Task: task}}
-	run := w.runner().Run(ctx, engine.Request{NotificationUUID: uuid, Flow: flow, Store: store, Hosts: w.segment, Locks: engine.NewLocalLocker()})
+	run := w.runner().Run(ctx, engine.Request{NotificationUUID: uuid, Flow: flow, Store: store, Hosts: w.segment,
+		Claims: engine.NewLocalClaims(), Retry: recovery.MainRetry(kind)})
 
 	res.OK = run.Err == nil
 	res.Err = run.Err
@@ -352,7 +351,7 @@ func (s *Suite) RunTask(ctx context.Context, name string, opts TaskOptions) (*Ta
 			}
 		}
 	}
-	_, res.HostChanges = w.segment.state()
+	res.HostChanges = w.segment.Changes()
 	res.Cloud = w.cloud.Snapshot()
 	res.Recorded = w.recorded()
 	return res, w.http.Unmatched()

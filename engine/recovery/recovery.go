@@ -1,11 +1,15 @@
 // Package recovery is Masakari's engine manager and driver in one: it decides
 // what a notification calls for (reference sections 3.2 to 4.5), picks the
-// flow and the recovery method, and runs the flows through engine.Runner.
+// flow and the recovery method, and runs the flows through engine.Runner,
+// the reserved-host flow's main once per reserved host (MainRetry).
+//
+// Manager.Recover is the one way a notification becomes a recovery: the
+// daemon (engine/service, over the database), kaifuku run and the test
+// harness (over a MemorySegment) all go through it.
 package recovery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -66,8 +70,11 @@ type Outcome struct {
 	// Runs lists the flows that ran, in order (two for a priority method that
 	// fell back).
 	Runs []Run
-	// Interrupted is set when the context ended the run (shutdown): the
-	// notification is to be resumed, not marked as failed.
+	// Interrupted is set when the recovery was stopped from outside (a
+	// drain or the end of the context: shutdown, a lost lease) rather than
+	// ended: nothing was reverted, Status is not final, and the notification
+	// is to be resumed, running the interrupted task again. Every caller
+	// reads it here; see interrupted.
 	Interrupted bool
 }
 
@@ -75,13 +82,32 @@ type Outcome struct {
 type Run struct {
 	Flow   conf.FlowKind
 	Result engine.Result
+	ran    bool // the runner ran it (false for a run refused before it started)
 }
 
 // Manager processes notifications.
 type Manager struct {
 	Runner *engine.Runner
 	Flows  map[conf.FlowKind]*engine.Flow
-	Locks  engine.Locker
+	// Claims hands out the reserved hosts the evacuations move servers to:
+	// the database's across engines, engine.LocalClaims in one process.
+	Claims engine.ReservedHostClaimer
+}
+
+// ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.
+var ErrNoReservedHosts = &engine.RecoveryError{Msg: "No reserved_hosts available for evacuation."}
+
+// MainRetry returns how the manager runs the main phase of a flow kind: the
+// reserved-host flow's once per reserved host of its reserved_host_list, in
+// list order, with reserved_host bound, until an attempt succeeds (a failed
+// attempt reverts the main tasks it ran; the last failure fails the flow);
+// the other flows' once (nil). Code that runs a flow itself, as the manager
+// would, passes it in engine.Request.Retry.
+func MainRetry(k conf.FlowKind) *engine.Retry {
+	if k != conf.FlowHostRH {
+		return nil
+	}
+	return &engine.Retry{Over: engine.KeyReservedHostList, Bind: engine.KeyReservedHost, Label: "reserved host", None: ErrNoReservedHosts}
 }
 
 // Checkpoints carries persisted runs into Process to resume them.
@@ -90,8 +116,8 @@ type Checkpoints map[conf.FlowKind]*engine.Checkpoint
 // Process decides what n calls for and runs the recovery. host is the
 // notification's source host; segs updates the segment database (maintenance,
 // reserved flags) and lists reserved hosts. resume continues runs persisted
-// before a restart. The segment-enabled check and the double-delivery guard
-// belong to the caller, which owns the notification's status.
+// before a restart. Process is the manager's decisions alone: callers go
+// through Recover, which finds the host and checks its segment first.
 func (m *Manager) Process(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
 	var out Outcome
 	switch n.Type {
@@ -104,8 +130,20 @@ func (m *Manager) Process(ctx context.Context, n Notification, host Host, segs S
 	default:
 		out = Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("unknown notification type %q", n.Type)}
 	}
-	out.Interrupted = ctx.Err() != nil && out.Status == engine.StatusError
+	out.Interrupted = interrupted(ctx, out)
 	return out
+}
+
+// interrupted is the one place that decides whether a notification's
+// recovery was interrupted rather than ended: the runner's verdict on the
+// last flow it ran (engine.Result.Interrupted), or, when the manager stopped
+// before running one (a segment update refused), an error while the context
+// had ended.
+func interrupted(ctx context.Context, out Outcome) bool {
+	if n := len(out.Runs); n > 0 && out.Runs[n-1].ran {
+		return out.Runs[n-1].Result.Interrupted
+	}
+	return out.Status == engine.StatusError && ctx.Err() != nil
 }
 
 func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
@@ -144,7 +182,7 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 	}
 	rh := func(fallback bool) Run {
 		if len(reserved) == 0 && resume[conf.FlowHostRH] == nil {
-			return Run{Flow: conf.FlowHostRH, Result: engine.Result{Status: engine.StatusError, Err: engine.ErrNoReservedHosts}}
+			return Run{Flow: conf.FlowHostRH, Result: engine.Result{Status: engine.StatusError, Err: ErrNoReservedHosts}}
 		}
 		hosts := make([]any, len(reserved))
 		for i, h := range reserved {
@@ -172,9 +210,9 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 	if second == nil || resume[secondKind] == nil {
 		r := first(false)
 		runs = append(runs, r)
-		// A run stopped for shutdown is resumed later, not replaced by the
+		// An interrupted run is resumed later, not replaced by the
 		// fallback.
-		if second == nil || r.Result.Err == nil || engine.IsSkip(r.Result.Err) || ctx.Err() != nil || errors.Is(r.Result.Err, engine.ErrInterrupted) {
+		if second == nil || r.Result.Err == nil || engine.IsSkip(r.Result.Err) || r.Result.Interrupted {
 			return outcome(runs)
 		}
 		m.logger().WithField("notification_uuid", n.UUID).Warnf("recovery method %s: %s flow failed (%v); falling back to the %s flow", method, firstKind, r.Result.Err, secondKind)
@@ -219,8 +257,9 @@ func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, s
 		return Run{Flow: kind, Result: engine.Result{Status: engine.StatusError, Err: fmt.Errorf("no %s flow is configured", kind)}}
 	}
 	store[engine.KeyNotificationUUID] = n.UUID
-	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Locks: m.Locks, Resume: resume[kind], Fallback: fallback}
-	return Run{Flow: kind, Result: m.Runner.Run(ctx, req)}
+	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Claims: m.Claims,
+		Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
+	return Run{Flow: kind, Result: m.Runner.Run(ctx, req), ran: true}
 }
 
 func (m *Manager) logger() *logrus.Logger { return m.Runner.Log }

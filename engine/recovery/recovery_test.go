@@ -115,7 +115,7 @@ func newWorld(t *testing.T) *world {
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	w.mgr = &recovery.Manager{Runner: &engine.Runner{Clock: clock.NewFake(time.Unix(0, 0)), Log: log}, Flows: flows, Locks: engine.NewLocalLocker()}
+	w.mgr = &recovery.Manager{Runner: &engine.Runner{Clock: clock.NewFake(time.Unix(0, 0)), Log: log}, Flows: flows, Claims: engine.NewLocalClaims()}
 	return w
 }
 
@@ -256,6 +256,9 @@ func TestDrainedFirstFlowDoesNotFallBack(t *testing.T) {
 			}
 			if !errors.Is(out.Runs[0].Result.Err, engine.ErrInterrupted) {
 				t.Fatalf("first run ended with %v, want ErrInterrupted", out.Runs[0].Result.Err)
+			}
+			if !out.Interrupted || !out.Runs[0].Result.Interrupted {
+				t.Fatalf("a drained run is not reported as interrupted: %+v", out)
 			}
 		})
 	}

@@ -141,7 +141,7 @@ func (r *rig) serviceOn(store Store, log *logrus.Logger, opts Options) *Service 
 	svc := New(store, log)
 	svc.Clock = r.clk
 	runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: engine.NewLocalLocker()}
+	mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Claims: engine.NewLocalClaims()}
 	svc.SetEngine(&Engine{Manager: mgr, Options: opts})
 	return svc
 }

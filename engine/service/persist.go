@@ -21,7 +21,7 @@ func (s *Service) Listener() engine.Listener {
 }
 
 func (s *Service) persist(e engine.Event) {
-	if (e.Type == engine.NextReservedHost || e.Type == engine.FallbackStarted) && e.Store != nil {
+	if (e.Type == engine.NextAttempt || e.Type == engine.FallbackStarted) && e.Store != nil {
 		s.persistStore(e)
 		return
 	}

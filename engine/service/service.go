@@ -9,7 +9,6 @@ package service
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -27,7 +26,7 @@ import (
 
 // SegmentDisabledMessage is Masakari's message (sic) for a notification
 // ignored because its segment is disabled.
-const SegmentDisabledMessage = "Recovery aboart: the segment HA is disabled."
+const SegmentDisabledMessage = recovery.SegmentDisabledMessage
 
 // Options are the engine's timing options ([DEFAULT] of masakari.conf and
 // kaifuku's [api]/[database]); zero values take Masakari's defaults.
@@ -231,9 +230,9 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	defer s.running.Delete(n.UUID)
 	start := s.now()
 
-	// Database locks taken by the flow (reserved hosts) are held by this
-	// notification under this engine's lease.
-	rctx, cancel := context.WithCancel(db.WithHolder(ctx, n.UUID, s.owner))
+	// The reserved hosts the flow claims in the database are held by this
+	// notification under this engine's lease (db.ReservedHostClaims).
+	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	renewDone := make(chan struct{})
 	var leaseLost atomic.Bool
@@ -255,46 +254,30 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 		}
 	}
 
-	host, err := s.store.HostByUUID(ctx, n.SourceHostUUID)
-	if err != nil {
-		msg := fmt.Sprintf("source host %s: %v", n.SourceHostUUID, err)
-		log.Error(msg)
-		finish(engine.StatusError, &msg)
-		return
-	}
-	if !n.Resumed && !n.Retry && !host.Segment.Enabled {
-		msg := SegmentDisabledMessage
-		log.Warn(msg)
-		finish(engine.StatusIgnored, &msg)
-		return
-	}
-	var cps recovery.Checkpoints
+	job := recovery.Job{Notification: recovery.Notification{UUID: n.UUID, Type: n.Type, GeneratedTime: n.GeneratedTime, Payload: n.PayloadMap()},
+		Resumed: n.Resumed, Retry: n.Retry}
 	if n.Resumed {
-		if cps, err = s.checkpoints(ctx, n.UUID); err != nil {
+		cps, err := s.checkpoints(ctx, n.UUID)
+		if err != nil {
 			msg := fmt.Sprintf("read persisted progress: %v", err)
 			log.Error(msg)
 			finish(engine.StatusError, &msg)
 			return
 		}
-		log.WithField("flows", len(cps)).Info("resuming a notification left running")
-	} else {
-		log.WithFields(logrus.Fields{"type": n.Type, "host": host.Name}).Info("processing notification")
+		job.Resume = cps
 	}
-	rn := recovery.Notification{UUID: n.UUID, Type: n.Type, Hostname: host.Name, GeneratedTime: n.GeneratedTime, Payload: n.PayloadMap()}
-	rh := recovery.Host{Name: host.Name, Reserved: host.Reserved, OnMaintenance: host.OnMaintenance,
-		SegmentEnabled: host.Segment.Enabled, RecoveryMethod: host.Segment.RecoveryMethod}
-	out := e.Manager.Process(rctx, rn, rh, s.store, cps)
+	out := e.Manager.Recover(rctx, job, segmentSource{s.store, n.SourceHostUUID})
 
 	if leaseLost.Load() {
 		log.Warn("lease lost while running; another engine resumes the notification")
 		return
 	}
-	if out.Interrupted || interrupted(out) || ctx.Err() != nil {
+	if out.Interrupted {
 		if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
 			log.Errorf("release the lease: %v", err)
 		}
 		if ctx.Err() != nil {
-			log.Warn("cancelled at the end of the grace period (the task in flight was reverted); the next start resumes the notification")
+			log.Warn("cancelled at the end of the grace period; nothing was reverted: the next start resumes the notification and runs the interrupted task again")
 		} else {
 			log.Info("stopped at a task boundary for shutdown; the next start resumes it")
 		}
@@ -312,13 +295,21 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	finish(status, msg)
 }
 
-func interrupted(out recovery.Outcome) bool {
-	for _, r := range out.Runs {
-		if errors.Is(r.Result.Err, engine.ErrInterrupted) {
-			return true
-		}
+// segmentSource is the database as the recovery of one claimed
+// notification sees it: its source host is found by the UUID the
+// notification was stored with.
+type segmentSource struct {
+	Store
+	hostUUID string
+}
+
+func (s segmentSource) SourceHost(ctx context.Context, _ recovery.Notification) (recovery.Host, error) {
+	h, err := s.HostByUUID(ctx, s.hostUUID)
+	if err != nil {
+		return recovery.Host{}, fmt.Errorf("source host %s: %w", s.hostUUID, err)
 	}
-	return false
+	return recovery.Host{Name: h.Name, Reserved: h.Reserved, OnMaintenance: h.OnMaintenance,
+		SegmentEnabled: h.Segment.Enabled, RecoveryMethod: h.Segment.RecoveryMethod}, nil
 }
 
 // renew extends the lease every third of its length; when the lease is lost

@@ -209,6 +209,59 @@ func TestDrainThenResume(t *testing.T) {
 	svc2.Stop(ctx)
 }
 
+// A task still running at the end of the grace period is cancelled: nothing
+// is reverted, the notification is left to resume (the log says so), and
+// the next start runs that task again.
+func TestHardStopRevertsNothingAndResumes(t *testing.T) {
+	release := make(chan struct{})
+	r := newRig(t, false, release, true)
+	hook := &messages{}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	log.AddHook(hook)
+	r.svc = r.newService(log, 1)
+	ctx, hardStop := context.WithCancel(context.Background())
+	defer hardStop()
+	r.svc.Start(ctx)
+	id := r.notify()
+	for r.last.Load() == 0 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The grace period ends while "second" runs.
+	grace, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := r.svc.Stop(grace); err == nil {
+		t.Fatal("stopped within the grace period with a task running")
+	}
+	hardStop()
+	r.svc.Wait()
+	if !hook.has("nothing was reverted: the next start resumes the notification") || hook.has("was reverted)") {
+		t.Fatal("the log does not say that nothing was reverted and the notification is resumed")
+	}
+	bg := context.Background()
+	r.waitStatus(id, "running")
+	runs, err := r.db.FlowRuns(bg, id)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("persisted runs: %+v %v", runs, err)
+	}
+	for _, raw := range runs[0].Records {
+		var rec engine.TaskRecord
+		if err := json.Unmarshal(raw, &rec); err != nil || rec.State == engine.StateReverted || rec.State == engine.StateRevertFailure {
+			t.Errorf("record %s: %v", raw, err)
+		}
+	}
+	svc2 := r.newService(log, 2)
+	ctx2, cancel2 := context.WithCancel(bg)
+	defer cancel2()
+	svc2.Start(ctx2)
+	close(release)
+	r.waitStatus(id, "finished")
+	if r.first.Load() != 1 || r.last.Load() != 2 || r.third.Load() != 1 {
+		t.Errorf("runs: %d %d %d, want the interrupted task twice, the others once", r.first.Load(), r.last.Load(), r.third.Load())
+	}
+	svc2.Stop(bg)
+}
+
 // A daemon that dies mid-task (here: its worker is stuck and its lease is
 // taken over) leaves the notification running; the next engine resumes it
 // from the task that had not succeeded, and the stale engine can neither
@@ -372,7 +425,7 @@ func TestPeriodicRetryOnceAcrossEngines(t *testing.T) {
 		svc := New(store, log)
 		svc.Clock = r.clk
 		runner := &engine.Runner{Clock: clock.Real{}, Log: log, Listener: svc.Listener(), Drain: svc.Drain()}
-		mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Locks: &db.Locker{DB: d}}
+		mgr := &recovery.Manager{Runner: runner, Flows: r.flows, Claims: &db.ReservedHostClaims{DB: d, Owner: svc.Owner()}}
 		svc.SetEngine(&Engine{Manager: mgr, Options: Options{Workers: 2, Poll: 10 * time.Millisecond,
 			ProcessUnfinishedEvery: every, CheckExpiredEvery: every}})
 		svcs = append(svcs, svc)
@@ -593,14 +646,14 @@ func TestResumeAfterAFailedReservedHostGoesOnWithTheNext(t *testing.T) {
 	cctx, crash := context.WithCancel(ctx)
 	defer crash()
 	evac.crash = crash
-	if res := runner.Run(cctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store}); !errors.Is(res.Err, context.Canceled) {
+	if res := runner.Run(cctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store, Retry: recovery.MainRetry(conf.FlowHostRH)}); !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("first run: %s %v, want it cut short", res.Status, res.Err)
 	}
 	cps, err := r.svc.checkpoints(ctx, id)
 	if err != nil || cps[conf.FlowHostRH] == nil {
 		t.Fatalf("checkpoints %v %v", cps, err)
 	}
-	res := runner.Run(ctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store, Resume: cps[conf.FlowHostRH]})
+	res := runner.Run(ctx, engine.Request{NotificationUUID: id, Flow: flow, Store: store, Resume: cps[conf.FlowHostRH], Retry: recovery.MainRetry(conf.FlowHostRH)})
 	if res.Status != engine.StatusFinished {
 		t.Fatalf("resumed run: %s %v", res.Status, res.Err)
 	}

@@ -368,7 +368,6 @@ func TestNovaBedHostRecovery(t *testing.T) {
 			res := runner.Run(ctx, engine.Request{
 				NotificationUUID: nu, Flow: flow,
 				Store: engine.Store{engine.KeyHostName: "compute1", engine.KeyNotificationUUID: nu},
-				Locks: engine.NewLocalLocker(),
 			})
 			if res.Status != "finished" || res.Err != nil {
 				for _, r := range res.Tasks {

@@ -515,7 +515,6 @@ func TestHostRecoveryThroughSimcloud(t *testing.T) {
 	res := (&engine.Runner{Clock: clock.Real{}, Log: l}).Run(ctx, engine.Request{
 		NotificationUUID: "6d0b3c3e-8a3c-4d8e-9d47-2f1c7a5b9e10", Flow: flow,
 		Store: engine.Store{engine.KeyHostName: "compute1", engine.KeyNotificationUUID: "6d0b3c3e-8a3c-4d8e-9d47-2f1c7a5b9e10"},
-		Locks: engine.NewLocalLocker(),
 	})
 	if res.Status != "finished" || res.Err != nil {
 		t.Fatalf("host_auto: %s %v %+v", res.Status, res.Err, res.Tasks)
