@@ -222,5 +222,5 @@ func (b base) begin(in engine.Store, keys ...string) ([]string, compute.Cloud, e
 }
 
 // Revert does nothing: Masakari's built-in tasks have no revert logic (a
-// reserved host stays enabled and unreserved, reference 8.7).
+// reserved host stays enabled and unreserved, as in Masakari).
 func (base) Revert(context.Context, *engine.Env, engine.Store, error) error { return nil }

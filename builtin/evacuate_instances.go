@@ -122,7 +122,7 @@ func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in eng
 }
 
 // prepareReservedHost readies the reserved host before any evacuation. It is
-// not undone if the evacuation then fails (reference 8.7).
+// not undone if the evacuation then fails, as in Masakari.
 func (t *EvacuateInstances) prepareReservedHost(ctx context.Context, env *engine.Env, nova compute.Cloud, host, rh string) error {
 	log := envLog(env).WithField("reserved_host", rh)
 	env.Progress(fmt.Sprintf(msgEnablingReserved, rh), 0.1)
@@ -267,7 +267,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	vm, task := srv.VMState, srv.TaskState
 	stopAfter := true
 	if task == taskRebuilding && (vm == vmActive || vm == vmStopped || vm == vmError) {
-		// Unlike Masakari (reference 2.3, which resets any server with a
+		// Unlike Masakari (which resets any server with a
 		// task to error and evacuates it again): a server still on the
 		// failed host and rebuilding is most likely an evacuation this task
 		// started before the daemon stopped. Evacuating it again would race
@@ -326,7 +326,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 }
 
 // confirm polls a server being evacuated from host until it runs elsewhere
-// (Masakari's confirmation, step 5 of reference 2.3); old is its vm_state
+// (Masakari's confirmation after an evacuation); old is its vm_state
 // when the evacuation was asked for. It returns the destination, or
 // errTimeout after wait_period_after_evacuation.
 func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, id, host, old string) (string, error) {
@@ -348,8 +348,8 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 	return dest, err
 }
 
-// afterEvacuation is the post-step of an evacuated server (step 6 of
-// reference 2.3): a server that was not active is stopped when stopAfter
+// afterEvacuation is the post-step of an evacuated server, as Masakari's:
+// a server that was not active is stopped when stopAfter
 // holds, and one that was in error is put back in error.
 func (t *EvacuateInstances) afterEvacuation(ctx context.Context, clk clock.Clock, nova compute.Cloud, log *logrus.Entry, id, vm string, stopAfter bool, dest string) error {
 	if vm != vmActive && stopAfter {

@@ -27,8 +27,8 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 
 // masakariConfig is Masakari's configuration with every option the tasks
-// read at its documented default (reference section 6) and the four default
-// flows (reference 1.1), written out so the tests say what they assume. The
+// read at its documented default and Masakari's four default
+// flows, written out so the tests say what they assume. The
 // harness uses conf.Defaults(); TestDefaultsAreMasakaris checks they agree.
 func masakariConfig() *conf.Config {
 	ref := func(names ...string) []conf.TaskRef {

@@ -8,7 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The traps of gopkg.in/ini.v1 (go-stack.md section 4) do not reach values.
+// The traps of gopkg.in/ini.v1 (inline comments, continuation lines,
+// unescaping) do not reach values.
 func TestINITraps(t *testing.T) {
 	text := `[keystone_authtoken]
 www_authenticate_uri = http://keystone:5000/v3#fragment

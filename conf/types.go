@@ -136,7 +136,7 @@ type ProcessFailure struct {
 	ServiceDisableReason string // default "Masakari detected process failed."
 }
 
-// Engine holds the [DEFAULT] options of Masakari's engine (reference section 6).
+// Engine holds the [DEFAULT] options of Masakari's engine.
 type Engine struct {
 	DuplicateNotificationDetectionInterval time.Duration // 180 s
 	WaitPeriodAfterServiceUpdate           time.Duration // 180 s

@@ -17,8 +17,8 @@ const (
 	KeyReservedHost     = "reserved_host"
 )
 
-// InitialKeys returns the keys a flow's store starts with (reference table
-// 1.4).
+// InitialKeys returns the keys a flow's store starts with, as Masakari's
+// driver fills them for each kind of flow.
 func InitialKeys(k conf.FlowKind) []string {
 	switch k {
 	case conf.FlowHostAuto:

@@ -1,5 +1,5 @@
 // Package recovery is Masakari's engine manager and driver in one: it decides
-// what a notification calls for (reference sections 3.2 to 4.5), picks the
+// what a notification calls for, as Masakari's manager does, picks the
 // flow and the recovery method, and runs the flows through engine.Runner,
 // the reserved-host flow's main once per reserved host (MainRetry).
 //
