@@ -35,6 +35,12 @@ type Fencer interface {
 	Off(ctx context.Context, host string) error
 }
 
+// Devices is a cloud that has a fencing device of its own for every host
+// (the simulated cloud's BMCs).
+type Devices interface {
+	Fencer() Fencer
+}
+
 // ErrNotConfigured is returned (wrapped) for a host that has no fencing
 // device.
 var ErrNotConfigured = errors.New("no fencing device configured")
