@@ -10,6 +10,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 )
 
 // Deps is what the built-in tasks need: the cloud they drive and the engine
@@ -19,6 +20,10 @@ import (
 type Deps struct {
 	Cloud  compute.Cloud
 	Config *conf.Config
+	// Fencer powers failed hosts off for fence_host_task; nil: the fence
+	// agents of Config's [fencing:HOST] sections, and the cloud's own
+	// devices (fence.Devices) for other hosts.
+	Fencer fence.Fencer
 }
 
 // Configured names of the built-in tasks ([taskflow_driver_recovery_flows]).
@@ -58,7 +63,7 @@ const (
 	vmResized = "resized"
 )
 
-// Register adds the nine built-in tasks to reg, driving cloud. Options are
+// Register adds the built-in tasks to reg, driving cloud. Options are
 // read from cfg each time a flow is built. It has the shape of
 // harness.Suite's Builtins, so the harness runs the same tasks.
 func Register(reg *engine.Registry, cloud compute.Cloud, cfg *conf.Config) {
@@ -67,7 +72,7 @@ func Register(reg *engine.Registry, cloud compute.Cloud, cfg *conf.Config) {
 	}
 }
 
-// Specs returns the specs of the nine built-in tasks, sorted by name.
+// Specs returns the specs of the built-in tasks, sorted by name.
 func Specs(deps Deps) []engine.Spec {
 	type def struct {
 		name, atom string
@@ -102,6 +107,9 @@ func Specs(deps Deps) []engine.Spec {
 		{name: ConfirmComputeNodeDisabledName, atom: "ConfirmComputeNodeDisabledTask",
 			requires: []string{engine.KeyProcessName, engine.KeyHostName},
 			build:    func(b base) engine.Task { return &ConfirmComputeNodeDisabled{base: b} }},
+		{name: FenceHostName, atom: "FenceHostTask",
+			requires: []string{engine.KeyHostName},
+			build:    func(b base) engine.Task { return newFenceHost(b, deps) }},
 		{name: NoopName, atom: NoopAtom, noProgress: true,
 			build: func(base) engine.Task { return Noop{} }},
 	}

@@ -30,6 +30,7 @@ func TestRegisterMasakarisNineTasks(t *testing.T) {
 		"disable_compute_node_task":          {Atom: "DisableComputeNodeTask", Requires: []string{"process_name", "host_name"}},
 		"confirm_compute_node_disabled_task": {Atom: "ConfirmComputeNodeDisabledTask", Requires: []string{"process_name", "host_name"}},
 		"no_op":                              {Atom: "masakari.engine.drivers.taskflow.no_op.Noop", NoProgress: true},
+		"fence_host_task":                    {Atom: "FenceHostTask", Requires: []string{"host_name"}},
 	}
 	got := map[string]row{}
 	for _, name := range reg.Names() {

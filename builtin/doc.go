@@ -1,4 +1,5 @@
-// Package builtin holds Masakari's nine recovery tasks, written in Go. They have Masakari's
+// Package builtin holds Masakari's nine recovery tasks, written in Go, and kaifuku's opt-in
+// fence_host_task (see package fence). The nine have Masakari's
 // names, so an existing `[taskflow_driver_recovery_flows]` section works unchanged.
 // They also record the same progress messages, with the same fractions, in
 // `recovery_workflow_details`, and they end a notification with the same status.

@@ -62,6 +62,7 @@ func Defaults() *Config {
 			Timeout:           60 * time.Second,
 		},
 		Database: Database{LeaseSeconds: 60 * time.Second},
+		Fencing:  Fencing{Required: true, Timeout: 60 * time.Second, AgentDir: "/usr/sbin"},
 		Sections: map[string]Section{},
 	}
 	c.deriveFromStateDir(nil)
@@ -152,6 +153,8 @@ func load(srcs []source) (*Config, error) {
 			set[[2]string{def.name, e.key}] = setting{entry: e, dir: dir}
 		}
 	}
+
+	errs = append(errs, c.takeFencing()...)
 
 	// Typed options, section by section.
 	fail := func(v setting, section, key string, err error) {

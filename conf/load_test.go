@@ -51,6 +51,7 @@ func TestDefaults(t *testing.T) {
 		Compute:         Compute{Driver: "simulated"},
 		Nova:            Nova{UserDomainName: "Default", ProjectDomainName: "Default", Interface: "public", Timeout: 60 * time.Second},
 		Database:        Database{Connection: "sqlite:////var/lib/kaifuku/kaifuku.db", LeaseSeconds: 60 * time.Second},
+		Fencing:         Fencing{Required: true, Timeout: 60 * time.Second, AgentDir: "/usr/sbin"},
 		Sections:        map[string]Section{},
 	}
 	if d := cmp.Diff(want, c); d != "" {

@@ -261,6 +261,11 @@ var sectionDefs = []sectionDef{
 		stringOpt("token", func(c *Config) *string { return &c.Nova.Token }),
 		urlOpt("endpoint", func(c *Config) *string { return &c.Nova.Endpoint }),
 	}},
+	{name: "fencing", opts: []option{
+		boolOpt("required", func(c *Config) *bool { return &c.Fencing.Required }),
+		durationOpt("timeout", time.Second, func(c *Config) *time.Duration { return &c.Fencing.Timeout }),
+		pathOpt("agent_dir", func(c *Config) *string { return &c.Fencing.AgentDir }),
+	}},
 	{name: "database", lenient: true, foreign: databaseForeign, opts: []option{
 		{"connection", func(c *Config, v setting) error {
 			s, err := parseConnection(v.dir, v.s())

@@ -225,6 +225,7 @@ type Config struct {
 	Compute         Compute
 	Nova            Nova
 	Database        Database
+	Fencing         Fencing
 
 	// Sections holds every section kaifuku does not own, by name: task
 	// settings and oslo sections. Which are which is decided once the task

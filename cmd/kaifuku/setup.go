@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
 
@@ -95,6 +97,13 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 			}
 		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("scripts directory: %w", err))
+		}
+	}
+	// Each host's fence agent options against the agent's own metadata:
+	// the agents only warn about an option they do not know.
+	if len(cfg.Fencing.Hosts) > 0 {
+		if err := fence.Check(context.Background(), cfg.Fencing); err != nil {
+			errs = append(errs, uniqueErrors(err)...)
 		}
 	}
 	flows, err := engine.BuildAll(reg, cfg)

@@ -53,6 +53,8 @@ type host struct {
 	failedAt   time.Time // zero: long ago
 	maxServers int
 	aggregates []string
+	bmc        string // the BMC's behaviour (Host.BMC)
+	poweredOff bool
 }
 
 type server struct {
@@ -131,6 +133,8 @@ func New(f Fixture, clk clock.Clock) (*Cloud, error) {
 			reserved:   fh.Reserved,
 			maxServers: fh.MaxServers,
 			aggregates: append([]string(nil), fh.Aggregates...),
+			bmc:        fh.BMC,
+			poweredOff: fh.PoweredOff,
 		}
 		if h.hyp == "" {
 			h.hyp = h.name
@@ -139,7 +143,7 @@ func New(f Fixture, clk clock.Clock) (*Cloud, error) {
 			h.serviceID = uuid.NewSHA1(serviceNamespace, []byte(h.name)).String()
 		}
 		switch {
-		case fh.State == "down":
+		case fh.State == "down", fh.PoweredOff:
 			h.failed = true // long ago: reported down at once
 		case fh.Failed:
 			h.failed, h.failedAt = true, now

@@ -108,7 +108,7 @@ func (c *Cloud) RestartHost(name string) error {
 }
 
 func (c *Cloud) restart(h *host, now time.Time) {
-	h.failed, h.failedAt = false, time.Time{}
+	h.failed, h.failedAt, h.poweredOff = false, time.Time{}, false
 	for _, m := range c.migrations {
 		if m.Source == h.name && m.Status == "done" {
 			m.Status, m.Updated = "completed", now
@@ -289,7 +289,7 @@ func (c *Cloud) Export() Fixture {
 	for _, h := range c.hosts {
 		fh := Host{Name: h.name, Status: "enabled", DisabledReason: h.reason, ForcedDown: h.forcedDown,
 			Reserved: h.reserved, Aggregates: append([]string(nil), h.aggregates...), ServiceID: h.serviceID,
-			MaxServers: h.maxServers}
+			MaxServers: h.maxServers, BMC: h.bmc, PoweredOff: h.poweredOff}
 		if h.disabled {
 			fh.Status = "disabled"
 		}

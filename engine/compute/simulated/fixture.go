@@ -57,6 +57,12 @@ type Host struct {
 	// MaxServers is how many servers the scheduler may place on the host
 	// (0: no limit).
 	MaxServers int `json:"max_servers,omitempty"`
+	// BMC is how the host's simulated BMC behaves when it is fenced: ok
+	// (default), refuse (wrong credentials), stuck (the power never goes
+	// off), hang (never answers) or unreachable.
+	BMC string `json:"bmc,omitempty"`
+	// PoweredOff starts the host with its power off.
+	PoweredOff bool `json:"powered_off,omitempty"`
 }
 
 // Server is a Nova server.
@@ -371,7 +377,7 @@ func (d *decoder) fixture(root *jsontree.Node) Fixture {
 func (d *decoder) host(n *jsontree.Node, path string) Host {
 	var h Host
 	d.object(n, path, []string{"name", "status", "disabled_reason", "state", "failed", "forced_down",
-		"reserved", "aggregates", "hypervisor_hostname", "service_id", "max_servers"},
+		"reserved", "aggregates", "hypervisor_hostname", "service_id", "max_servers", "bmc", "powered_off"},
 		func(k string, v *jsontree.Node, p string) {
 			switch k {
 			case "name":
@@ -396,6 +402,10 @@ func (d *decoder) host(n *jsontree.Node, path string) Host {
 				h.ServiceID = d.str(v, p, false)
 			case "max_servers":
 				h.MaxServers = d.integer(v, p, 0, 1<<20)
+			case "bmc":
+				h.BMC = d.str(v, p, false)
+			case "powered_off":
+				h.PoweredOff = d.boolean(v, p)
 			}
 		})
 	return h
@@ -526,6 +536,9 @@ func (f Fixture) validate() Problems {
 		if h.Status != "" && h.Status != "enabled" && h.Status != "disabled" {
 			add(p+".status", "unknown status %q: want enabled or disabled%s", h.Status,
 				suggest(h.Status, []string{"enabled", "disabled"}))
+		}
+		if h.BMC != "" && !contains(bmcModes, h.BMC) {
+			add(p+".bmc", "unknown BMC behaviour %q%s", h.BMC, suggest(h.BMC, bmcModes))
 		}
 		if h.DisabledReason != "" && h.Status != "disabled" {
 			add(p+".disabled_reason", "only a disabled service has a disabled_reason")
