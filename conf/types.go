@@ -184,9 +184,9 @@ type API struct {
 	TokenFile    string // default <state_dir>/tokens
 	// AcceptTokenFile also accepts the tokens of TokenFile with keystone.
 	AcceptTokenFile bool
-	MaxBodyBytes int64         // default 1 MiB
-	WorkerCount  int           // notification workers, default 4
-	GracePeriod  time.Duration // SIGTERM grace, default 30 s
+	MaxBodyBytes    int64         // default 1 MiB
+	WorkerCount     int           // notification workers, default 4
+	GracePeriod     time.Duration // SIGTERM grace, default 30 s
 }
 
 // Compute is [compute].
