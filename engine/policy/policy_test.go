@@ -156,3 +156,21 @@ func TestFileErrors(t *testing.T) {
 		t.Errorf("empty file: %v", err)
 	}
 }
+
+// The shipped reader example parses and does what it says.
+func TestReaderExample(t *testing.T) {
+	p, err := Load("../../conf/examples/policy-reader.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{"os_masakari_api:segments:index", "os_masakari_api:os-hosts:detail", "os_masakari_api:notifications:index"} {
+		if !p.Enforce(rule, reader, nil) {
+			t.Errorf("reader denied %s", rule)
+		}
+	}
+	for _, rule := range []string{"os_masakari_api:segments:create", "os_masakari_api:os-hosts:delete", "os_masakari_api:notifications:create"} {
+		if p.Enforce(rule, reader, nil) || !p.Enforce(rule, admin, nil) {
+			t.Errorf("%s: only admins", rule)
+		}
+	}
+}
