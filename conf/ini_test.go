@@ -11,7 +11,7 @@ import (
 // The traps of gopkg.in/ini.v1 (inline comments, continuation lines,
 // unescaping) do not reach values.
 func TestINITraps(t *testing.T) {
-	text := `[keystone_authtoken]
+	text := `[oslo_messaging_notifications]
 www_authenticate_uri = http://keystone:5000/v3#fragment
 auth_url = http://keystone:5000/v3;x
 [send_alert_mail]
@@ -25,7 +25,7 @@ single = 'x'
 keep = "a" b "c"
 `
 	c := mustParse(t, "k.conf", text)
-	a := c.Sections["keystone_authtoken"]
+	a := c.Sections["oslo_messaging_notifications"]
 	if got := a.Values["www_authenticate_uri"]; got != "http://keystone:5000/v3#fragment" {
 		t.Errorf("URL with # = %q", got)
 	}

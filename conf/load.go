@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +61,13 @@ func Defaults() *Config {
 			ProjectDomainName: "Default",
 			Interface:         "public",
 			Timeout:           60 * time.Second,
+		},
+		Keystone: Keystone{
+			AuthType:           "password",
+			UserDomainName:     "Default",
+			ProjectDomainName:  "Default",
+			TokenCacheTime:     300 * time.Second,
+			HTTPConnectTimeout: 10 * time.Second,
 		},
 		Database: Database{LeaseSeconds: 60 * time.Second},
 		Fencing:  Fencing{Required: true, Timeout: 60 * time.Second, AgentDir: "/usr/sbin"},
@@ -122,6 +130,7 @@ func load(srcs []source) (*Config, error) {
 	}
 	if len(c.Files) > 0 {
 		c.Lua.ScriptsDir = defaultScriptsDir(c.Files)
+		c.Policy.File = resolve(filepath.Dir(c.Files[0]), "policy.yaml")
 	}
 
 	// Merge: the last file setting an option wins.
@@ -147,6 +156,8 @@ func load(srcs []source) (*Config, error) {
 			if _, ok := def.option(e.key); !ok {
 				if err := checkUnknown(def, e.key); err != nil {
 					errs = append(errs, &Error{Pos: e.pos, Section: def.name, Key: e.key, Err: err})
+				} else if def.name == KeystoneSection && !slices.Contains(c.Keystone.Unused, e.key) {
+					c.Keystone.Unused = append(c.Keystone.Unused, e.key)
 				}
 				continue
 			}
@@ -182,7 +193,12 @@ func load(srcs []source) (*Config, error) {
 		}
 		c.Flows[k] = spec
 	}
-	errs = append(errs, c.applyAliases(set)...)
+	keystoneSet := false
+	for k := range set {
+		keystoneSet = keystoneSet || k[0] == KeystoneSection
+	}
+	keystoneSet = keystoneSet || len(c.Keystone.Unused) > 0
+	errs = append(errs, c.applyAliases(set, keystoneSet)...)
 	if v, ok := set[[2]string{"compute", "driver"}]; ok && c.Compute.Driver == "nova" && c.Nova.AuthURL == "" && c.Nova.Endpoint == "" {
 		fail(v, "compute", "driver", errors.New("the nova driver needs [nova] auth_url (or Masakari's [DEFAULT] os_privileged_user_auth_url), or [nova] token and endpoint"))
 	}
@@ -196,7 +212,7 @@ func load(srcs []source) (*Config, error) {
 
 // applyAliases lets Masakari's [DEFAULT] options fill [nova] and [api] where
 // those sections do not set the option themselves.
-func (c *Config) applyAliases(set map[[2]string]setting) []error {
+func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []error {
 	var errs []error
 	names := make([]string, 0, len(aliases))
 	for a := range aliases {
@@ -233,12 +249,41 @@ func (c *Config) applyAliases(set map[[2]string]setting) []error {
 			c.API.Listen = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 	}
+	return append(errs, c.authStrategy(set, keystoneSet)...)
+}
+
+// authStrategy decides [api] auth_strategy: [api] wins; else Masakari's
+// [DEFAULT] auth_strategy (keystone, noauth2, or kaifuku's token); else
+// keystone when the files configure [keystone_authtoken] (a masakari.conf
+// relying on Masakari's default) and the static token file when they do
+// not (kaifuku serve with no configuration).
+func (c *Config) authStrategy(set map[[2]string]setting, keystoneSet bool) []error {
+	v, fromDefault := set[[2]string{"DEFAULT", aliasAuth}]
 	if _, ok := set[[2]string{"api", "auth_strategy"}]; !ok {
-		if v, ok := set[[2]string{"DEFAULT", aliasAuth}]; ok && v.s() == "noauth2" {
-			c.API.AuthStrategy = "noauth"
+		switch {
+		case fromDefault:
+			s, err := parseChoice(v.s(), "keystone", "noauth2", "token")
+			if err != nil {
+				return []error{&Error{Pos: v.pos, Section: "DEFAULT", Key: aliasAuth, Err: err}}
+			}
+			c.API.AuthStrategy = map[string]string{"keystone": "keystone", "noauth2": "noauth", "token": "token"}[s]
+		case keystoneSet:
+			c.API.AuthStrategy = "keystone"
 		}
 	}
-	return errs
+	if c.API.AuthStrategy == "keystone" && c.Keystone.AuthURL == "" {
+		why := "the files configure [keystone_authtoken] and set no auth_strategy, so Masakari's default keystone applies"
+		pos := Pos{}
+		if fromDefault {
+			why, pos = "[DEFAULT] auth_strategy is keystone", v.pos
+		}
+		return []error{&Error{Pos: pos, Section: KeystoneSection, Key: "auth_url",
+			Err: fmt.Errorf("required: %s (set auth_url to the identity v3 endpoint, e.g. http://keystone:5000/v3, or [DEFAULT] auth_strategy = token)", why)}}
+	}
+	if c.Keystone.WWWAuthenticateURI == "" {
+		c.Keystone.WWWAuthenticateURI = c.Keystone.AuthURL
+	}
+	return nil
 }
 
 // checkUnknown decides about a key that is not an option of a section

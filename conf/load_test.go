@@ -50,9 +50,11 @@ func TestDefaults(t *testing.T) {
 		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second},
 		Compute:         Compute{Driver: "simulated"},
 		Nova:            Nova{UserDomainName: "Default", ProjectDomainName: "Default", Interface: "public", Timeout: 60 * time.Second},
-		Database:        Database{Connection: "sqlite:////var/lib/kaifuku/kaifuku.db", LeaseSeconds: 60 * time.Second},
-		Fencing:         Fencing{Required: true, Timeout: 60 * time.Second, AgentDir: "/usr/sbin"},
-		Sections:        map[string]Section{},
+		Keystone: Keystone{AuthType: "password", UserDomainName: "Default", ProjectDomainName: "Default",
+			TokenCacheTime: 300 * time.Second, HTTPConnectTimeout: 10 * time.Second},
+		Database: Database{Connection: "sqlite:////var/lib/kaifuku/kaifuku.db", LeaseSeconds: 60 * time.Second},
+		Fencing:  Fencing{Required: true, Timeout: 60 * time.Second, AgentDir: "/usr/sbin"},
+		Sections: map[string]Section{},
 	}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("Defaults (-want +got):\n%s", d)
@@ -121,6 +123,7 @@ timeout = 5
 listen = 0.0.0.0:8080
 auth_strategy = noauth
 token_file = tokens.txt
+accept_token_file = true
 max_body_bytes = 2048
 workers = 2
 grace_period = 500ms
@@ -149,6 +152,29 @@ connection = sqlite:///db/k.db
 lease_seconds = 15
 max_pool_size = 5
 
+[keystone_authtoken]
+www_authenticate_uri = https://keystone.example.com/v3
+auth_uri = https://old.example.com/v3
+auth_url = https://keystone-int.example.com:5000/v3
+auth_type = password
+username = kaifuku
+password = ks-pw
+project_name = service
+user_domain_name = Users
+user_domain_id = users
+project_domain_name = Projects
+project_domain_id = projects
+region_name = RegionTwo
+cafile = ks-ca.pem
+insecure = true
+token_cache_time = -1
+http_connect_timeout = 3
+memcached_servers = ctl:11211
+
+[oslo_policy]
+policy_file = masakari-policy.yaml
+enforce_scope = true
+
 [send_alert_mail]
 to = ops@example.com
 `
@@ -170,12 +196,16 @@ func TestEveryOption(t *testing.T) {
 	want.ProcessFailure = ProcessFailure{"proc down"}
 	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
 	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
-	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), 2048, 2, 500 * time.Millisecond}
+	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond}
 	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
 	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
 	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
-	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 80},
-		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 81}}}}
+	want.Keystone = Keystone{"https://keystone.example.com/v3", "https://keystone-int.example.com:5000/v3", "password", "kaifuku", "ks-pw",
+		"service", "Users", "users", "Projects", "projects", "RegionTwo", filepath.Join(etc, "ks-ca.pem"), true, -time.Second, 3 * time.Second,
+		[]string{"memcached_servers"}}
+	want.Policy = Policy{filepath.Join(etc, "masakari-policy.yaml")}
+	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 104},
+		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 105}}}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
@@ -318,10 +348,10 @@ region_name = RegionTwo
 	if c.API.Listen != "[::]:15999" || c.API.AuthStrategy != "noauth" {
 		t.Errorf("api: %+v", c.API)
 	}
-	// [api] wins over the aliases; keystone leaves the default.
-	c = mustParse(t, "m.conf", "[DEFAULT]\nmasakari_api_listen_port = 1\nauth_strategy = keystone\n")
-	if c.API.Listen != "127.0.0.1:1" || c.API.AuthStrategy != "token" {
-		t.Errorf("api: %+v", c.API)
+	// [api] wins over the aliases; keystone is Keystone.
+	c = mustParse(t, "m.conf", "[DEFAULT]\nmasakari_api_listen_port = 1\nauth_strategy = keystone\n[keystone_authtoken]\nauth_url = http://ks:5000/v3\n")
+	if c.API.Listen != "127.0.0.1:1" || c.API.AuthStrategy != "keystone" || c.Keystone.WWWAuthenticateURI != "http://ks:5000/v3" {
+		t.Errorf("api: %+v %+v", c.API, c.Keystone)
 	}
 	c = mustParse(t, "m.conf", "[DEFAULT]\nmasakari_api_listen = 0.0.0.0\nauth_strategy = noauth2\n[api]\nlisten = 127.0.0.1:1\nauth_strategy = token\n")
 	if c.API.Listen != "127.0.0.1:1" || c.API.AuthStrategy != "token" {
@@ -397,7 +427,7 @@ to = x
 [lua]
 `)
 	got := c.Unclaimed([]string{"send_alert_mail", "no_op"})
-	want := []string{"coordination", "keystone_authtoken", "oslo_messaging_notifications", "taskflow", "wsgi"}
+	want := []string{"coordination", "oslo_messaging_notifications", "taskflow", "wsgi"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("Unclaimed (-want +got):\n%s", d)
 	}
@@ -431,6 +461,7 @@ func TestExampleFile(t *testing.T) {
 	want := Defaults()
 	want.Files = []string{path}
 	want.Lua.ScriptsDir = resolve("examples", "scripts")
+	want.Policy.File = resolve("examples", "policy.yaml")
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("the sample as shipped is not the defaults:\n%s", d)
 	}
@@ -498,8 +529,14 @@ func TestRealMasakariConf(t *testing.T) {
 	if d := cmp.Diff(want, c.Nova); d != "" {
 		t.Errorf("nova (-want +got):\n%s", d)
 	}
-	if c.API.Listen != "0.0.0.0:15868" || c.API.AuthStrategy != "token" {
+	if c.API.Listen != "0.0.0.0:15868" || c.API.AuthStrategy != "keystone" {
 		t.Errorf("api: %+v", c.API)
+	}
+	wantKS := Keystone{WWWAuthenticateURI: "http://controller:5000", AuthURL: "http://controller:5000", AuthType: "password",
+		Username: "masakari", Password: "MASAKARI_PASS", ProjectName: "service", UserDomainName: "Default", ProjectDomainName: "Default",
+		TokenCacheTime: 5 * time.Minute, HTTPConnectTimeout: 10 * time.Second, Unused: []string{"memcached_servers"}}
+	if d := cmp.Diff(wantKS, c.Keystone); d != "" {
+		t.Errorf("keystone (-want +got):\n%s", d)
 	}
 	for _, k := range FlowKinds {
 		if d := cmp.Diff(names(DefaultFlows()[k]), names(c.Flows[k])); d != "" {
@@ -507,7 +544,42 @@ func TestRealMasakariConf(t *testing.T) {
 		}
 	}
 	got := c.Unclaimed([]string{"no_op"})
-	if d := cmp.Diff([]string{"coordination", "keystone_authtoken", "oslo_messaging_notifications", "oslo_middleware", "taskflow", "wsgi"}, got); d != "" {
+	if d := cmp.Diff([]string{"coordination", "oslo_messaging_notifications", "oslo_middleware", "taskflow", "wsgi"}, got); d != "" {
 		t.Errorf("unclaimed: %s", d)
+	}
+}
+
+// Which authentication a set of files gets.
+func TestAuthStrategy(t *testing.T) {
+	ks := "[keystone_authtoken]\nauth_url = http://ks:5000/v3\n"
+	tests := []struct{ text, want string }{
+		{"", "token"}, // kaifuku serve with no configuration
+		{"[DEFAULT]\nstate_dir = /tmp/x\n", "token"}, // a kaifuku.conf without Keystone
+		{ks, "keystone"}, // a masakari.conf relying on Masakari's default
+		{"[DEFAULT]\nauth_strategy = keystone\n" + ks, "keystone"},
+		{"[DEFAULT]\nauth_strategy = token\n" + ks, "token"},
+		{"[DEFAULT]\nauth_strategy = noauth2\n" + ks, "noauth"},
+		{"[api]\nauth_strategy = token\n" + ks, "token"},
+		{"[DEFAULT]\nauth_strategy = keystone\n[api]\nauth_strategy = noauth\n", "noauth"},
+	}
+	for _, tc := range tests {
+		c := mustParse(t, "m.conf", tc.text)
+		if c.API.AuthStrategy != tc.want {
+			t.Errorf("%q: auth_strategy %s, want %s", tc.text, c.API.AuthStrategy, tc.want)
+		}
+	}
+	errs := []struct{ text, want string }{
+		{"[DEFAULT]\nauth_strategy = keystone\n", "m.conf:2: [keystone_authtoken] auth_url: required: [DEFAULT] auth_strategy is keystone"},
+		{"[keystone_authtoken]\nusername = kaifuku\n", "[keystone_authtoken] auth_url: required: the files configure [keystone_authtoken] and set no auth_strategy"},
+		{"[DEFAULT]\nauth_strategy = noauth\n", `m.conf:2: [DEFAULT] auth_strategy: invalid value "noauth" (one of: keystone, noauth2, token)`},
+		{"[keystone_authtoken]\nauth_url = http://ks/v3\nauth_type = v3token\n", `m.conf:3: [keystone_authtoken] auth_type: invalid value "v3token" (one of: password, v3password)`},
+		{"[keystone_authtoken]\nauth_url = http://ks/v3\ntoken_cache_time = -2\n", "token_cache_time: must be at least -1"},
+		{"[keystone_authtoken]\nauth_url = http://ks/v3\nusernme = x\n", `[keystone_authtoken] usernme: unknown option; did you mean "username"?`},
+	}
+	for _, tc := range errs {
+		_, err := Parse("m.conf", []byte(tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.text, err, tc.want)
+		}
 	}
 }

@@ -234,6 +234,7 @@ var sectionDefs = []sectionDef{
 		}},
 		choiceOpt("auth_strategy", func(c *Config) *string { return &c.API.AuthStrategy }, "token", "noauth"),
 		pathOpt("token_file", func(c *Config) *string { return &c.API.TokenFile }),
+		boolOpt("accept_token_file", func(c *Config) *bool { return &c.API.AcceptTokenFile }),
 		{"max_body_bytes", func(c *Config, v setting) error {
 			n, err := parseInt(v.s(), 1)
 			c.API.MaxBodyBytes = int64(n)
@@ -265,6 +266,48 @@ var sectionDefs = []sectionDef{
 		boolOpt("required", func(c *Config) *bool { return &c.Fencing.Required }),
 		durationOpt("timeout", time.Second, func(c *Config) *time.Duration { return &c.Fencing.Timeout }),
 		pathOpt("agent_dir", func(c *Config) *string { return &c.Fencing.AgentDir }),
+	}},
+	{name: KeystoneSection, lenient: true, foreign: keystoneForeign, opts: []option{
+		urlOpt("www_authenticate_uri", func(c *Config) *string { return &c.Keystone.WWWAuthenticateURI }),
+		// auth_uri is the deprecated name of www_authenticate_uri, which wins
+		// (it is read first).
+		{"auth_uri", func(c *Config, v setting) error {
+			if v.s() == "" {
+				return nil
+			}
+			u, err := parseURL(v.s())
+			if err == nil && c.Keystone.WWWAuthenticateURI == "" {
+				c.Keystone.WWWAuthenticateURI = u
+			}
+			return err
+		}},
+		urlOpt("auth_url", func(c *Config) *string { return &c.Keystone.AuthURL }),
+		choiceOpt("auth_type", func(c *Config) *string { return &c.Keystone.AuthType }, "password", "v3password"),
+		stringOpt("username", func(c *Config) *string { return &c.Keystone.Username }),
+		stringOpt("password", func(c *Config) *string { return &c.Keystone.Password }),
+		stringOpt("project_name", func(c *Config) *string { return &c.Keystone.ProjectName }),
+		stringOpt("user_domain_name", func(c *Config) *string { return &c.Keystone.UserDomainName }),
+		stringOpt("user_domain_id", func(c *Config) *string { return &c.Keystone.UserDomainID }),
+		stringOpt("project_domain_name", func(c *Config) *string { return &c.Keystone.ProjectDomainName }),
+		stringOpt("project_domain_id", func(c *Config) *string { return &c.Keystone.ProjectDomainID }),
+		stringOpt("region_name", func(c *Config) *string { return &c.Keystone.RegionName }),
+		pathOpt("cafile", func(c *Config) *string { return &c.Keystone.CAFile }),
+		boolOpt("insecure", func(c *Config) *bool { return &c.Keystone.Insecure }),
+		{"token_cache_time", func(c *Config, v setting) error {
+			n, err := parseInt(v.s(), -1)
+			c.Keystone.TokenCacheTime = time.Duration(n) * time.Second
+			return err
+		}},
+		secondsOpt("http_connect_timeout", 1, func(c *Config) *time.Duration { return &c.Keystone.HTTPConnectTimeout }),
+	}},
+	{name: "oslo_policy", lenient: true, foreign: policyForeign, opts: []option{
+		{"policy_file", func(c *Config, v setting) error {
+			if v.s() == "" {
+				return errors.New("must not be empty")
+			}
+			c.Policy.File = resolve(v.dir, v.s())
+			return nil
+		}},
 	}},
 	{name: "database", lenient: true, foreign: databaseForeign, opts: []option{
 		{"connection", func(c *Config, v setting) error {
@@ -344,6 +387,33 @@ var defaultForeign = []string{
 	"run_external_periodic_tasks", "config_file", "config_dir", "config_source",
 	"tcp_keepidle", "wsgi_default_pool_size", "max_header_line", "wsgi_keep_alive",
 	"client_socket_timeout", "wsgi_log_format",
+}
+
+// KeystoneSection is keystonemiddleware's section.
+const KeystoneSection = "keystone_authtoken"
+
+// keystoneForeign lists keystonemiddleware's and keystoneauth's options
+// that kaifuku does not use; the daemon names those a file sets at start.
+var keystoneForeign = []string{
+	"interface", "delay_auth_decision", "http_request_max_retries", "cache", "certfile", "keyfile",
+	"signing_dir", "memcached_servers", "memcache_security_strategy", "memcache_secret_key",
+	"memcache_pool_dead_retry", "memcache_pool_maxsize", "memcache_pool_socket_timeout",
+	"memcache_pool_unused_timeout", "memcache_pool_conn_get_timeout", "memcache_use_advanced_pool",
+	"memcache_tls_enabled", "memcache_tls_cafile", "memcache_tls_certfile", "memcache_tls_keyfile",
+	"memcache_tls_allowed_ciphers", "include_service_catalog", "enforce_token_bind",
+	"service_token_roles", "service_token_roles_required", "service_type", "auth_version",
+	"admin_user", "admin_password", "admin_tenant_name", "identity_uri", "auth_section",
+	"user_id", "project_id", "tenant_name", "tenant_id", "domain_id", "domain_name",
+	"trust_id", "system_scope", "default_domain_id", "default_domain_name", "token",
+	"endpoint", "timeout", "collect-timing", "split-loggers", "auth_host", "auth_port",
+	"auth_protocol", "auth_admin_prefix", "revocation_cache_time", "hash_algorithms",
+}
+
+// policyForeign lists oslo.policy's [oslo_policy] options kaifuku does not use.
+var policyForeign = []string{
+	"enforce_scope", "enforce_new_defaults", "policy_default_rule", "policy_dirs",
+	"remote_content_type", "remote_ssl_verify_server_crt", "remote_ssl_ca_crt_file",
+	"remote_ssl_client_crt_file", "remote_ssl_client_key_file", "remote_timeout",
 }
 
 // databaseForeign lists oslo.db's [database] options.

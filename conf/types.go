@@ -172,12 +172,18 @@ type SMTP struct {
 
 // API is [api].
 type API struct {
-	Listen       string        // default 127.0.0.1:15868
-	AuthStrategy string        // token (default) | noauth
-	TokenFile    string        // default <state_dir>/tokens
-	MaxBodyBytes int64         // default 1 MiB
-	WorkerCount  int           // notification workers, default 4
-	GracePeriod  time.Duration // SIGTERM grace, default 30 s
+	Listen string // default 127.0.0.1:15868
+	// AuthStrategy is token, noauth or keystone: [api] auth_strategy
+	// (token or noauth) when set, else Masakari's [DEFAULT] auth_strategy,
+	// else keystone when [keystone_authtoken] is in the files and token
+	// when it is not.
+	AuthStrategy string
+	TokenFile    string // default <state_dir>/tokens
+	// AcceptTokenFile also accepts the tokens of TokenFile with keystone.
+	AcceptTokenFile bool
+	MaxBodyBytes    int64         // default 1 MiB
+	WorkerCount     int           // notification workers, default 4
+	GracePeriod     time.Duration // SIGTERM grace, default 30 s
 }
 
 // Compute is [compute].
@@ -203,6 +209,39 @@ type Nova struct {
 	Endpoint          string        // compute endpoint override (with Token)
 }
 
+// Keystone is [keystone_authtoken], with keystonemiddleware's option names.
+type Keystone struct {
+	WWWAuthenticateURI string // www_authenticate_uri (or auth_uri); default auth_url
+	AuthURL            string // identity v3 endpoint, e.g. http://keystone:5000/v3
+	AuthType           string // password (the only one)
+	Username           string
+	Password           string // secret
+	ProjectName        string
+	UserDomainName     string // default "Default" unless user_domain_id is set
+	UserDomainID       string
+	ProjectDomainName  string // default "Default" unless project_domain_id is set
+	ProjectDomainID    string
+	RegionName         string // only reported: tokens are validated at auth_url
+	CAFile             string
+	Insecure           bool
+	// TokenCacheTime is token_cache_time: how long a valid token is trusted
+	// without asking Keystone again (default 300 s); negative disables it.
+	TokenCacheTime time.Duration
+	// HTTPConnectTimeout bounds one request to Keystone (default 10 s).
+	HTTPConnectTimeout time.Duration
+	// Unused lists the options of the section that kaifuku does not use
+	// (memcached_servers, ...), in file order, for the start-up log.
+	Unused []string
+}
+
+// Policy is [oslo_policy].
+type Policy struct {
+	// File is policy_file: Masakari's rules overridden by this file
+	// (oslo.policy YAML or JSON) when it exists. Default policy.yaml beside
+	// the first configuration file.
+	File string
+}
+
 // Database is [database].
 type Database struct {
 	Connection   string        // default sqlite:///<state_dir>/kaifuku.db
@@ -224,6 +263,8 @@ type Config struct {
 	API             API
 	Compute         Compute
 	Nova            Nova
+	Keystone        Keystone
+	Policy          Policy
 	Database        Database
 	Fencing         Fencing
 

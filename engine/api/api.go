@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/jsontree"
+	"github.com/kaifuku-ha/kaifuku/engine/policy"
 )
 
 // Microversions served.
@@ -52,11 +52,19 @@ type ComputeChecker func(ctx context.Context, name string) (bool, error)
 
 // Settings are the API options that a reload may change.
 type Settings struct {
-	// AuthStrategy is "token" or "noauth".
+	// AuthStrategy is "token", "keystone" or "noauth". With keystone a
+	// refused or unverifiable token gets keystonemiddleware's answers (its
+	// 401 with WWW-Authenticate, its 503), otherwise Masakari faults.
 	AuthStrategy string
+	// Auth checks tokens; when nil, Tokens does.
+	Auth Authenticator
 	// Tokens maps each accepted X-Auth-Token to its role ("admin" may do
 	// everything; other roles are denied by Masakari's admin_api policy).
 	Tokens map[string]string
+	// WWWAuthenticate is the Keystone URI of keystone's 401s.
+	WWWAuthenticate string
+	// Policy decides each call; nil is Masakari's default policy.
+	Policy *policy.Policy
 	// DuplicateWindow is duplicate_notification_detection_interval.
 	DuplicateWindow time.Duration
 	// MaxBodyBytes bounds request bodies (413 above).
@@ -101,6 +109,12 @@ func (s *Server) SetSettings(st Settings) {
 	}
 	if st.MaxBodyBytes <= 0 {
 		st.MaxBodyBytes = 1 << 20
+	}
+	if st.Auth == nil {
+		st.Auth = StaticTokens(st.Tokens)
+	}
+	if st.Policy == nil {
+		st.Policy = policy.Default()
 	}
 	s.settings.Store(&st)
 }
@@ -312,21 +326,30 @@ func (s *Server) writeFault(w http.ResponseWriter, version string, f *fault) {
 // policy, body limit, the handler, and the response.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rule string, h handler) {
 	w.Header().Set("X-OpenStack-Request-Id", "req-"+uuid.NewString())
+	st := s.settings.Load()
+	// keystonemiddleware runs before Masakari reads the microversion.
+	var creds policy.Credentials
+	authed := false
+	if st.AuthStrategy == "keystone" {
+		var ok bool
+		if creds, ok = s.authenticate(w, r, st, MinVersion); !ok {
+			return
+		}
+		authed = true
+	}
 	minor, ver, f := parseVersion(r.Header.Get("OpenStack-API-Version"))
 	if f != nil {
 		s.writeFault(w, ver, f)
 		return
 	}
-	st := s.settings.Load()
 	if st.AuthStrategy != "noauth" {
-		token := r.Header.Get("X-Auth-Token")
-		role, ok := lookupToken(st.Tokens, token)
-		if !ok {
-			s.writeFault(w, ver, errorf(401, "The request you have made requires authentication."))
-			return
+		if !authed {
+			var ok bool
+			if creds, ok = s.authenticate(w, r, st, ver); !ok {
+				return
+			}
 		}
-		if role != "admin" && rule != "" {
-			s.writeFault(w, ver, errorf(403, "Policy doesn't allow %s to be performed.", rule))
+		if !s.authorize(w, st, ver, rule, creds) {
 			return
 		}
 	}
@@ -346,20 +369,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rule string, h
 	}
 	setVersionHeaders(w, "masakari "+ver)
 	writeJSON(w, code, body)
-}
-
-// lookupToken compares token with every configured one in constant time.
-func lookupToken(tokens map[string]string, token string) (string, bool) {
-	if token == "" {
-		return "", false
-	}
-	role, found := "", false
-	for t, r := range tokens {
-		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
-			role, found = r, true
-		}
-	}
-	return role, found
 }
 
 // body reads and decodes the request body (400 "Malformed request body").
@@ -385,13 +394,8 @@ func (s *Server) Protect(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := s.settings.Load()
 		if st.AuthStrategy != "noauth" {
-			role, ok := lookupToken(st.Tokens, r.Header.Get("X-Auth-Token"))
-			if !ok {
-				s.writeFault(w, MinVersion, errorf(401, "The request you have made requires authentication."))
-				return
-			}
-			if role != "admin" {
-				s.writeFault(w, MinVersion, errorf(403, "Policy doesn't allow kaifuku:debug to be performed."))
+			creds, ok := s.authenticate(w, r, st, MinVersion)
+			if !ok || !s.authorize(w, st, MinVersion, "kaifuku:debug", creds) {
 				return
 			}
 		}

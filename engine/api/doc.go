@@ -47,9 +47,10 @@
 //
 // # Where the API differs from Masakari
 //
-//   - Authentication: no Keystone. A static token file (`[api] auth_strategy = token`) replaces
-//     keystonemiddleware; roles other than `admin` are refused as Masakari's default policy refuses non-admins.
-//     Keystone-issued tokens are not validated.
+//   - Authentication: with `auth_strategy = keystone` tokens are validated with Keystone as keystonemiddleware
+//     does (its 401 with `WWW-Authenticate`, its 503 when Keystone cannot be reached); with `token` a static token
+//     file replaces it. Either way every call goes through Masakari's policy (default `rule:admin_api`, overridable
+//     by a policy file), answering Masakari's 403.
 //   - Responses follow Masakari 14.0.2 (microversion 1.2): notifications have no `failover_segment_uuid` or
 //     `message` field (HEAD adds them); kaifuku stores both, and the message of an ignored or failed
 //     notification is in the log. There is no vmoves API.

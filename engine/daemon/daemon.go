@@ -78,6 +78,7 @@ type Daemon struct {
 	api     *api.Server
 	metrics *metrics.Metrics
 	ln      net.Listener
+	ks      *keystoneAuth // nil unless auth_strategy is keystone
 
 	mu  sync.Mutex // serialises Reload and guards cfg
 	cfg *conf.Config
@@ -101,17 +102,20 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 	createdToken := false
 	if cfg.API.AuthStrategy == "noauth" {
 		log.Warn("[api] auth_strategy = noauth: the API accepts every request without a token; use it only for tests")
-	} else {
+	} else if usesTokenFile(cfg) {
 		var err error
 		if createdToken, err = ensureTokenFile(cfg.API.TokenFile); err != nil {
 			return nil, configError(err)
 		}
 	}
-	settings, err := apiSettings(cfg)
+	settings, ks, err := apiSettings(cfg, nil, log)
 	if err != nil {
 		return nil, configError(err)
 	}
-	d := &Daemon{deps: deps, log: log, cfg: cfg, metrics: metrics.New()}
+	for _, l := range describeAuth(cfg, settings) {
+		log.Info(l)
+	}
+	d := &Daemon{deps: deps, log: log, cfg: cfg, metrics: metrics.New(), ks: ks}
 	if d.db, err = db.Open(ctx, cfg.Database.Connection); err != nil {
 		return nil, configError(fmt.Errorf("[database] connection: %w", err))
 	}
@@ -283,7 +287,7 @@ func (d *Daemon) reload() error {
 	if err != nil {
 		return err
 	}
-	settings, err := apiSettings(cfg)
+	settings, ks, err := apiSettings(cfg, d.ks, d.log)
 	if err != nil {
 		return err
 	}
@@ -298,6 +302,10 @@ func (d *Daemon) reload() error {
 	}
 	d.svc.SetEngine(eng)
 	d.api.SetSettings(settings)
+	d.ks = ks
+	for _, l := range describeAuth(cfg, settings) {
+		d.log.Info(l)
+	}
 	d.cfg = cfg
 	return nil
 }

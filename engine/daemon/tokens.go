@@ -12,21 +12,11 @@ import (
 	"strings"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
-	"github.com/kaifuku-ha/kaifuku/engine/api"
 )
 
-func apiSettings(cfg *conf.Config) (api.Settings, error) {
-	s := api.Settings{AuthStrategy: cfg.API.AuthStrategy, DuplicateWindow: cfg.Engine.DuplicateNotificationDetectionInterval,
-		MaxBodyBytes: cfg.API.MaxBodyBytes}
-	if cfg.API.AuthStrategy == "noauth" {
-		return s, nil
-	}
-	tokens, err := readTokens(cfg.API.TokenFile)
-	if err != nil {
-		return s, err
-	}
-	s.Tokens = tokens
-	return s, nil
+// usesTokenFile tells whether cfg reads [api] token_file.
+func usesTokenFile(cfg *conf.Config) bool {
+	return cfg.API.AuthStrategy == "token" || (cfg.API.AuthStrategy == "keystone" && cfg.API.AcceptTokenFile)
 }
 
 // readTokens reads [api] token_file: one token per line, optionally
