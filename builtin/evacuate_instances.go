@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -174,45 +173,29 @@ func (t *EvacuateInstances) prepareReservedHost(ctx context.Context, env *engine
 func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, nova compute.Cloud, host, rh string, ids []string) ([]error, error) {
 	log := envLog(env)
 	errs := make([]error, len(ids))
-	slots := make(chan struct{}, t.opt.threads)
-	var wg sync.WaitGroup
+	// A clock.Group, so that on a dry run's discrete-event clock the
+	// evacuations overlap in virtual time as they do on the wall clock.
+	g := clock.NewGroup(envClock(env), t.opt.threads)
 	for i, id := range ids {
 		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
-		if err := acquire(ctx, envClock(env), slots); err != nil {
+		err := g.Go(ctx, func() {
+			errs[i] = t.evacuateOne(ctx, env, nova, id, host, rh)
+			if errs[i] != nil {
+				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
+			}
+		})
+		if err != nil {
 			for j := i; j < len(ids); j++ {
 				errs[j] = err
 			}
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			errs[i] = t.evacuateOne(ctx, env, nova, id, host, rh)
-			if errs[i] != nil {
-				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
-			}
-		}()
 	}
-	wg.Wait()
+	g.Wait()
 	if err := interrupted(ctx, envClock(env)); err != nil {
 		return nil, fmt.Errorf("evacuate instances from host %q: %w", host, err)
 	}
 	return errs, nil
-}
-
-// acquire takes a worker slot, or fails once the task is interrupted.
-func acquire(ctx context.Context, clk clock.Clock, slots chan struct{}) error {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if err := interrupted(ctx, clk); err != nil {
-		<-slots
-		return err
-	}
-	return nil
 }
 
 // interrupted reports whether the task's context ended or its deadline on the

@@ -35,7 +35,7 @@ configuration or input.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCheckCmd(), newFlowsCmd(), newRunCmd(), newTestCmd(), newServeCmd(), newSimcloudCmd())
+	root.AddCommand(newCheckCmd(), newFlowsCmd(), newRunCmd(), newTestCmd(), newServeCmd(), newSimcloudCmd(), newBenchCmd())
 	return root
 }
 
