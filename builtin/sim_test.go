@@ -44,7 +44,7 @@ func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, st
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	res := (&engine.Runner{Clock: clk, Log: log}).Run(context.Background(), engine.Request{
-		NotificationUUID: notificationUUID, Flow: flow, Locks: engine.NewLocalLocker(),
+		NotificationUUID: notificationUUID, Flow: flow, Claims: engine.NewLocalClaims(),
 		Store: engine.Store{"host_name": "compute1", "notification_uuid": notificationUUID}})
 	if res.Status != engine.StatusFinished {
 		t.Fatalf("%s: %v", res.Status, res.Err)

@@ -140,7 +140,7 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	runner := &engine.Runner{Clock: clk, Log: log}
-	req := engine.Request{NotificationUUID: "00000000-0000-4000-8000-b0000000000b", Flow: flow, Locks: engine.NewLocalLocker(),
+	req := engine.Request{NotificationUUID: "00000000-0000-4000-8000-b0000000000b", Flow: flow, Claims: engine.NewLocalClaims(),
 		Store: engine.Store{engine.KeyHostName: failedHost, "notification_uuid": "00000000-0000-4000-8000-b0000000000b"}}
 
 	cpu0 := cpuTime()
