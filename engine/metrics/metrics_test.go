@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
