@@ -89,3 +89,42 @@ func TestFlowsShowsSources(t *testing.T) {
 		t.Fatalf("host_rh main: %+v", flows[1].Phases["main"])
 	}
 }
+
+// check refuses the settings a shipped script does not declare or cannot
+// parse, each at its file and line, with the closest declared name; every
+// problem is reported in one run.
+func TestCheckRefusesBadTaskSettings(t *testing.T) {
+	scripts, err := filepath.Abs("../../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConf(t, `[DEFAULT]
+scripts_dir = `+scripts+`
+
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook', 'send_alert_mail']
+
+[notify_webhook]
+urll = https://hooks.example.com/kaifuku
+retries = three
+`)
+	_, _, err = execute(t, "check", "--config-file", p)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err %v, want exit 1", err)
+	}
+	for _, want := range []string{
+		`masakari.conf:8: [notify_webhook] urll: unknown setting, did you mean "url"? (scripts/notify_webhook.lua declares auth_header, channel, fail_on_error, retries, retry_delay, timeout, token, url, username)`,
+		`masakari.conf:9: [notify_webhook] retries = "three" is not an integer`,
+		`masakari.conf:7: [notify_webhook] url is required: the webhook URL; its host must be listed in [lua] http_allowed_hosts`,
+		// No [send_alert_mail] section: the task's place in the flow.
+		`masakari.conf:5:148: [send_alert_mail] to is required: the operators' addresses, comma separated`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks\n%s\ngot\n%s", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "urll"); n != 1 {
+		t.Errorf("the unknown key is reported %d times:\n%s", n, err)
+	}
+}
