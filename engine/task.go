@@ -108,11 +108,11 @@ type Spec struct {
 
 // Setting is one key a task reads from its settings section.
 type Setting struct {
-	Name     string
-	Type     string // string, integer, number, boolean or list
-	Required bool
-	Default  string // as it would be written in the section; "" for none
-	Doc      string // one line
+	Name     string `json:"name"`
+	Type     string `json:"type"` // string, integer, number, boolean or list
+	Required bool   `json:"required,omitempty"`
+	Default  string `json:"default,omitempty"` // as it would be written in the section; "" for none
+	Doc      string `json:"doc"`               // one line
 }
 
 // AtomName returns the name shown in recovery_workflow_details.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
 func execute(t *testing.T, args ...string) (string, string, error) {
@@ -126,5 +128,53 @@ retries = three
 	}
 	if n := strings.Count(err.Error(), "urll"); n != 1 {
 		t.Errorf("the unknown key is reported %d times:\n%s", n, err)
+	}
+}
+
+// flows shows the settings a Lua task declares.
+func TestFlowsShowsDeclaredSettings(t *testing.T) {
+	scripts, err := filepath.Abs("../../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConf(t, `[DEFAULT]
+scripts_dir = `+scripts+`
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook']
+[notify_webhook]
+url = https://hooks.example.com/kaifuku
+`)
+	out, _, err := execute(t, "flows", "--config-file", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"setting  [notify_webhook] url (string, required): the webhook URL; its host must be listed in [lua] http_allowed_hosts",
+		"setting  [notify_webhook] retries (integer, default 2): further attempts after a network error or a 5xx",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("flows output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = execute(t, "flows", "--config-file", p, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []flowJSON
+	if err := json.Unmarshal([]byte(out), &flows); err != nil {
+		t.Fatal(err)
+	}
+	post := flows[2].Phases["post"]
+	if len(post) != 2 || post[1].Name != "notify_webhook" {
+		t.Fatalf("instance post: %+v", post)
+	}
+	found := false
+	for _, st := range post[1].Settings {
+		if st == (engine.Setting{Name: "retries", Type: "integer", Default: "2", Doc: "further attempts after a network error or a 5xx"}) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("flows --json lacks the retries setting: %+v", post[1].Settings)
 	}
 }
