@@ -195,7 +195,7 @@ func Build(reg *Registry, cfg *conf.Config, kind conf.FlowKind) (*Flow, error) {
 			ft := &f.Phases[p][i]
 			t, err := ft.Spec.New(cfg.TaskSection(ft.Spec.Name))
 			if err != nil {
-				errs = append(errs, &conf.Error{Pos: ft.Ref.Pos, Section: ft.Spec.Name, Err: fmt.Errorf("task %q: %w", ft.Spec.Name, err)})
+				errs = append(errs, placeFactoryError(ft, err))
 				continue
 			}
 			ft.Task = t
@@ -205,6 +205,30 @@ func Build(reg *Registry, cfg *conf.Config, kind conf.FlowKind) (*Flow, error) {
 		return nil, errors.Join(errs...)
 	}
 	return f, nil
+}
+
+// placeFactoryError places a task's refusal of its settings: a problem that
+// already names its place in the files (a bad key) stays as it is; others,
+// a required key of a section that does not exist, say, are placed at the
+// task's name in the flow.
+func placeFactoryError(ft *FlowTask, err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, placeFactoryError(ft, e))
+		}
+		return errors.Join(out...)
+	}
+	var ce *conf.Error
+	if errors.As(err, &ce) {
+		if !ce.Pos.IsZero() {
+			return err
+		}
+		placed := *ce
+		placed.Pos = ft.Ref.Pos
+		return &placed
+	}
+	return &conf.Error{Pos: ft.Ref.Pos, Section: ft.Spec.Name, Err: fmt.Errorf("task %q: %w", ft.Spec.Name, err)}
 }
 
 // BuildAll builds the four flows, collecting every problem.

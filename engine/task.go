@@ -94,8 +94,20 @@ type Spec struct {
 	NoProgress bool
 	// Timeout bounds one execution; 0 means the runner's default.
 	Timeout time.Duration
+	// Settings are the keys of the task's settings section it declares, in
+	// name order; nil when it declares none (its section is not checked).
+	Settings []Setting
 	// New builds an instance for one flow from the task's settings section.
 	New Factory
+}
+
+// Setting is one key a task reads from its settings section.
+type Setting struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"` // string, integer, number, boolean or list
+	Required bool   `json:"required,omitempty"`
+	Default  string `json:"default,omitempty"` // as it would be written in the section; "" for none
+	Doc      string `json:"doc"`               // one line
 }
 
 // AtomName returns the name shown in recovery_workflow_details.

@@ -21,6 +21,17 @@ return {
   requires = {"notification_uuid"},
   optional = {"host_name", "instance_uuid", "process_name", "instance_list", "reserved_host"},
   timeout = 60,
+  settings = {
+    url = {type = "string", required = true, doc = "the webhook URL; its host must be listed in [lua] http_allowed_hosts"},
+    channel = {type = "string", doc = "Slack channel override"},
+    username = {type = "string", doc = "Slack user name override"},
+    token = {type = "string", doc = "sent in the header named by auth_header"},
+    auth_header = {type = "string", default = "X-Auth-Token", doc = "the header that carries token"},
+    timeout = {type = "number", default = 10, doc = "seconds per request"},
+    retries = {type = "integer", default = 2, doc = "further attempts after a network error or a 5xx"},
+    retry_delay = {type = "number", default = 5, doc = "seconds before the first retry, doubled after"},
+    fail_on_error = {type = "boolean", default = false, doc = "fail the task when the webhook cannot be reached"},
+  },
 
   execute = function(store)
     local url = config.required("url")

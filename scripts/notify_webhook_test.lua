@@ -86,7 +86,7 @@ describe("notify_webhook", function()
       opts.config = {}
       local r = harness.run_task("notify_webhook", opts)
       assert.falsy(r.ok)
-      assert.matches("config: [notify_webhook] url is required", r.error)
+      assert.matches("[notify_webhook] url is required: the webhook URL", r.error)
       assert.equals(0, #r.http_requests)
     end)
 

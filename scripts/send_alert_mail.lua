@@ -69,6 +69,14 @@ return {
   requires = {"notification_uuid"},
   optional = {"host_name", "instance_uuid", "process_name", "instance_list", "reserved_host"},
   timeout = 60,
+  settings = {
+    to = {type = "list", required = true, doc = "the operators' addresses, comma separated"},
+    cc = {type = "list", doc = "more addresses, comma separated"},
+    subject_prefix = {type = "string", default = "[kaifuku]", doc = "the start of every subject"},
+    notify_owners = {type = "boolean", default = false, doc = "also mail each affected instance's owner, read from its metadata"},
+    owner_metadata_key = {type = "string", default = "owner_email", doc = "the metadata key holding an owner's address"},
+    fail_on_error = {type = "boolean", default = false, doc = "fail the task (and so the recovery) when mail cannot be sent"},
+  },
 
   execute = function(store)
     local to = config.list("to")

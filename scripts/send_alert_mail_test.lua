@@ -113,7 +113,7 @@ describe("send_alert_mail", function()
       opts.config = {}
       local r = harness.run_task("send_alert_mail", opts)
       assert.falsy(r.ok)
-      assert.equals("scripts/send_alert_mail.lua: config: [send_alert_mail] to is required: the operators' addresses, comma separated", r.error)
+      assert.equals("[send_alert_mail] to is required: the operators' addresses, comma separated", r.error)
       assert.equals(0, #r.mails)
     end)
 

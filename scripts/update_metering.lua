@@ -30,6 +30,15 @@ return {
   optional = {"host_name", "instance_uuid", "instance_list"},
   provides = {"metering_records"},
   timeout = 120,
+  settings = {
+    url = {type = "string", required = true, doc = "the metering API endpoint; its host must be listed in [lua] http_allowed_hosts"},
+    token = {type = "string", doc = "sent in the header named by auth_header"},
+    auth_header = {type = "string", default = "X-Auth-Token", doc = "the header that carries token"},
+    timeout = {type = "number", default = 10, doc = "seconds per request"},
+    retries = {type = "integer", default = 3, doc = "further attempts after a network error or a 5xx"},
+    retry_delay = {type = "number", default = 5, doc = "seconds before the first retry, doubled after"},
+    fail_on_error = {type = "boolean", default = true, doc = "fail the task (the notification ends in error) when the API cannot be updated"},
+  },
 
   execute = function(store)
     local url = config.required("url")

@@ -94,7 +94,7 @@ describe("update_metering", function()
       opts.config = {}
       local r = harness.run_task("update_metering", opts)
       assert.falsy(r.ok)
-      assert.matches("config: [update_metering] url is required; set it in the [update_metering] section", r.error)
+      assert.matches("[update_metering] url is required: the metering API endpoint", r.error)
       assert.equals(0, #r.http_requests)
     end)
 

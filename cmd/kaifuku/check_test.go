@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
 func execute(t *testing.T, args ...string) (string, string, error) {
@@ -87,5 +89,92 @@ func TestFlowsShowsSources(t *testing.T) {
 	}
 	if flows[1].Phases["main"][1].Name != "evacuate_instances_task" {
 		t.Fatalf("host_rh main: %+v", flows[1].Phases["main"])
+	}
+}
+
+// check refuses the settings a shipped script does not declare or cannot
+// parse, each at its file and line, with the closest declared name; every
+// problem is reported in one run.
+func TestCheckRefusesBadTaskSettings(t *testing.T) {
+	scripts, err := filepath.Abs("../../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConf(t, `[DEFAULT]
+scripts_dir = `+scripts+`
+
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook', 'send_alert_mail']
+
+[notify_webhook]
+urll = https://hooks.example.com/kaifuku
+retries = three
+`)
+	_, _, err = execute(t, "check", "--config-file", p)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err %v, want exit 1", err)
+	}
+	for _, want := range []string{
+		`masakari.conf:8: [notify_webhook] urll: unknown setting, did you mean "url"? (scripts/notify_webhook.lua declares auth_header, channel, fail_on_error, retries, retry_delay, timeout, token, url, username)`,
+		`masakari.conf:9: [notify_webhook] retries = "three" is not an integer`,
+		`masakari.conf:7: [notify_webhook] url is required: the webhook URL; its host must be listed in [lua] http_allowed_hosts`,
+		// No [send_alert_mail] section: the task's place in the flow.
+		`masakari.conf:5:148: [send_alert_mail] to is required: the operators' addresses, comma separated`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks\n%s\ngot\n%s", want, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "urll"); n != 1 {
+		t.Errorf("the unknown key is reported %d times:\n%s", n, err)
+	}
+}
+
+// flows shows the settings a Lua task declares.
+func TestFlowsShowsDeclaredSettings(t *testing.T) {
+	scripts, err := filepath.Abs("../../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConf(t, `[DEFAULT]
+scripts_dir = `+scripts+`
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook']
+[notify_webhook]
+url = https://hooks.example.com/kaifuku
+`)
+	out, _, err := execute(t, "flows", "--config-file", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"setting  [notify_webhook] url (string, required): the webhook URL; its host must be listed in [lua] http_allowed_hosts",
+		"setting  [notify_webhook] retries (integer, default 2): further attempts after a network error or a 5xx",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("flows output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, err = execute(t, "flows", "--config-file", p, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows []flowJSON
+	if err := json.Unmarshal([]byte(out), &flows); err != nil {
+		t.Fatal(err)
+	}
+	post := flows[2].Phases["post"]
+	if len(post) != 2 || post[1].Name != "notify_webhook" {
+		t.Fatalf("instance post: %+v", post)
+	}
+	found := false
+	for _, st := range post[1].Settings {
+		if st == (engine.Setting{Name: "retries", Type: "integer", Default: "2", Doc: "further attempts after a network error or a 5xx"}) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("flows --json lacks the retries setting: %+v", post[1].Settings)
 	}
 }

@@ -20,11 +20,12 @@ type flowJSON struct {
 }
 
 type taskJS struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Source   string   `json:"source,omitempty"`
-	Requires []keyJS  `json:"requires"`
-	Provides []string `json:"provides"`
+	Name     string           `json:"name"`
+	Kind     string           `json:"kind"`
+	Source   string           `json:"source,omitempty"`
+	Requires []keyJS          `json:"requires"`
+	Provides []string         `json:"provides"`
+	Settings []engine.Setting `json:"settings,omitempty"`
 }
 
 type keyJS struct {
@@ -112,6 +113,9 @@ func printFlows(w io.Writer, s *setup) {
 				for _, p := range t.Spec.Provides {
 					fmt.Fprintf(w, "      provides %s\n", p)
 				}
+				for _, st := range t.Spec.Settings {
+					fmt.Fprintf(w, "      setting  [%s] %s\n", t.Spec.Name, describeSetting(st))
+				}
 			}
 		}
 	}
@@ -125,7 +129,8 @@ func printFlowsJSON(w io.Writer, s *setup) error {
 		for _, p := range conf.Phases {
 			tasks := []taskJS{}
 			for _, t := range f.Phases[p] {
-				tj := taskJS{Name: t.Spec.Name, Kind: t.Spec.Kind, Source: t.Spec.Source, Requires: []keyJS{}, Provides: append([]string{}, t.Spec.Provides...)}
+				tj := taskJS{Name: t.Spec.Name, Kind: t.Spec.Kind, Source: t.Spec.Source, Requires: []keyJS{}, Provides: append([]string{}, t.Spec.Provides...),
+					Settings: t.Spec.Settings}
 				for _, src := range f.Sources(t) {
 					tj.Requires = append(tj.Requires, keyJS{Key: src.Key, From: src.From, Optional: src.Optional})
 				}
@@ -138,4 +143,17 @@ func printFlowsJSON(w io.Writer, s *setup) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// describeSetting is one declared setting as flows prints it:
+// "retries (integer, default 2): further attempts after an error".
+func describeSetting(s engine.Setting) string {
+	what := s.Type
+	switch {
+	case s.Required:
+		what += ", required"
+	case s.Default != "":
+		what += ", default " + s.Default
+	}
+	return fmt.Sprintf("%s (%s): %s", s.Name, what, s.Doc)
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kaifuku-ha/kaifuku/engine/buildinfo"
 )
 
 // exitError carries a process exit code out of a subcommand.
@@ -34,8 +36,10 @@ Exit codes: 0 success; 1 a check, test or recovery failed; 2 bad usage,
 configuration or input.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Read().String(),
 	}
-	root.AddCommand(newCheckCmd(), newFlowsCmd(), newRunCmd(), newTestCmd(), newServeCmd(), newSimcloudCmd(), newBenchCmd())
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.AddCommand(newCheckCmd(), newFlowsCmd(), newRunCmd(), newTestCmd(), newServeCmd(), newSimcloudCmd(), newBenchCmd(), newVersionCmd())
 	return root
 }
 

@@ -34,8 +34,10 @@
 //     (`2026-11-25 21:44:12.923165`), and the taskflow state (`RUNNING`, `SUCCESS`, `REVERTED`, ...). It is read
 //     from the stored progress, so it is live while the flow runs and survives restarts.
 //
-// Besides the API, on the same address: `GET /healthz` (JSON: status, stored and running notifications;
-// 503 when the database fails), `GET /metrics` (Prometheus), and for operators with an admin token
+// Besides the API, on the same address: `GET /healthz` (JSON: status, stored and running notifications,
+// and `last_reload`: how the last configuration load ended, `ok` or `failed` with its error, when, and when
+// the last successful one was; 503 when the database fails, but 200 and `ok` after a refused reload, as the
+// engine goes on serving), `GET /metrics` (Prometheus), and for operators with an admin token
 // `GET /debug/cloud` (the cloud as the engine sees it: nova-compute services, servers per host and, for the
 // simulated cloud, its call counters) and `GET /debug/pprof/profile|heap`. With the simulated cloud
 // (`[compute] driver = simulated`), an admin token may also make a host fail and come back, as in the

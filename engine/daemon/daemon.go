@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -82,6 +83,9 @@ type Daemon struct {
 
 	mu  sync.Mutex // serialises Reload and guards cfg
 	cfg *conf.Config
+	// loaded is the outcome of the last configuration load, the start's or
+	// a reload's, for /healthz (read without waiting for a reload).
+	loaded atomic.Pointer[loadOutcome]
 
 	closeOnce sync.Once
 }
@@ -148,6 +152,7 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 		return configError(err)
 	}
 	d.log.Infof("compute: %s", d.cloud.Describe)
+	d.cloud.Compute = d.metrics.Compute(d.cloud.Compute)
 
 	d.svc = service.New(d.db, d.log)
 	d.svc.Observer = d.metrics
@@ -161,6 +166,7 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 		return err
 	}
 	d.routes()
+	d.recordLoad(nil)
 	if d.ln, err = net.Listen("tcp", cfg.API.Listen); err != nil {
 		return configError(fmt.Errorf("[api] listen: %w", err))
 	}
@@ -173,6 +179,7 @@ func (d *Daemon) routes() {
 	d.api.Observe = d.metrics.Request
 	d.api.Extra["/healthz"] = http.HandlerFunc(d.healthz)
 	d.api.Extra["/metrics"] = d.metrics.Handler()
+	d.metrics.CountStored(d.db.NotificationCounts)
 	d.api.Extra["/debug/cloud"] = d.api.Protect(http.HandlerFunc(d.debugCloud))
 	if d.cloud.Simulated != nil {
 		d.api.Extra["/debug/cloud/hosts/"] = d.api.Protect(simHostControl(d.cloud.Simulated))
@@ -270,12 +277,33 @@ func (d *Daemon) Reload() error {
 	defer d.mu.Unlock()
 	d.log.Info("SIGHUP: reloading the configuration and the scripts")
 	err := d.reload()
+	d.recordLoad(err)
 	if err != nil {
 		d.log.Errorf("reload failed; keeping the running configuration: %v", err)
 		return err
 	}
 	d.log.Info("configuration reloaded")
 	return nil
+}
+
+// loadOutcome is how a configuration load ended.
+type loadOutcome struct {
+	at          time.Time
+	err         error
+	lastSuccess time.Time
+}
+
+// recordLoad records the outcome of a load, for /healthz and the metrics.
+func (d *Daemon) recordLoad(err error) {
+	now := time.Now()
+	o := &loadOutcome{at: now, err: err, lastSuccess: now}
+	if err != nil {
+		if prev := d.loaded.Load(); prev != nil {
+			o.lastSuccess = prev.lastSuccess
+		}
+	}
+	d.loaded.Store(o)
+	d.metrics.Loaded(err == nil, now)
 }
 
 func (d *Daemon) reload() error {

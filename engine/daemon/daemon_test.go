@@ -384,8 +384,18 @@ func TestStartRecoverStop(t *testing.T) {
 			t.Errorf("compute1's service is %s, want disabled", s.Status)
 		}
 	}
-	if m := r.metrics(); !strings.Contains(m, `kaifuku_notifications_total{status="finished",type="COMPUTE_HOST"} 1`) {
-		t.Errorf("metrics lack the finished notification:\n%s", m)
+	m := r.metrics()
+	for _, want := range []string{
+		`kaifuku_notifications_total{status="finished",type="COMPUTE_HOST"} 1`,
+		`kaifuku_notifications{status="finished",type="COMPUTE_HOST"} 1`,
+		`kaifuku_notifications{status="error",type="COMPUTE_HOST"} 0`,
+		`kaifuku_nova_calls_total{operation="evacuate",outcome="success"} 2`,
+		`kaifuku_config_last_reload_successful 1`,
+		`kaifuku_build_info{`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, m)
+		}
 	}
 	if err := r.shutdown(); err != nil {
 		t.Fatalf("Run after the stop: %v", err)
@@ -482,6 +492,71 @@ func TestReload(t *testing.T) {
 	}
 	if !strings.Contains(r.log.String(), "reload: [compute] changed; it takes effect at the next start") {
 		t.Error("the log does not say [compute] changes at the next start")
+	}
+}
+
+type health struct {
+	Status     string `json:"status"`
+	LastReload struct {
+		Status      string `json:"status"`
+		Time        string `json:"time"`
+		Error       string `json:"error"`
+		LastSuccess string `json:"last_success"`
+	} `json:"last_reload"`
+}
+
+// A reload refused for a broken script shows on /healthz and in the
+// metrics, which an operator alerts on; the next good reload clears it.
+func TestRefusedReloadIsVisible(t *testing.T) {
+	e := newEnv(t, 20, "")
+	scripts := filepath.Join(e.dir, "scripts")
+	if err := os.MkdirAll(scripts, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start(t)
+	var h health
+	r.mustCall("GET", "/healthz", nil, 200, &h)
+	if h.Status != "ok" || h.LastReload.Status != "ok" || h.LastReload.Time == "" || h.LastReload.LastSuccess != h.LastReload.Time {
+		t.Fatalf("healthz after the start: %+v", h)
+	}
+	started := h.LastReload.LastSuccess
+	m := r.metrics()
+	if !strings.Contains(m, "kaifuku_config_last_reload_successful 1") || !strings.Contains(m, "kaifuku_config_last_reload_success_timestamp_seconds 1.") {
+		t.Fatalf("metrics after the start:\n%s", m)
+	}
+
+	if err := os.WriteFile(filepath.Join(scripts, "broken.lua"), []byte("return { execute = function(store) end\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the times have a second's resolution
+	reloadErr := r.d.Reload()
+	if reloadErr == nil || !strings.Contains(reloadErr.Error(), "broken.lua") {
+		t.Fatalf("reload of a broken script: %v", reloadErr)
+	}
+	h = health{}
+	r.mustCall("GET", "/healthz", nil, 200, &h)
+	if h.Status != "ok" || h.LastReload.Status != "failed" || h.LastReload.Error != reloadErr.Error() ||
+		h.LastReload.LastSuccess != started || h.LastReload.Time == started {
+		t.Errorf("healthz after a refused reload: %+v (started %s)", h, started)
+	}
+	m = r.metrics()
+	if !strings.Contains(m, "kaifuku_config_last_reload_successful 0") {
+		t.Errorf("metrics after a refused reload:\n%s", m)
+	}
+
+	if err := os.Remove(filepath.Join(scripts, "broken.lua")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.d.Reload(); err != nil {
+		t.Fatalf("reload once fixed: %v", err)
+	}
+	h = health{}
+	r.mustCall("GET", "/healthz", nil, 200, &h)
+	if h.LastReload.Status != "ok" || h.LastReload.Error != "" || h.LastReload.LastSuccess == started {
+		t.Errorf("healthz after a good reload: %+v", h)
+	}
+	if m := r.metrics(); !strings.Contains(m, "kaifuku_config_last_reload_successful 1") {
+		t.Errorf("metrics after a good reload:\n%s", m)
 	}
 }
 

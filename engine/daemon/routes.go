@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kaifuku-ha/kaifuku/engine/api"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
@@ -28,15 +29,31 @@ func computeChecker(c compute.Cloud) api.ComputeChecker {
 	}
 }
 
+// healthz says whether the engine serves (200 "ok" while it reaches the
+// database, 503 otherwise) and how the last configuration load ended. A
+// refused reload leaves the status "ok": the engine goes on serving with the
+// configuration it had, and a load balancer must not take it out.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	n, err := d.db.CountNotifications(r.Context())
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "error": "database: " + err.Error()})
+		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "error": "database: " + err.Error(), "last_reload": d.lastReload()})
 		return
 	}
-	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "notifications": n, "running": d.svc.Running()})
+	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "notifications": n, "running": d.svc.Running(), "last_reload": d.lastReload()})
+}
+
+// lastReload is the last configuration load as /healthz shows it: its
+// status ("ok" or "failed"), time and error, and the time of the last
+// successful one.
+func (d *Daemon) lastReload() map[string]any {
+	o := d.loaded.Load()
+	out := map[string]any{"status": "ok", "time": o.at.UTC().Format(time.RFC3339), "last_success": o.lastSuccess.UTC().Format(time.RFC3339)}
+	if o.err != nil {
+		out["status"], out["error"] = "failed", o.err.Error()
+	}
+	return out
 }
 
 // debugCloud shows the cloud as the engine sees it: nova-compute services

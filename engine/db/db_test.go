@@ -343,3 +343,29 @@ func TestEmptyDatabaseFileIsRefused(t *testing.T) {
 	}
 	d.Close()
 }
+
+func TestNotificationCounts(t *testing.T) { each(t, testNotificationCounts) }
+
+func testNotificationCounts(t *testing.T, d *DB) {
+	seed(t, d, 1)
+	ctx := context.Background()
+	if got, err := d.NotificationCounts(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty database: %v %v", got, err)
+	}
+	a, b := notify(t, d, "h0", 1), notify(t, d, "h0", 2)
+	notify(t, d, "h0", 3)
+	if _, err := d.SetStatus(ctx, a.UUID, "error", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SetStatus(ctx, b.UUID, "error", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.NotificationCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []NotificationCount{{Type: "VM", Status: "error", N: 2}, {Type: "VM", Status: "new", N: 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("NotificationCounts = %v, want %v", got, want)
+	}
+}

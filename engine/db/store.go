@@ -924,3 +924,21 @@ func (db *DB) CountNotifications(ctx context.Context) (int, error) {
 	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM notifications WHERE deleted = 0`).Scan(&n)
 	return n, err
 }
+
+// NotificationCount is how many stored notifications have one type and
+// status.
+type NotificationCount struct {
+	Type, Status string
+	N            int
+}
+
+// NotificationCounts counts the stored notifications by type and status, in
+// that order; pairs without a notification are absent.
+func (db *DB) NotificationCounts(ctx context.Context) ([]NotificationCount, error) {
+	return queryAll(ctx, db, `SELECT type, status, COUNT(*) FROM notifications WHERE deleted = 0 GROUP BY type, status ORDER BY type, status`, nil,
+		func(s scanner) (NotificationCount, error) {
+			var c NotificationCount
+			err := s.Scan(&c.Type, &c.Status, &c.N)
+			return c, err
+		})
+}

@@ -321,7 +321,10 @@ func (s *Suite) RunTask(ctx context.Context, name string, opts TaskOptions) (*Ta
 	if err != nil {
 		// A task that refuses its settings: the daemon would refuse the
 		// configuration; here it is the result a test checks.
-		res.Err = fmt.Errorf("[%s] %w", name, err)
+		res.Err = err
+		if ce := (*conf.Error)(nil); !errors.As(err, &ce) || ce.Section != name {
+			res.Err = fmt.Errorf("[%s] %w", name, err)
+		}
 		res.Status = engine.StatusError
 		res.Store = store
 		res.Provides = engine.Store{}

@@ -92,6 +92,18 @@ func (f *fixture) flowOf(kind conf.FlowKind, names ...string) *engine.Flow {
 	return fl
 }
 
+// build builds the named task from its settings section, as a flow does,
+// and returns its refusal.
+func (f *fixture) build(name string) error {
+	f.t.Helper()
+	spec, err := f.reg.Lookup(name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_, err = spec.New(f.cfg.TaskSection(name))
+	return err
+}
+
 // run runs the named tasks as the main phase of one instance flow.
 func (f *fixture) run(store engine.Store, names ...string) engine.Result {
 	f.t.Helper()

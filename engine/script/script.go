@@ -98,6 +98,7 @@ type decl struct {
 	requires, optional, provides []string
 	timeout                      time.Duration
 	hasRevert                    bool
+	settings                     []engine.Setting // nil: none declared
 }
 
 // set is everything one Load produced: the compiled scripts and modules, the
@@ -465,7 +466,14 @@ func (s *set) spec(sc *script) engine.Spec {
 		Optional: sc.decl.optional,
 		Provides: sc.decl.provides,
 		Timeout:  t,
+		Settings: sc.decl.settings,
 		New: func(settings conf.Section) (engine.Task, error) {
+			if sc.decl.settings != nil {
+				if err := checkSettings(sc.chunk, sc.decl.settings, settings); err != nil {
+					return nil, err
+				}
+				settings = withDefaults(sc.decl.settings, settings)
+			}
 			return &task{set: s, script: sc, settings: settings, timeout: t}, nil
 		},
 	}
@@ -487,7 +495,7 @@ func (s *set) declarations(sc *script) (decl, error) {
 	return readDecl(sc.chunk, tbl)
 }
 
-var declFields = []string{"requires", "optional", "provides", "execute", "revert", "timeout"}
+var declFields = []string{"requires", "optional", "provides", "execute", "revert", "timeout", "settings"}
 
 func readDecl(chunk string, tbl *lua.LTable) (decl, error) {
 	var d decl
@@ -540,6 +548,7 @@ func readDecl(chunk string, tbl *lua.LTable) (decl, error) {
 	d.requires = keys("requires")
 	d.optional = keys("optional")
 	d.provides = keys("provides")
+	d.settings = readSettings(tbl.RawGetString("settings"), &errs)
 	if _, ok := tbl.RawGetString("execute").(*lua.LFunction); !ok {
 		errs = append(errs, fmt.Sprintf("execute must be a function(store), not %s", tbl.RawGetString("execute").Type()))
 	}

@@ -87,11 +87,11 @@ func TestShippedNotifyWebhook(t *testing.T) {
 		t.Fatalf("headers %v", hook.heads[1])
 	}
 
-	// Misconfiguration and an unreachable webhook.
+	// Misconfiguration (refused as the flow is built, from the declared
+	// settings) and an unreachable webhook.
 	f = newFixture(t, Options{Dir: shippedDir, Config: shippedConfig(t, nil)}, nil)
-	if res := f.run(nil, "notify_webhook"); res.Err == nil ||
-		!strings.Contains(res.Err.Error(), "config: [notify_webhook] url is required") {
-		t.Fatalf("%v", res.Err)
+	if err := f.build("notify_webhook"); err == nil || !strings.Contains(err.Error(), "[notify_webhook] url is required") {
+		t.Fatalf("%v", err)
 	}
 	down := newPeer(t, 500)
 	cfg = shippedConfig(t, map[string]map[string]string{"notify_webhook": {"url": down.URL, "retries": "1", "retry_delay": "1"}}, hostOf(t, down.URL))
@@ -159,9 +159,9 @@ func TestShippedSendAlertMail(t *testing.T) {
 	if !strings.Contains(srv.mails[1], "To: alice@example.com") || strings.Contains(srv.mails[1], "app-2") {
 		t.Errorf("alice's mail:\n%s", srv.mails[1])
 	}
-	// Missing "to" is the script's clear error.
+	// Missing "to" is refused from the declared settings.
 	f = newFixture(t, Options{Dir: shippedDir, Config: shippedConfig(t, nil)}, nil)
-	if res := f.run(nil, "send_alert_mail"); res.Err == nil || !strings.Contains(res.Err.Error(), "[send_alert_mail] to is required") {
-		t.Fatalf("%v", res.Err)
+	if err := f.build("send_alert_mail"); err == nil || !strings.Contains(err.Error(), "[send_alert_mail] to is required") {
+		t.Fatalf("%v", err)
 	}
 }
