@@ -71,7 +71,9 @@ func TestRunaways(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", res.Err, c.want)
 			}
 			t.Logf("%v after %v", res.Err, took)
-			if took > 8*time.Second {
+			// A capped case is bounded by its own 30 s timeout: the error
+			// check above fails if it ran into it.
+			if !c.capped && took > 8*time.Second {
 				t.Errorf("took %v; the timeout is 1s", took)
 			}
 			if res.Status != engine.StatusError {
