@@ -56,10 +56,10 @@ and its fallback. The segment is the fixture's cloud: hosts with
 
 By default the run happens in virtual time: the simulated cloud's latencies,
 Nova's service_down_time and the tasks' polling pass instantly, and durations
-are virtual. Parallel evacuations share the virtual clock, so with several
-servers the order they finish in (and with it the scheduler's placements and
-the total duration) can differ slightly between runs, as it can on a real
-cloud. --real-time plays it on the wall clock.
+are virtual. The virtual clock advances only when every part of the run is
+waiting, so parallel evacuations overlap as they do on the wall clock, and
+the same notification and fixture give the same timeline on every run.
+--real-time plays it on the wall clock.
 
 Only the cloud is simulated. Lua tasks use their real modules: http posts to
 the hosts of [lua] http_allowed_hosts and smtp mails through [smtp], as in
@@ -150,7 +150,7 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 	}
 	var clk clock.Clock = clock.Real{}
 	if !o.realTime {
-		clk = clock.NewFake(time.Now().UTC().Truncate(time.Second))
+		clk = clock.NewSim(time.Now().UTC().Truncate(time.Second))
 	}
 	cloud, err := simulated.New(fixture, clk)
 	if err != nil {

@@ -160,3 +160,34 @@ func TestRunTimelineText(t *testing.T) {
 		}
 	}
 }
+
+// TestRunIsDeterministicInVirtualTime: parallel evacuations overlap in
+// virtual time and the same notification and fixture give the same
+// timeline, placements and duration on every run.
+func TestRunIsDeterministicInVirtualTime(t *testing.T) {
+	o := runOptions{notification: filepath.Join(examplesDir, "notifications", "host-failure.json"), cloud: filepath.Join(examplesDir, "cloud.json")}
+	var first []byte
+	for i := 0; i < 5; i++ {
+		rep, err := playJSON(t, o)
+		if err != nil || rep.Status != "finished" {
+			t.Fatalf("run %d: %s %v", i, rep.Status, err)
+		}
+		rep.NotificationUUID = ""
+		got, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = got
+			// The five evacuations of 1 s each run in parallel: played
+			// one after another they took over 5 s of virtual time.
+			if rep.DurationSeconds > 4 {
+				t.Fatalf("the evacuations did not overlap in virtual time: %.3fs", rep.DurationSeconds)
+			}
+			continue
+		}
+		if !bytes.Equal(got, first) {
+			t.Fatalf("run %d differs from the first:\n%s\n%s", i, got, first)
+		}
+	}
+}
