@@ -24,6 +24,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/dashboard"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/metrics"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
@@ -82,8 +83,9 @@ type Daemon struct {
 	metrics *metrics.Metrics
 	ln      net.Listener
 
-	mu  sync.Mutex // serialises Reload and guards cfg
-	cfg *conf.Config
+	mu    sync.Mutex // serialises Reload and guards cfg and flows
+	cfg   *conf.Config
+	flows map[conf.FlowKind]*engine.Flow // the running flows, for the dashboard
 
 	closeOnce sync.Once
 }
@@ -155,6 +157,7 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 		return configError(err)
 	}
 	d.svc.SetEngine(eng)
+	d.flows = eng.Manager.Flows
 
 	if d.api, err = api.New(d.db, computeChecker(d.cloud.Compute), d.log, settings); err != nil {
 		return err
@@ -178,6 +181,14 @@ func (d *Daemon) routes() {
 	}
 	d.api.Extra["/debug/pprof/profile"] = d.api.Protect(http.HandlerFunc(pprof.Profile))
 	d.api.Extra["/debug/pprof/heap"] = d.api.Protect(pprof.Handler("heap"))
+	d.api.Extra[dashboard.Prefix] = dashboard.New(dashboard.Options{API: d.api, Flows: d.runningFlows, Log: d.log})
+}
+
+// runningFlows are the flows of the configuration in force.
+func (d *Daemon) runningFlows() map[conf.FlowKind]*engine.Flow {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.flows
 }
 
 // Addr is the address the API listens on.
@@ -191,7 +202,7 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
-	srv := &http.Server{Handler: d.api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
+	srv := &http.Server{Handler: dashboard.Root(d.api), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
 	// The engine outlives ctx by the grace period: shutdown ends it.
 	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
@@ -302,5 +313,6 @@ func (d *Daemon) reload() error {
 	d.svc.SetEngine(eng)
 	d.api.SetSettings(settings)
 	d.cfg = cfg
+	d.flows = eng.Manager.Flows
 	return nil
 }
