@@ -134,11 +134,11 @@ func TestPrefersHTML(t *testing.T) {
 	for accept, want := range map[string]bool{
 		"": false, "*/*": false, "application/json": false, "application/json, */*": false,
 		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8": true,
-		"text/html":                        true,
-		"text/*":                           true,
+		"text/html":                         true,
+		"text/*":                            true,
 		"application/json, text/html;q=0.5": false,
-		"text/html;q=0, */*":               false,
-		"bogus;;;":                         false,
+		"text/html;q=0, */*":                false,
+		"bogus;;;":                          false,
 	} {
 		if got := PrefersHTML(accept); got != want {
 			t.Errorf("PrefersHTML(%q) = %v, want %v", accept, got, want)
