@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"sort"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -73,6 +74,7 @@ type notificationsData struct {
 	Statuses     []string
 	Types        []string
 	Items        []notificationJSON
+	Hosts        map[string]string // host names by UUID
 	Limit        int
 }
 
@@ -96,6 +98,10 @@ func (d *Dashboard) notifications(s *session) (string, view, error) {
 		return "", view{}, err
 	}
 	data.Items = out.Notifications
+	var err error
+	if data.Hosts, err = hostNames(s); err != nil {
+		return "", view{}, err
+	}
 	live := false
 	for _, n := range data.Items {
 		live = live || running(n.Status)
@@ -105,6 +111,7 @@ func (d *Dashboard) notifications(s *session) (string, view, error) {
 
 type notificationData struct {
 	N        notificationJSON
+	Host     string // the source host's name
 	Payload  string
 	Reason   string
 	Timeline timeline
@@ -119,7 +126,11 @@ func (d *Dashboard) notification(s *session) (string, view, error) {
 		return "", view{}, err
 	}
 	n := out.Notification
-	data := notificationData{N: n, Payload: indent(n.Payload), Reason: reason(n)}
+	names, err := hostNames(s)
+	if err != nil {
+		return "", view{}, err
+	}
+	data := notificationData{N: n, Host: names[n.SourceHostUUID], Payload: indent(n.Payload), Reason: reason(n)}
 	data.Timeline = buildTimeline(n.Details, running(n.Status), d.opt.Now())
 	return "notification", view{Title: "Notification " + n.UUID, Nav: "notifications", Live: running(n.Status), Data: data}, nil
 }
@@ -157,11 +168,20 @@ type segmentRow struct {
 }
 
 func (d *Dashboard) segments(s *session) (string, view, error) {
+	rows, err := segmentsWithHosts(s)
+	if err != nil {
+		return "", view{}, err
+	}
+	return "segments", view{Title: "Segments and hosts", Nav: "segments", Data: rows}, nil
+}
+
+// segmentsWithHosts reads every segment and its hosts, hosts by name.
+func segmentsWithHosts(s *session) ([]segmentRow, error) {
 	var segs struct {
 		Segments []segmentJSON `json:"segments"`
 	}
 	if err := s.call("GET", "/v1/segments", "1.2", nil, &segs); err != nil {
-		return "", view{}, err
+		return nil, err
 	}
 	rows := make([]segmentRow, 0, len(segs.Segments))
 	for _, sg := range segs.Segments {
@@ -169,11 +189,28 @@ func (d *Dashboard) segments(s *session) (string, view, error) {
 			Hosts []hostJSON `json:"hosts"`
 		}
 		if err := s.call("GET", "/v1/segments/"+pathEscape(sg.UUID)+"/hosts", "1.2", nil, &hosts); err != nil {
-			return "", view{}, err
+			return nil, err
 		}
+		sort.Slice(hosts.Hosts, func(i, j int) bool { return hosts.Hosts[i].Name < hosts.Hosts[j].Name })
 		rows = append(rows, segmentRow{Segment: sg, Hosts: hosts.Hosts})
 	}
-	return "segments", view{Title: "Segments and hosts", Nav: "segments", Data: rows}, nil
+	return rows, nil
+}
+
+// hostNames maps host UUIDs to names (notifications name their host by
+// UUID only).
+func hostNames(s *session) (map[string]string, error) {
+	rows, err := segmentsWithHosts(s)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, r := range rows {
+		for _, h := range r.Hosts {
+			names[h.UUID] = h.Name
+		}
+	}
+	return names, nil
 }
 
 // The flows page shows what kaifuku flows prints, from the same flow data.

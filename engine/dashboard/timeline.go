@@ -102,7 +102,7 @@ func buildTimeline(tasks []taskDetail, live bool, now time.Time) timeline {
 	tl.Start, tl.End, tl.Span = t0.Format("2006-01-02 15:04:05.000"), t1.Format("15:04:05.000"), readable(t1.Sub(t0))
 	for i := 0; i <= 4; i++ {
 		at := time.Duration(int64(total) * int64(i) / 4)
-		tl.Ticks = append(tl.Ticks, tick{Left: percent(float64(i) / 4), Label: "+" + readable(at)})
+		tl.Ticks = append(tl.Ticks, tick{Left: percent(float64(i) / 4), Label: "+" + tickLabel(at, total)})
 	}
 	for i, t := range tasks {
 		b := bar{ID: fmt.Sprintf("task-%d", i), Name: t.Name, State: t.State, Class: stateClass(t.State), Progress: t.Progress,
@@ -148,4 +148,18 @@ func readable(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// tickLabel writes an axis offset with the precision the axis' length
+// calls for: tenths of a second up to a minute, seconds above.
+func tickLabel(at, total time.Duration) string {
+	switch {
+	case at == 0:
+		return "0s"
+	case total < 2*time.Second:
+		return strconv.FormatFloat(at.Seconds(), 'f', 2, 64) + "s"
+	case total < time.Minute:
+		return strconv.FormatFloat(at.Seconds(), 'f', 1, 64) + "s"
+	}
+	return at.Round(time.Second).String()
 }
