@@ -35,7 +35,8 @@ import (
 // $KAIFUKU_SCREENSHOTS (default: the test's temporary directory).
 
 // compute1's nova-compute is dead; its two HA servers are evacuated to the
-// others, slowly enough to watch the timeline move.
+// others, slowly enough (4 s, twice the page's refresh) to watch the
+// timeline move.
 const browserFixture = `{
   "hosts": [
     {"name": "compute1", "status": "enabled", "state": "down"},
@@ -46,7 +47,7 @@ const browserFixture = `{
     {"id": "11111111-1111-4111-8111-111111111111", "name": "app-1", "host": "compute1", "metadata": {"HA_Enabled": "True"}},
     {"id": "22222222-2222-4222-8222-222222222222", "name": "app-2", "host": "compute1", "metadata": {"HA_Enabled": "True"}}
   ],
-  "latency_ms": {"api": 1, "stop": 20, "start": 20, "evacuate": 1500}
+  "latency_ms": {"api": 1, "stop": 20, "start": 20, "evacuate": 4000}
 }`
 
 func chromium(t *testing.T) string {
@@ -204,13 +205,29 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 		hostIDs[h] = out.Host.UUID
 	}
 
+	// Chromium's helpers may still write to their profile for a moment
+	// after the browser ended, so the profile is removed with retries
+	// rather than by t.TempDir.
+	profile, err := os.MkdirTemp("", "kaifuku-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.Headless,
 		chromedp.DisableGPU, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
 	ctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
+	defer func() {
+		cancelBrowser()
+		cancelAlloc()
+		for i := 0; i < 50; i++ {
+			if err = os.RemoveAll(profile); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("the browser's profile %s stays: %v", profile, err)
+	}()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancelTimeout()
 
