@@ -360,6 +360,8 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 
 	step("flows", chromedp.Navigate(base+"/dashboard/flows"), chromedp.WaitVisible("#flow-host_auto", chromedp.ByID))
 	shot("07-flows")
+	step("filtered list", chromedp.Navigate(base+"/dashboard/?status=finished&type=COMPUTE_HOST"), chromedp.WaitVisible(link))
+	shot("07-notifications-finished")
 
 	// A phone's width.
 	step("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/dashboard/notifications/"+id), chromedp.WaitVisible("#status", chromedp.ByID))
