@@ -317,7 +317,7 @@ func (d *Dashboard) setHostMaintenance(s *session) (*actionSpec, error) {
 		spec.Detail = "Notifications from a host on maintenance are refused."
 	} else {
 		spec.Question, spec.Button, spec.Done = fmt.Sprintf("Take host %s off maintenance?", h.Name), "Take off maintenance", Prefix+"segments?done=maintenance-off#host-"+h.UUID
-		spec.Detail = "The host's notifications will be recovered again, and a reserved host can be chosen for evacuations."
+		spec.Detail = "Notifications from the host are accepted and recovered again; if it is reserved, evacuations may use it again."
 	}
 	return spec, nil
 }

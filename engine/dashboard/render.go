@@ -66,7 +66,11 @@ type errorData struct {
 // fail shows an error page with the status code.
 func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	s := d.session(w, r)
-	d.render(w, r, code, "error", view{Title: http.StatusText(code), CSRF: s.csrf, LoggedIn: s.token != "",
+	nav := ""
+	if s.token != "" {
+		nav = "error"
+	}
+	d.render(w, r, code, "error", view{Title: http.StatusText(code), Nav: nav, CSRF: s.csrf, LoggedIn: s.token != "",
 		Data: errorData{Code: code, Status: http.StatusText(code), Message: msg}})
 }
 
@@ -169,7 +173,7 @@ func (d *Dashboard) action(fn func(*session) (*actionSpec, error)) http.HandlerF
 					data.Fields = append(data.Fields, field{k, vs[0]})
 				}
 			}
-			d.render(w, r, http.StatusOK, "confirm", view{Title: "Confirm", CSRF: s.csrf, LoggedIn: s.token != "", Data: data})
+			d.render(w, r, http.StatusOK, "confirm", view{Title: "Confirm", Nav: "segments", CSRF: s.csrf, LoggedIn: s.token != "", Data: data})
 			return
 		}
 		if err := spec.Do(); err != nil {
