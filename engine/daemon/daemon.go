@@ -25,6 +25,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/dashboard"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/metrics"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
@@ -81,8 +82,9 @@ type Daemon struct {
 	ln      net.Listener
 	ks      *keystoneAuth // nil unless auth_strategy is keystone
 
-	mu  sync.Mutex // serialises Reload and guards cfg
-	cfg *conf.Config
+	mu    sync.Mutex // serialises Reload and guards cfg and flows
+	cfg   *conf.Config
+	flows map[conf.FlowKind]*engine.Flow // the running flows, for the dashboard
 	// loaded is the outcome of the last configuration load, the start's or
 	// a reload's, for /healthz (read without waiting for a reload).
 	loaded atomic.Pointer[loadOutcome]
@@ -161,6 +163,7 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 		return configError(err)
 	}
 	d.svc.SetEngine(eng)
+	d.flows = eng.Manager.Flows
 
 	if d.api, err = api.New(d.db, computeChecker(d.cloud.Compute), d.log, settings); err != nil {
 		return err
@@ -186,6 +189,14 @@ func (d *Daemon) routes() {
 	}
 	d.api.Extra["/debug/pprof/profile"] = d.api.Protect(http.HandlerFunc(pprof.Profile))
 	d.api.Extra["/debug/pprof/heap"] = d.api.Protect(pprof.Handler("heap"))
+	d.api.Extra[dashboard.Prefix] = dashboard.New(dashboard.Options{API: d.api, Flows: d.runningFlows, Log: d.log})
+}
+
+// runningFlows are the flows of the configuration in force.
+func (d *Daemon) runningFlows() map[conf.FlowKind]*engine.Flow {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.flows
 }
 
 // Addr is the address the API listens on.
@@ -199,7 +210,7 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
-	srv := &http.Server{Handler: d.api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
+	srv := &http.Server{Handler: dashboard.Root(d.api), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
 	// The engine outlives ctx by the grace period: shutdown ends it.
 	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
@@ -335,5 +346,6 @@ func (d *Daemon) reload() error {
 		d.log.Info(l)
 	}
 	d.cfg = cfg
+	d.flows = eng.Manager.Flows
 	return nil
 }
