@@ -510,3 +510,25 @@ func TestRealMasakariConf(t *testing.T) {
 		t.Errorf("unclaimed: %s", d)
 	}
 }
+
+// Every duration option has an upper bound, and a value too large for the
+// arithmetic says so instead of wrapping round.
+func TestDurationBounds(t *testing.T) {
+	got := parseErr(t, "kaifuku.conf", "[lua]\ntask_timeout = 9223372036854775807\n"+
+		"[api]\ngrace_period = 99999h\n"+
+		"[smtp]\ntimeout = 100000000000000000000\n"+
+		"[nova]\ntimeout = 31536001\n"+
+		"[DEFAULT]\nverify_interval = 9223372036854775807\nnotifications_expired_interval = 31536001\n"+
+		"wait_period_after_power_on = 99999999999999999999\n"+
+		"[database]\nlease_seconds = -9223372036854775809\n")
+	golden(t, "opt-duration-bounds", got)
+	for _, bad := range []string{"overflow", "-1s", "invalid"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("the messages say %q:\n%s", bad, got)
+		}
+	}
+	c := mustParse(t, "kaifuku.conf", "[lua]\ntask_timeout = 31536000\n[api]\ngrace_period = 8760h\n[DEFAULT]\nnotifications_expired_interval = 31536000\n")
+	if c.Lua.TaskTimeout != 365*24*time.Hour || c.API.GracePeriod != 365*24*time.Hour || c.Engine.NotificationsExpiredInterval != 365*24*time.Hour {
+		t.Errorf("the bound itself is refused: %v %v %v", c.Lua.TaskTimeout, c.API.GracePeriod, c.Engine.NotificationsExpiredInterval)
+	}
+}
