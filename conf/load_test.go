@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
 		Lua:             Lua{ScriptsDir: filepath.Join(wd, "scripts"), TaskTimeout: 30 * time.Second, MemoryLimitMiB: 256},
 		SMTP:            SMTP{Host: "localhost", Port: 25, From: "kaifuku@localhost", Timeout: 30 * time.Second},
-		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second},
+		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second, ClientTimeout: time.Minute},
 		Compute:         Compute{Driver: "simulated"},
 		Nova:            Nova{UserDomainName: "Default", ProjectDomainName: "Default", Interface: "public", Timeout: 60 * time.Second},
 		Database:        Database{Connection: "sqlite:////var/lib/kaifuku/kaifuku.db", LeaseSeconds: 60 * time.Second},
@@ -123,6 +123,7 @@ token_file = tokens.txt
 max_body_bytes = 2048
 workers = 2
 grace_period = 500ms
+client_timeout = 45s
 
 [compute]
 driver = nova
@@ -169,12 +170,12 @@ func TestEveryOption(t *testing.T) {
 	want.ProcessFailure = ProcessFailure{"proc down"}
 	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
 	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
-	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), 2048, 2, 500 * time.Millisecond}
+	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), 2048, 2, 500 * time.Millisecond, 45 * time.Second}
 	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
 	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
 	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
-	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 80},
-		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 81}}}}
+	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 81},
+		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 82}}}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
