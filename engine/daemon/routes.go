@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/kaifuku-ha/kaifuku/engine/api"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
@@ -30,13 +31,28 @@ func computeChecker(c compute.Cloud) api.ComputeChecker {
 
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	n, err := d.db.CountNotifications(r.Context())
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "error": "database: " + err.Error()})
-		return
+	since, werr := d.db.WriteFailure()
+	code, body := health(n, err, since, werr)
+	if code == http.StatusOK {
+		body["running"] = d.svc.Running()
 	}
-	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "notifications": n, "running": d.svc.Running()})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}
+
+// health is /healthz's answer: unhealthy when the database cannot be read
+// (countErr) or its last write failed on the storage (writeErr, since then):
+// a full disk leaves reads working while every notification is refused.
+func health(notifications int, countErr error, since time.Time, writeErr error) (int, map[string]any) {
+	switch {
+	case countErr != nil:
+		return http.StatusServiceUnavailable, map[string]any{"status": "unhealthy", "error": "database: " + countErr.Error()}
+	case writeErr != nil:
+		return http.StatusServiceUnavailable, map[string]any{"status": "unhealthy",
+			"error": fmt.Sprintf("database: writes fail since %s: %v", since.UTC().Format(time.RFC3339), writeErr)}
+	}
+	return http.StatusOK, map[string]any{"status": "ok", "notifications": notifications}
 }
 
 // debugCloud shows the cloud as the engine sees it: nova-compute services
