@@ -49,11 +49,12 @@ func Defaults() *Config {
 		},
 		SMTP: SMTP{Host: "localhost", Port: 25, From: "kaifuku@localhost", Timeout: 30 * time.Second},
 		API: API{
-			Listen:       "127.0.0.1:15868",
-			AuthStrategy: "token",
-			MaxBodyBytes: 1 << 20,
-			WorkerCount:  4,
-			GracePeriod:  30 * time.Second,
+			Listen:        "127.0.0.1:15868",
+			AuthStrategy:  "token",
+			MaxBodyBytes:  1 << 20,
+			WorkerCount:   4,
+			GracePeriod:   30 * time.Second,
+			ClientTimeout: time.Minute,
 		},
 		Compute: Compute{Driver: "simulated"},
 		Nova: Nova{

@@ -47,7 +47,7 @@ func TestDefaults(t *testing.T) {
 		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
 		Lua:             Lua{ScriptsDir: filepath.Join(wd, "scripts"), TaskTimeout: 30 * time.Second, MemoryLimitMiB: 256},
 		SMTP:            SMTP{Host: "localhost", Port: 25, From: "kaifuku@localhost", Timeout: 30 * time.Second},
-		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second},
+		API:             API{Listen: "127.0.0.1:15868", AuthStrategy: "token", TokenFile: "/var/lib/kaifuku/tokens", MaxBodyBytes: 1 << 20, WorkerCount: 4, GracePeriod: 30 * time.Second, ClientTimeout: time.Minute},
 		Compute:         Compute{Driver: "simulated"},
 		Nova:            Nova{UserDomainName: "Default", ProjectDomainName: "Default", Interface: "public", Timeout: 60 * time.Second},
 		Keystone: Keystone{AuthType: "password", UserDomainName: "Default", ProjectDomainName: "Default",
@@ -127,6 +127,7 @@ accept_token_file = true
 max_body_bytes = 2048
 workers = 2
 grace_period = 500ms
+client_timeout = 45s
 
 [compute]
 driver = nova
@@ -196,7 +197,7 @@ func TestEveryOption(t *testing.T) {
 	want.ProcessFailure = ProcessFailure{"proc down"}
 	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
 	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
-	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond}
+	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond, 45 * time.Second}
 	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
 	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
 	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
@@ -204,8 +205,8 @@ func TestEveryOption(t *testing.T) {
 		"service", "Users", "users", "Projects", "projects", "RegionTwo", filepath.Join(etc, "ks-ca.pem"), true, -time.Second, 3 * time.Second,
 		[]string{"memcached_servers"}}
 	want.Policy = Policy{filepath.Join(etc, "masakari-policy.yaml")}
-	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 104},
-		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 105}}}}
+	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 105},
+		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 106}}}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
@@ -581,5 +582,27 @@ func TestAuthStrategy(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want %q", tc.text, err, tc.want)
 		}
+	}
+}
+
+// Every duration option has an upper bound, and a value too large for the
+// arithmetic says so instead of wrapping round.
+func TestDurationBounds(t *testing.T) {
+	got := parseErr(t, "kaifuku.conf", "[lua]\ntask_timeout = 9223372036854775807\n"+
+		"[api]\ngrace_period = 99999h\n"+
+		"[smtp]\ntimeout = 100000000000000000000\n"+
+		"[nova]\ntimeout = 31536001\n"+
+		"[DEFAULT]\nverify_interval = 9223372036854775807\nnotifications_expired_interval = 31536001\n"+
+		"wait_period_after_power_on = 99999999999999999999\n"+
+		"[database]\nlease_seconds = -9223372036854775809\n")
+	golden(t, "opt-duration-bounds", got)
+	for _, bad := range []string{"overflow", "-1s", "invalid"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("the messages say %q:\n%s", bad, got)
+		}
+	}
+	c := mustParse(t, "kaifuku.conf", "[lua]\ntask_timeout = 31536000\n[api]\ngrace_period = 8760h\n[DEFAULT]\nnotifications_expired_interval = 31536000\n")
+	if c.Lua.TaskTimeout != 365*24*time.Hour || c.API.GracePeriod != 365*24*time.Hour || c.Engine.NotificationsExpiredInterval != 365*24*time.Hour {
+		t.Errorf("the bound itself is refused: %v %v %v", c.Lua.TaskTimeout, c.API.GracePeriod, c.Engine.NotificationsExpiredInterval)
 	}
 }

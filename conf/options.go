@@ -242,6 +242,7 @@ var sectionDefs = []sectionDef{
 		}},
 		intOpt("workers", 1, func(c *Config) *int { return &c.API.WorkerCount }),
 		durationOpt("grace_period", 0, func(c *Config) *time.Duration { return &c.API.GracePeriod }),
+		durationOpt("client_timeout", time.Second, func(c *Config) *time.Duration { return &c.API.ClientTimeout }),
 	}},
 	{name: "compute", opts: []option{
 		choiceOpt("driver", func(c *Config) *string { return &c.Compute.Driver }, "simulated", "nova"),

@@ -184,6 +184,9 @@ type API struct {
 	MaxBodyBytes    int64         // default 1 MiB
 	WorkerCount     int           // notification workers, default 4
 	GracePeriod     time.Duration // SIGTERM grace, default 30 s
+	// ClientTimeout bounds how long a client may take to send one request
+	// (headers and body) and how long an idle connection stays open.
+	ClientTimeout time.Duration // client_timeout, default 60 s
 }
 
 // Compute is [compute].

@@ -25,10 +25,29 @@ func parseInt(s string, minimum int) (int, error) {
 	return n, nil
 }
 
+// maxDuration bounds every duration option: a longer wait, interval or
+// timeout is a typo, and a bound keeps the arithmetic on it from overflowing.
+const maxDuration = 365 * 24 * time.Hour
+
 // parseSeconds reads a whole number of seconds, as Masakari's options are.
 func parseSeconds(s string, minimum int) (time.Duration, error) {
-	n, err := parseInt(s, minimum)
-	return time.Duration(n) * time.Second, err
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("invalid integer %q", s)
+	}
+	if n < int64(minimum) {
+		return 0, fmt.Errorf("must be at least %d, got %s", minimum, strings.TrimSpace(s))
+	}
+	return boundSeconds(n, strings.TrimSpace(s))
+}
+
+// boundSeconds turns n seconds (written as text) into a duration no longer
+// than maxDuration.
+func boundSeconds(n int64, text string) (time.Duration, error) {
+	if max := int64(maxDuration / time.Second); n > max {
+		return 0, fmt.Errorf("must be at most %d seconds (365 days), got %s", max, text)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // parseDuration reads kaifuku's own durations: whole seconds like Masakari's
@@ -36,11 +55,18 @@ func parseSeconds(s string, minimum int) (time.Duration, error) {
 func parseDuration(s string, minimum time.Duration) (time.Duration, error) {
 	t := strings.TrimSpace(s)
 	d, err := time.ParseDuration(t)
-	if n, ierr := strconv.Atoi(t); ierr == nil {
-		d, err = time.Duration(n)*time.Second, nil
-	}
-	if err != nil {
+	if n, ierr := strconv.ParseInt(t, 10, 64); ierr == nil || errors.Is(ierr, strconv.ErrRange) {
+		if n < -int64(maxDuration/time.Second) {
+			return 0, fmt.Errorf("must be at least %v, got %s seconds", minimum, t)
+		}
+		if d, err = boundSeconds(n, t); err != nil {
+			return 0, err
+		}
+	} else if err != nil {
 		return 0, fmt.Errorf("invalid duration %q (seconds, or a duration such as 90s, 1m30s or 500ms)", s)
+	}
+	if d > maxDuration {
+		return 0, fmt.Errorf("must be at most %v (365 days), got %v", maxDuration, d)
 	}
 	if d < minimum {
 		return 0, fmt.Errorf("must be at least %v, got %v", minimum, d)

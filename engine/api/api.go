@@ -359,16 +359,29 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rule string, h
 	req := &request{w: w, r: r, minor: minor, version: ver}
 	code, body, err := h(req)
 	if err != nil {
-		var ft *fault
-		if !errors.As(err, &ft) {
-			s.log.WithField("route", r.Pattern).Errorf("%s %s: %v", r.Method, r.URL.Path, err)
-			ft = errorf(500, "Unexpected API Error. Please report this at https://bugs.launchpad.net/masakari/ and attach the Masakari API log if possible.\n%T", err)
-		}
-		s.writeFault(w, ver, ft)
+		s.writeFault(w, ver, s.unexpected(r, w.Header().Get("X-OpenStack-Request-Id"), err))
 		return
 	}
 	setVersionHeaders(w, "masakari "+ver)
 	writeJSON(w, code, body)
+}
+
+// unexpected is the fault of a handler's error: its own fault, or for a
+// failure of the database a 503 (the storage refused the write:
+// nothing was stored, retry later) or 500 whose message says what failed
+// and where the details are, in Masakari's error body. The error itself is
+// logged, not shown: it may name tables and files.
+func (s *Server) unexpected(r *http.Request, reqID string, err error) *fault {
+	var ft *fault
+	if errors.As(err, &ft) {
+		return ft
+	}
+	s.log.WithField("route", r.Pattern).WithField("request_id", reqID).Errorf("%s %s: %v", r.Method, r.URL.Path, err)
+	var se *db.StorageError
+	if errors.As(err, &se) {
+		return errorf(503, "The request was not stored: %s. Nothing was changed; retry once the operator has fixed the database's storage (kaifuku's log has the details under request %s).", se.What, reqID)
+	}
+	return errorf(500, "Unexpected API Error: the request failed inside kaifuku and may not have been carried out. kaifuku's log has the details under request %s.", reqID)
 }
 
 // body reads and decodes the request body (400 "Malformed request body").

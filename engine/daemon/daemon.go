@@ -210,7 +210,7 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // once.
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
-	srv := &http.Server{Handler: dashboard.Root(d.api), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16384}
+	srv := newServer(dashboard.Root(d.api), d.config().API.ClientTimeout)
 	// The engine outlives ctx by the grace period: shutdown ends it.
 	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
@@ -228,6 +228,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.shutdown(srv, hardStop)
 		return nil
 	}
+}
+
+// newServer is the API's HTTP server. A client has clientTimeout to send a
+// request, headers and body (a slow or stalled body is cut off rather than
+// held open), and an idle keep-alive connection is closed after it. There is
+// no write timeout: the responses are small, except the CPU profile, which
+// takes as long as asked.
+func newServer(h http.Handler, clientTimeout time.Duration) *http.Server {
+	if clientTimeout <= 0 {
+		clientTimeout = time.Minute
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, clientTimeout), ReadTimeout: clientTimeout,
+		IdleTimeout: clientTimeout, MaxHeaderBytes: 16384}
 }
 
 // shutdown stops accepting requests and drains the engine within the grace

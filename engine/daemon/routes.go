@@ -35,13 +35,15 @@ func computeChecker(c compute.Cloud) api.ComputeChecker {
 // configuration it had, and a load balancer must not take it out.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	n, err := d.db.CountNotifications(r.Context())
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		json.NewEncoder(w).Encode(map[string]any{"status": "unhealthy", "error": "database: " + err.Error(), "last_reload": d.lastReload()})
-		return
+	since, werr := d.db.WriteFailure()
+	code, body := health(n, err, since, werr)
+	if code == http.StatusOK {
+		body["running"] = d.svc.Running()
 	}
-	json.NewEncoder(w).Encode(map[string]any{"status": "ok", "notifications": n, "running": d.svc.Running(), "last_reload": d.lastReload()})
+	body["last_reload"] = d.lastReload()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
 }
 
 // lastReload is the last configuration load as /healthz shows it: its
@@ -54,6 +56,20 @@ func (d *Daemon) lastReload() map[string]any {
 		out["status"], out["error"] = "failed", o.err.Error()
 	}
 	return out
+}
+
+// health is /healthz's answer: unhealthy when the database cannot be read
+// (countErr) or its last write failed on the storage (writeErr, since then):
+// a full disk leaves reads working while every notification is refused.
+func health(notifications int, countErr error, since time.Time, writeErr error) (int, map[string]any) {
+	switch {
+	case countErr != nil:
+		return http.StatusServiceUnavailable, map[string]any{"status": "unhealthy", "error": "database: " + countErr.Error()}
+	case writeErr != nil:
+		return http.StatusServiceUnavailable, map[string]any{"status": "unhealthy",
+			"error": fmt.Sprintf("database: writes fail since %s: %v", since.UTC().Format(time.RFC3339), writeErr)}
+	}
+	return http.StatusOK, map[string]any{"status": "ok", "notifications": notifications}
 }
 
 // debugCloud shows the cloud as the engine sees it: nova-compute services

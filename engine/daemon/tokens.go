@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
@@ -27,6 +28,9 @@ func readTokens(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("[api] token_file: %w", err)
 	}
 	defer f.Close()
+	if err := checkPrivate(f, path); err != nil {
+		return nil, err
+	}
 	tokens := map[string]string{}
 	sc := bufio.NewScanner(f)
 	line := 0
@@ -53,6 +57,24 @@ func readTokens(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("[api] token_file %s: no token in the file", path)
 	}
 	return tokens, nil
+}
+
+// checkPrivate refuses a token file that users other than its owner may
+// read or write, as ssh refuses such a private key: the tokens are the
+// API's passwords.
+func checkPrivate(f *os.File, path string) error {
+	if runtime.GOOS == "windows" {
+		return nil // no Unix permission bits to check
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("[api] token_file: %w", err)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("[api] token_file %s: permissions %04o let other users read or change the API tokens; "+
+			"make it accessible to its owner only (chmod 600 %s)", path, perm, shellQuote(path))
+	}
+	return nil
 }
 
 // ensureTokenFile creates the token file with a random token when it does

@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -68,5 +70,37 @@ func TestEndpointURLAndShellQuote(t *testing.T) {
 	}
 	if got := shellQuote("/srv/it's here"); got != `'/srv/it'\''s here'` {
 		t.Errorf("quoted: %s", got)
+	}
+}
+
+// A token file other users may read or write is refused, as ssh refuses
+// such a private key, and the message says how to fix it.
+func TestTokenFileMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	p := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(p, []byte("secret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620, 0o602} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := readTokens(p)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("permissions %04o", mode)) || !strings.Contains(err.Error(), "chmod 600 "+p) {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-token") {
+			t.Errorf("mode %04o: the message shows the token: %v", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readTokens(p); err != nil {
+			t.Errorf("mode %04o refused: %v", mode, err)
+		}
 	}
 }

@@ -35,6 +35,8 @@ type DB struct {
 	// the database is used) by the clock the service runs on, a clock.Fake in
 	// tests.
 	Clock clock.Clock
+	// writes is the outcome of the last write transaction (for /healthz).
+	writes writeHealth
 }
 
 // Open opens a database from a connection URL (sqlite:///path or
@@ -172,19 +174,22 @@ func (db *DB) now() time.Time { return db.Clock.Now().UTC() }
 // stamp is a created_at/updated_at value: whole seconds, as Masakari stores them.
 func (db *DB) stamp() string { return formatTime(db.now().Truncate(time.Second)) }
 
+// tx runs fn in a write transaction. A failure of the storage (disk full,
+// I/O error) is a *StorageError, and is remembered until a later write
+// succeeds (WriteFailure).
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return db.writes.note(fmt.Errorf("begin transaction: %w", err), db.now())
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return db.writes.note(err, db.now())
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return db.writes.note(fmt.Errorf("commit: %w", err), db.now())
 	}
-	return nil
+	return db.writes.note(nil, db.now())
 }
 
 type querier interface {
@@ -821,14 +826,23 @@ func (db *DB) batcher() {
 			}
 		}
 		err := db.tx(context.Background(), func(tx *sql.Tx) error {
+			inserted := false
 			for _, r := range batch {
 				r.n, r.err = db.insertNotification(tx, r)
 				if r.err != nil && !isCheckError(r.err) {
 					return r.err
 				}
+				inserted = inserted || r.err == nil
+			}
+			if !inserted {
+				// Nothing to commit: a commit would not show that writes work.
+				return errNothingInserted
 			}
 			return nil
 		})
+		if errors.Is(err, errNothingInserted) {
+			err = nil
+		}
 		for _, r := range batch {
 			if err != nil {
 				r.err, r.n = err, Notification{}
@@ -837,6 +851,9 @@ func (db *DB) batcher() {
 		}
 	}
 }
+
+// errNothingInserted ends a batch of refused creates without a commit.
+var errNothingInserted = errors.New("no notification to insert")
 
 func isCheckError(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnMaintenance) || errors.Is(err, ErrDuplicate)
