@@ -124,3 +124,17 @@ bed_survivors() {
     done
     return "$rc"
 }
+
+# bed_stop_finish : the end of stopping the whole bed: SIGKILL the leftovers,
+# wait up to 5 s for every alive entry, name the survivors, retire the PID
+# file and exit 1 if any survived, else 0
+bed_stop_finish() {
+    local e pids=() rc=0
+    bed_kill_leftovers
+    for e in "${alive[@]}"; do pids+=("${e##*:}"); done
+    ((${#pids[@]})) && bed_wait_gone 5 "${pids[@]}"
+    bed_survivors || rc=1
+    mv "$PIDFILE" "$PIDFILE.stopped"
+    echo "stopped"
+    exit "$rc"
+}
