@@ -4,6 +4,9 @@ STATE="${KEYSTONEBED_STATE:-/var/tmp/keystonebed}"
 # exported: the processes start.sh starts carry it in their environment,
 # which is how stop.sh recognises its own PIDs
 export KEYSTONEBED_STATE="$STATE"
+# what stop.sh takes for one of ours: a recorded PID whose environment has
+# KEYSTONEBED_STATE=$STATE or whose command line names $STATE/
+BED_OWNER_ENV="KEYSTONEBED_STATE=$STATE" BED_OWNER_CMDLINE="$STATE/"
 PIDFILE="$STATE/run/pids"
 PORT="${KEYSTONEBED_PORT:-5001}"          # the Nova bed's fake keystone has 5000
 WORKERS="${KEYSTONEBED_WORKERS:-2}"       # uwsgi worker processes
@@ -24,3 +27,7 @@ MONITOR_PASSWORD="${KEYSTONEBED_MONITOR_PASSWORD:-monitor-secret}"
 PY=/usr/bin/python3          # Debian's python: the packages live there
 CONF_FILE="$STATE/etc/keystone.conf"
 AUTH_URL="http://127.0.0.1:$PORT/v3"
+
+# what the beds do alike (installing, --reset, log, ports, stopping)
+# shellcheck source=../lib/bed.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/bed.sh"

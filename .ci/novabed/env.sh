@@ -4,6 +4,9 @@ STATE="${NOVABED_STATE:-/var/tmp/novabed}"
 # exported: every process start.sh/compute.sh starts carries it in its
 # environment, which is how stop.sh recognises its own PIDs
 export NOVABED_STATE="$STATE"
+# what stop.sh takes for one of ours: a recorded PID whose environment has
+# NOVABED_STATE=$STATE or whose command line names $STATE
+BED_OWNER_ENV="NOVABED_STATE=$STATE" BED_OWNER_CMDLINE="$STATE"
 PIDFILE="$STATE/run/pids"
 NOVA_PORT="${NOVABED_NOVA_PORT:-8774}"
 PLACEMENT_PORT="${NOVABED_PLACEMENT_PORT:-8778}"
@@ -25,3 +28,7 @@ NOVA_URL="http://127.0.0.1:$NOVA_PORT/v2.1"
 TOKEN="admin:admin"          # noauth2: "user:project"; user admin = admin
 IMAGE_ID="155d900f-4e14-4e4c-a73d-069cbf4541e6"
 FLAVOR_ID="1"
+
+# what the beds do alike (installing, --reset, log, ports, stopping)
+# shellcheck source=../lib/bed.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/bed.sh"

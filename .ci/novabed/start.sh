@@ -8,7 +8,6 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 . "$HERE/env.sh"
-T0=$(date +%s.%N)
 START_UTC=$(date -u +%Y-%m-%dT%H:%M:%S)
 
 [[ -f "$STATE/etc/nova.conf" ]] || { echo "run setup.sh first" >&2; exit 1; }
@@ -21,15 +20,12 @@ if [[ -s "$PIDFILE" ]]; then
 fi
 for p in "$NOVA_PORT" "$PLACEMENT_PORT" "$GLANCE_PORT" "$NEUTRON_PORT" "$KEYSTONE_PORT" \
          "$RABBIT_PORT" "$RABBIT_DIST_PORT" "$EPMD_PORT"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    if bed_port_taken "$p"; then
         echo "port $p on 127.0.0.1 is taken by something else" >&2; exit 1
     fi
 done
 mkdir -p "$STATE/run" "$STATE/log"
 : > "$PIDFILE"
-
-elapsed() { echo "$(date +%s.%N) $T0" | awk '{printf "%.1f", $1-$2}'; }
-log() { echo "[$(elapsed)s] $*"; }
 
 # start NAME LOGFILE CMD... : run CMD in its own session, detached from us
 start() {
@@ -43,7 +39,7 @@ start() {
 wait_port() {  # PORT SECONDS NAME
     local i
     for ((i = 0; i < $2 * 5; i++)); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then log "$3 answers on :$1"; return 0; fi
+        if bed_port_taken "$1"; then log "$3 answers on :$1"; return 0; fi
         sleep 0.2
     done
     echo "timeout waiting for $3 on port $1" >&2; return 1

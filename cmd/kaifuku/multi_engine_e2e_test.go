@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -40,7 +38,7 @@ func TestMultiEngineOnPostgres(t *testing.T) {
 	if err := os.WriteFile(fixture, fx.json, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sim := startSimcloud(t, bin, fixture)
+	sim := startSimcloud(t, bin, fixture, simPassword)
 
 	const lease = 3
 	var engines []*daemonProc
@@ -405,36 +403,6 @@ force_down_service = true
 }
 
 const simPassword = "multi-engine-pa55"
-
-// startSimcloud runs `kaifuku simcloud` and returns its URL.
-func startSimcloud(t *testing.T, bin, fixture string) string {
-	t.Helper()
-	url := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	sim := exec.Command(bin, "simcloud", "--listen", strings.TrimPrefix(url, "http://"), "--fixture", fixture,
-		"--password", simPassword, "--token", "")
-	out := &syncWriter{w: &bytes.Buffer{}}
-	sim.Stdout, sim.Stderr = out, out
-	dieWithTest(sim)
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sim.Process.Kill()
-		sim.Wait()
-		if t.Failed() {
-			t.Logf("simcloud log:\n%s", out.String())
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := shortClient.Get(url + "/"); err == nil {
-			resp.Body.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("simcloud did not answer")
-		}
-	}
-}
 
 func simPost(t *testing.T, url string) {
 	t.Helper()

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,28 +26,7 @@ func TestServeWithNovaDriverAgainstSimcloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	const password = "s1mcl0ud-pa55word"
-	simURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	sim := exec.Command(bin, "simcloud", "--listen", strings.TrimPrefix(simURL, "http://"), "--fixture", fixture,
-		"--password", password, "--token", "")
-	simOut := &syncWriter{w: &bytes.Buffer{}}
-	sim.Stdout, sim.Stderr = simOut, simOut
-	dieWithTest(sim)
-	if err := sim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sim.Process.Kill()
-		sim.Wait()
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := shortClient.Get(simURL + "/"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("simcloud did not answer")
-		}
-	}
+	simURL := startSimcloud(t, bin, fixture, password)
 
 	port := freePort(t)
 	cfg := fmt.Sprintf(`[DEFAULT]

@@ -153,12 +153,8 @@ func TestRunTimelineText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"stop_instance_task  started", "[0.0] Stopping instance: 48059d0b-52d5-4516-bfb5-52edca95b1bc",
-		"confirm_instance_active_task  SUCCESS in", "status: finished"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("timeline lacks %q:\n%s", want, out.String())
-		}
-	}
+	wantAll(t, "timeline", out.String(), "stop_instance_task  started", "[0.0] Stopping instance: 48059d0b-52d5-4516-bfb5-52edca95b1bc",
+		"confirm_instance_active_task  SUCCESS in", "status: finished")
 }
 
 // TestRunIsDeterministicInVirtualTime: parallel evacuations overlap in

@@ -61,17 +61,7 @@ func benchDaemonOn(b *testing.B, connection string) (*daemonProc, []string) {
 	}
 	env := &e2eEnv{dir: dir, config: path, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	d := env.start(b)
-	var seg struct {
-		Segment struct {
-			UUID string `json:"uuid"`
-		} `json:"segment"`
-	}
-	d.mustCall("POST", "/v1/segments", "1.2", map[string]any{"segment": map[string]any{
-		"name": "bench", "recovery_method": "auto", "service_type": "COMPUTE", "enabled": false}}, 201, &seg)
-	for _, h := range hosts {
-		d.mustCall("POST", "/v1/segments/"+seg.Segment.UUID+"/hosts", "", map[string]any{"host": map[string]any{
-			"name": h, "type": "COMPUTE", "control_attributes": "SSH"}}, 201, nil)
-	}
+	d.createSegment("bench", false, hosts...)
 	return d, hosts
 }
 

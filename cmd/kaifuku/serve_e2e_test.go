@@ -328,18 +328,7 @@ func (d *daemonProc) notify(typ, host string, payload map[string]string) string 
 
 func (d *daemonProc) setupSegment(hosts ...string) string {
 	d.t.Helper()
-	var seg struct {
-		Segment struct {
-			UUID string `json:"uuid"`
-		} `json:"segment"`
-	}
-	d.mustCall("POST", "/v1/segments", "1.2", map[string]any{"segment": map[string]any{
-		"name": "e2e", "recovery_method": "auto", "service_type": "COMPUTE", "enabled": true}}, 201, &seg)
-	for _, h := range hosts {
-		d.mustCall("POST", "/v1/segments/"+seg.Segment.UUID+"/hosts", "", map[string]any{"host": map[string]any{
-			"name": h, "type": "COMPUTE", "control_attributes": "SSH"}}, 201, nil)
-	}
-	return seg.Segment.UUID
+	return d.createSegment("e2e", true, hosts...)
 }
 
 func taskNamed(t *testing.T, tasks []wfTask, name string) wfTask {
@@ -354,11 +343,7 @@ func taskNamed(t *testing.T, tasks []wfTask, name string) wfTask {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
-	env := newE2EEnv(t, "")
-	d := env.start(t)
+	_, d := startDaemon(t)
 	seg := d.setupSegment("compute1", "compute2", "compute3")
 
 	// A host that is no nova-compute of the cloud is refused.
@@ -462,11 +447,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestServeResumesAfterSIGKILL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
-	env := newE2EEnv(t, "")
-	d := env.start(t)
+	env, d := startDaemon(t)
 	d.setupSegment("compute1", "compute2", "compute3")
 	id := d.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL"})
 
@@ -536,11 +517,7 @@ func TestServeResumesAfterSIGKILL(t *testing.T) {
 // SIGHUP reloads the configuration; a configuration that fails validation
 // is not applied and the daemon keeps serving with the old one.
 func TestServeReloadAndFirstStart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the daemon")
-	}
-	env := newE2EEnv(t, "")
-	d := env.start(t)
+	env, d := startDaemon(t)
 	out := d.cmd.Stdout.(*syncWriter).String()
 	tokenFile := filepath.Join(env.dir, "state", "tokens")
 	if !strings.Contains(out, "created "+tokenFile) || !strings.Contains(out, "openstack --os-auth-type admin_token --os-token \"$(head -n1 "+tokenFile+")\" --os-endpoint "+env.url+"/v1 segment list") {

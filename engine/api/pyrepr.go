@@ -40,25 +40,12 @@ func writeRepr(b *strings.Builder, n *jsontree.Node) {
 	}
 	switch n.Kind {
 	case jsontree.Object:
-		b.WriteByte('{')
-		for i, k := range n.Keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writePyString(b, k)
+		writeSeq(b, '{', '}', n, func(i int) {
+			writePyString(b, n.Keys[i])
 			b.WriteString(": ")
-			writeRepr(b, n.Elems[i])
-		}
-		b.WriteByte('}')
+		})
 	case jsontree.Array:
-		b.WriteByte('[')
-		for i, v := range n.Elems {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeRepr(b, v)
-		}
-		b.WriteByte(']')
+		writeSeq(b, '[', ']', n, func(int) {})
 	case jsontree.String:
 		writePyString(b, n.Str)
 	case jsontree.Number:
@@ -165,4 +152,18 @@ func pyRepr(v any) string {
 		return pyFloat(t)
 	}
 	return fmt.Sprint(v)
+}
+
+// writeSeq writes n's elements between open and close, comma-separated,
+// each after what before(i) writes.
+func writeSeq(b *strings.Builder, open, close byte, n *jsontree.Node, before func(i int)) {
+	b.WriteByte(open)
+	for i, v := range n.Elems {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		before(i)
+		writeRepr(b, v)
+	}
+	b.WriteByte(close)
 }

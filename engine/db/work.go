@@ -213,19 +213,8 @@ func (db *DB) owns(ctx context.Context, tx *sql.Tx, id, owner string) error {
 // creating the flow run row on first use; only while owner holds the
 // notification.
 func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error {
-	now := formatTime(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.owns(ctx, tx, id, owner); err != nil {
-			return err
-		}
-		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
-			VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
-			ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
-			id, flow, task, id, flow, string(record), now)
-		return err
+	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
+		return db.saveTask(ctx, tx, id, flow, task, record, now)
 	})
 }
 
@@ -233,22 +222,11 @@ func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record
 // transaction (after a task succeeded), only while owner holds the
 // notification.
 func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error {
-	now := formatTime(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.owns(ctx, tx, id, owner); err != nil {
+	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
+		if err := db.saveTask(ctx, tx, id, flow, task, record, now); err != nil {
 			return err
 		}
-		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
-			VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
-			ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
-			id, flow, task, id, flow, string(record), now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
-		return err
+		return db.saveStore(ctx, tx, id, flow, store, now)
 	})
 }
 
@@ -256,6 +234,14 @@ func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string
 // its next reserved host), creating the flow run row on first use; only
 // while owner holds the notification.
 func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byte) error {
+	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
+		return db.saveStore(ctx, tx, id, flow, store, now)
+	})
+}
+
+// saveProgress runs write in one transaction after checking that owner
+// holds the notification and making sure the flow run row exists.
+func (db *DB) saveProgress(ctx context.Context, id, owner, flow string, write func(tx *sql.Tx, now string) error) error {
 	now := formatTime(db.now())
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if err := db.owns(ctx, tx, id, owner); err != nil {
@@ -264,9 +250,21 @@ func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byt
 		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
-		return err
+		return write(tx, now)
 	})
+}
+
+func (db *DB) saveTask(ctx context.Context, tx *sql.Tx, id, flow, task string, record []byte, now string) error {
+	_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
+		VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
+		ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
+		id, flow, task, id, flow, string(record), now)
+	return err
+}
+
+func (db *DB) saveStore(ctx context.Context, tx *sql.Tx, id, flow string, store []byte, now string) error {
+	_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
+	return err
 }
 
 func (db *DB) ensureFlow(ctx context.Context, tx *sql.Tx, id, flow, now string) error {

@@ -146,6 +146,23 @@ func interrupted(ctx context.Context, out Outcome) bool {
 	return out.Status == engine.StatusError && ctx.Err() != nil
 }
 
+// stoppedOnMaintenance answers a host or process notification whose event
+// is not STOPPED (done), and otherwise puts the host on maintenance before
+// its recovery (done only when that fails).
+func stoppedOnMaintenance(ctx context.Context, n Notification, host Host, segs Segments) (out Outcome, done bool) {
+	switch strings.ToUpper(n.Payload["event"]) {
+	case "STARTED":
+		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Notification '%s' of event STARTED: nothing to recover.", n.UUID)}, true
+	case "STOPPED":
+	default:
+		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: unknown event '%s'.", n.UUID, n.Payload["event"])}, true
+	}
+	if err := segs.SetMaintenance(ctx, host.Name, true); err != nil {
+		return errorOutcome(fmt.Errorf("set host %s on maintenance: %w", host.Name, err)), true
+	}
+	return Outcome{}, false
+}
+
 func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
 	hostStatus, ok := n.Payload["host_status"]
 	if !ok {
@@ -154,15 +171,8 @@ func (m *Manager) computeHost(ctx context.Context, n Notification, host Host, se
 	if strings.ToUpper(hostStatus) != "NORMAL" {
 		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored as host_status is '%s'", n.UUID, strings.ToUpper(hostStatus))}
 	}
-	switch strings.ToUpper(n.Payload["event"]) {
-	case "STARTED":
-		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Notification '%s' of event STARTED: nothing to recover.", n.UUID)}
-	case "STOPPED":
-	default:
-		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: unknown event '%s'.", n.UUID, n.Payload["event"])}
-	}
-	if err := segs.SetMaintenance(ctx, host.Name, true); err != nil {
-		return errorOutcome(fmt.Errorf("set host %s on maintenance: %w", host.Name, err))
+	if out, done := stoppedOnMaintenance(ctx, n, host, segs); done {
+		return out
 	}
 	if host.Reserved {
 		if err := segs.SetReserved(ctx, host.Name, false); err != nil {
@@ -232,15 +242,8 @@ func (m *Manager) vm(ctx context.Context, n Notification, resume Checkpoints) Ou
 }
 
 func (m *Manager) process(ctx context.Context, n Notification, host Host, segs Segments, resume Checkpoints) Outcome {
-	switch strings.ToUpper(n.Payload["event"]) {
-	case "STARTED":
-		return Outcome{Status: engine.StatusFinished, Message: fmt.Sprintf("Notification '%s' of event STARTED: nothing to recover.", n.UUID)}
-	case "STOPPED":
-	default:
-		return Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("Notification '%s' ignored: unknown event '%s'.", n.UUID, n.Payload["event"])}
-	}
-	if err := segs.SetMaintenance(ctx, host.Name, true); err != nil {
-		return errorOutcome(fmt.Errorf("set host %s on maintenance: %w", host.Name, err))
+	if out, done := stoppedOnMaintenance(ctx, n, host, segs); done {
+		return out
 	}
 	name := n.Payload["process_name"]
 	if name != "nova-compute" {

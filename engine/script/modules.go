@@ -264,45 +264,41 @@ func (rs *runState) configHelpers() *lua.LTable {
 		L.Push(lua.LString(v))
 		return 1
 	}))
-	t.RawSetString("int", L.NewFunction(func(L *lua.LState) int {
-		sec, key, v, ok := get(L)
-		if !ok || v == "" {
-			L.Push(lua.LNumber(L.OptInt(2, 0)))
+	// typed reads a setting of one type: def is what an unset or empty key
+	// gives, parse converts the value (false: it is not want).
+	typed := func(want string, def func(L *lua.LState) lua.LValue, parse func(v string) (lua.LValue, bool)) *lua.LFunction {
+		return L.NewFunction(func(L *lua.LState) int {
+			sec, key, v, ok := get(L)
+			if !ok || v == "" {
+				L.Push(def(L))
+				return 1
+			}
+			out, ok := parse(v)
+			if !ok {
+				bad(L, sec, key, v, want)
+			}
+			L.Push(out)
 			return 1
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			bad(L, sec, key, v, "an integer")
-		}
-		L.Push(lua.LNumber(n))
-		return 1
-	}))
-	t.RawSetString("number", L.NewFunction(func(L *lua.LState) int {
-		sec, key, v, ok := get(L)
-		if !ok || v == "" {
-			L.Push(lua.LNumber(L.OptNumber(2, 0)))
-			return 1
-		}
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
-			bad(L, sec, key, v, "a number")
-		}
-		L.Push(lua.LNumber(n))
-		return 1
-	}))
-	t.RawSetString("bool", L.NewFunction(func(L *lua.LState) int {
-		sec, key, v, ok := get(L)
-		if !ok || v == "" {
-			L.Push(lua.LBool(L.OptBool(2, false)))
-			return 1
-		}
-		b, ok := conf.ParseBool(v, conf.OptionWords)
-		if !ok {
-			bad(L, sec, key, v, "a boolean (true/false, yes/no, on/off, 1/0)")
-		}
-		L.Push(lua.LBool(b))
-		return 1
-	}))
+		})
+	}
+	t.RawSetString("int", typed("an integer",
+		func(L *lua.LState) lua.LValue { return lua.LNumber(L.OptInt(2, 0)) },
+		func(v string) (lua.LValue, bool) {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return lua.LNumber(n), err == nil
+		}))
+	t.RawSetString("number", typed("a number",
+		func(L *lua.LState) lua.LValue { return lua.LNumber(L.OptNumber(2, 0)) },
+		func(v string) (lua.LValue, bool) {
+			n, err := strconv.ParseFloat(v, 64)
+			return lua.LNumber(n), err == nil && !math.IsNaN(n) && !math.IsInf(n, 0)
+		}))
+	t.RawSetString("bool", typed("a boolean (true/false, yes/no, on/off, 1/0)",
+		func(L *lua.LState) lua.LValue { return lua.LBool(L.OptBool(2, false)) },
+		func(v string) (lua.LValue, bool) {
+			b, ok := conf.ParseBool(v, conf.OptionWords)
+			return lua.LBool(b), ok
+		}))
 	t.RawSetString("list", L.NewFunction(func(L *lua.LState) int {
 		_, _, v, ok := get(L)
 		out := L.NewTable()

@@ -203,11 +203,16 @@ type smtpServer struct {
 }
 
 func newSMTPServer(t *testing.T, mute bool) *smtpServer {
+	return startSMTPServer(t, &smtpServer{mute: mute})
+}
+
+// startSMTPServer serves s on a fresh port of 127.0.0.1 until the test ends.
+func startSMTPServer(t *testing.T, s *smtpServer) *smtpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{ln: ln, mute: mute}
+	s.ln = ln
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -363,21 +368,8 @@ func TestSMTP(t *testing.T) {
 func TestSMTPStartTLSAndAuth(t *testing.T) {
 	ts := httptest.NewTLSServer(http.NotFoundHandler()) // borrowed for its certificate
 	defer ts.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &smtpServer{ln: ln, tls: &tls.Config{Certificates: ts.TLS.Certificates}}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go srv.serve(conn)
-		}
-	}()
+	srv := startSMTPServer(t, &smtpServer{tls: &tls.Config{Certificates: ts.TLS.Certificates}})
+	ln := srv.ln
 	roots := x509.NewCertPool()
 	roots.AddCert(ts.Certificate())
 	host, port, _ := net.SplitHostPort(ln.Addr().String())

@@ -43,6 +43,16 @@ func runPython(t *testing.T, script string, env ...string) string {
 	return string(out)
 }
 
+// wantOutput fails the test for each of wants that what's output out lacks.
+func wantOutput(t *testing.T, what, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s output lacks %q:\n%s", what, want, out)
+		}
+	}
+}
+
 func startBed(t *testing.T, password string) (string, *simulated.Cloud) {
 	cloud, err := simulated.New(bedFixture(), clock.Real{})
 	if err != nil {
@@ -84,17 +94,13 @@ except Exception as e:
 s = nova.servers.get(servers[0].id)
 print('evacuated', getattr(s, 'OS-EXT-SRV-ATTR:host'), s.status)
 `, "SIM_URL="+url)
-	for _, want := range []string{
+	wantOutput(t, "novaclient", out,
 		"servers ['smoke-1', 'smoke-2', 'smoke-3']",
 		"host compute1 active",
 		"service compute1 enabled up",
 		"after disabled down True host failed",
 		"evacuated compute2 ACTIVE",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("novaclient output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if ev := cloud.Counters().Evacuations; ev[bedSmoke1] != 1 || ev[bedSmoke2] != 1 || ev[bedSmoke3] != 1 {
 		t.Errorf("evacuations accepted: %v", ev)
 	}
@@ -132,21 +138,29 @@ except openstack.exceptions.BadRequestException as e:
 s = conn.compute.get_server(servers[0].id)
 print('evacuated', s.compute_host, s.status)
 `, "SIM_URL="+url)
-	for _, want := range []string{
+	wantOutput(t, "openstacksdk", out,
 		"services ['compute1', 'compute2']",
 		"servers ['smoke-1', 'smoke-2', 'smoke-3'] compute1",
 		"evacuate 200 compute 2.53",
 		"sdk evacuate at 2.1 400 True",
 		"evacuated compute2 ACTIVE",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("openstacksdk output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	if n := cloud.Counters().Ops["force_down"]; n != 1 {
 		t.Errorf("force_down calls: %d", n)
 	}
 }
+
+// masakariConf configures Masakari's Nova client as a masakari.conf would,
+// for the simulated cloud at $SIM_URL (Python, after "import os" and
+// "import masakari.conf").
+const masakariConf = `CONF = masakari.conf.CONF
+CONF([], project='masakari')
+CONF.set_override('os_privileged_user_name', 'masakari')
+CONF.set_override('os_privileged_user_password', 'masakari-secret')
+CONF.set_override('os_privileged_user_tenant', 'service')
+CONF.set_override('os_privileged_user_auth_url', os.environ['SIM_URL'] + '/v3')
+CONF.set_override('auth_type', 'password', group='keystone_authtoken')
+`
 
 // Masakari's own Nova client code (masakari.compute.nova.API, Debian's
 // python3-masakari), configured as a masakari.conf would: every call its
@@ -160,14 +174,7 @@ from oslo_config import cfg
 import masakari.conf
 from masakari import context as mctx, exception
 from masakari.compute import nova as mnova
-CONF = masakari.conf.CONF
-CONF([], project='masakari')
-CONF.set_override('os_privileged_user_name', 'masakari')
-CONF.set_override('os_privileged_user_password', 'masakari-secret')
-CONF.set_override('os_privileged_user_tenant', 'service')
-CONF.set_override('os_privileged_user_auth_url', os.environ['SIM_URL'] + '/v3')
-CONF.set_override('auth_type', 'password', group='keystone_authtoken')
-CONF.set_override('os_region_name', 'RegionOne')
+`+masakariConf+`CONF.set_override('os_region_name', 'RegionOne')
 ctx = mctx.get_admin_context()
 api = mnova.API()
 api.find_compute_service(ctx, 'compute1')
@@ -205,7 +212,7 @@ except exception.NotFound as e:
 api.enable_disable_service(ctx, 'compute1', enable=False, reason='masakari: host failure')
 print('disabled', api.is_service_disabled(ctx, 'compute1', 'nova-compute'))
 `, "SIM_URL="+url, "SMOKE1="+bedSmoke1)
-	for _, want := range []string{
+	wantOutput(t, "Masakari's client", out,
 		"not found ComputeNotFoundByName",
 		"servers ['smoke-1', 'smoke-2', 'smoke-3']",
 		"server compute1 active True",
@@ -215,11 +222,7 @@ print('disabled', api.is_service_disabled(ctx, 'compute1', 'nova-compute'))
 		"refused while up InvalidInput",
 		"missing NotFound",
 		"disabled True",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("Masakari's client output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	// then the host dies: Masakari's evacuate goes through
 	if err := cloud.FailHost("compute1"); err != nil {
 		t.Fatal(err)
@@ -229,14 +232,7 @@ import os
 import masakari.conf
 from masakari import context as mctx
 from masakari.compute import nova as mnova
-CONF = masakari.conf.CONF
-CONF([], project='masakari')
-CONF.set_override('os_privileged_user_name', 'masakari')
-CONF.set_override('os_privileged_user_password', 'masakari-secret')
-CONF.set_override('os_privileged_user_tenant', 'service')
-CONF.set_override('os_privileged_user_auth_url', os.environ['SIM_URL'] + '/v3')
-CONF.set_override('auth_type', 'password', group='keystone_authtoken')
-ctx = mctx.get_admin_context()
+`+masakariConf+`ctx = mctx.get_admin_context()
 api = mnova.API()
 nc = mnova.novaclient(ctx)
 svc = nc.services.list(host='compute1', binary='nova-compute')[0]
