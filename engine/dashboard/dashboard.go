@@ -85,8 +85,8 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET "+Prefix+"segments", d.page(d.segments))
 	m.HandleFunc("GET "+Prefix+"flows", d.page(d.flows))
 	m.HandleFunc("POST "+Prefix+"segments/{sid}/enabled", d.action(d.setSegmentEnabled))
-	m.HandleFunc("POST "+Prefix+"segments/{sid}/hosts/{hid}/maintenance", d.action(d.setHostMaintenance))
-	m.HandleFunc("POST "+Prefix+"segments/{sid}/hosts/{hid}/reserved", d.action(d.setHostReserved))
+	m.HandleFunc("POST "+Prefix+"segments/{sid}/hosts/{hid}/maintenance", d.action(d.setHostFlag(maintenanceFlag)))
+	m.HandleFunc("POST "+Prefix+"segments/{sid}/hosts/{hid}/reserved", d.action(d.setHostFlag(reservedFlag)))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusNotFound, "There is no such page.")
 	})

@@ -302,44 +302,48 @@ func (d *Dashboard) updateHost(s *session, patch map[string]any) func() error {
 	return func() error { return s.call("PUT", path, "1.0", map[string]any{"host": patch}, nil) }
 }
 
-func (d *Dashboard) setHostMaintenance(s *session) (*actionSpec, error) {
-	on, err := formBool(s)
-	if err != nil {
-		return nil, err
-	}
-	h, err := d.host(s)
-	if err != nil {
-		return nil, err
-	}
-	spec := &actionSpec{Do: d.updateHost(s, map[string]any{"on_maintenance": on}), Back: Prefix + "segments#host-" + h.UUID}
-	if on {
-		spec.Question, spec.Button, spec.Done = fmt.Sprintf("Put host %s on maintenance?", h.Name), "Put on maintenance", Prefix+"segments?done=maintenance-on#host-"+h.UUID
-		spec.Detail = "Notifications from a host on maintenance are refused."
-	} else {
-		spec.Question, spec.Button, spec.Done = fmt.Sprintf("Take host %s off maintenance?", h.Name), "Take off maintenance", Prefix+"segments?done=maintenance-off#host-"+h.UUID
-		spec.Detail = "Notifications from the host are accepted and recovered again; if it is reserved, evacuations may use it again."
-	}
-	return spec, nil
+// hostFlag is a boolean field of a host that an action sets, with what the
+// confirmation says for each value.
+type hostFlag struct {
+	field, done string // the API's field; the done= name of the segments page
+	on, off     flagWords
 }
 
-func (d *Dashboard) setHostReserved(s *session) (*actionSpec, error) {
-	on, err := formBool(s)
-	if err != nil {
-		return nil, err
+// flagWords is a confirmation's text; question has a %s for the host name.
+type flagWords struct{ question, button, detail string }
+
+var (
+	maintenanceFlag = hostFlag{field: "on_maintenance", done: "maintenance",
+		on: flagWords{"Put host %s on maintenance?", "Put on maintenance",
+			"Notifications from a host on maintenance are refused."},
+		off: flagWords{"Take host %s off maintenance?", "Take off maintenance",
+			"Notifications from the host are accepted and recovered again; if it is reserved, evacuations may use it again."}}
+	reservedFlag = hostFlag{field: "reserved", done: "reserved",
+		on: flagWords{"Mark host %s reserved?", "Mark reserved",
+			"A reserved host receives the instances of a failed host of its segment under the reserved_host recovery method."},
+		off: flagWords{"Mark host %s not reserved?", "Mark not reserved",
+			"The host is no longer offered as a target of evacuations under the reserved_host recovery method."}}
+)
+
+// setHostFlag is the action that sets f on the host of the request.
+func (d *Dashboard) setHostFlag(f hostFlag) func(*session) (*actionSpec, error) {
+	return func(s *session) (*actionSpec, error) {
+		on, err := formBool(s)
+		if err != nil {
+			return nil, err
+		}
+		h, err := d.host(s)
+		if err != nil {
+			return nil, err
+		}
+		words, state := f.off, "off"
+		if on {
+			words, state = f.on, "on"
+		}
+		return &actionSpec{Do: d.updateHost(s, map[string]any{f.field: on}), Back: Prefix + "segments#host-" + h.UUID,
+			Question: fmt.Sprintf(words.question, h.Name), Button: words.button, Detail: words.detail,
+			Done: Prefix + "segments?done=" + f.done + "-" + state + "#host-" + h.UUID}, nil
 	}
-	h, err := d.host(s)
-	if err != nil {
-		return nil, err
-	}
-	spec := &actionSpec{Do: d.updateHost(s, map[string]any{"reserved": on}), Back: Prefix + "segments#host-" + h.UUID}
-	if on {
-		spec.Question, spec.Button, spec.Done = fmt.Sprintf("Mark host %s reserved?", h.Name), "Mark reserved", Prefix+"segments?done=reserved-on#host-"+h.UUID
-		spec.Detail = "A reserved host receives the instances of a failed host of its segment under the reserved_host recovery method."
-	} else {
-		spec.Question, spec.Button, spec.Done = fmt.Sprintf("Mark host %s not reserved?", h.Name), "Mark not reserved", Prefix+"segments?done=reserved-off#host-"+h.UUID
-		spec.Detail = "The host is no longer offered as a target of evacuations under the reserved_host recovery method."
-	}
-	return spec, nil
 }
 
 func (d *Dashboard) setSegmentEnabled(s *session) (*actionSpec, error) {
