@@ -211,43 +211,44 @@ func (ps *parser) peek() string {
 }
 
 func (ps *parser) or() (check, error) {
-	first, err := ps.and()
+	cs, err := ps.joined("or", ps.and)
+	if err != nil || len(cs) == 1 {
+		return first(cs), err
+	}
+	return orCheck(cs), nil
+}
+
+func (ps *parser) and() (check, error) {
+	cs, err := ps.joined("and", ps.not)
+	if err != nil || len(cs) == 1 {
+		return first(cs), err
+	}
+	return andCheck(cs), nil
+}
+
+// joined parses operands of next separated by the operator op.
+func (ps *parser) joined(op string, next func() (check, error)) ([]check, error) {
+	c, err := next()
 	if err != nil {
 		return nil, err
 	}
-	out := orCheck{first}
-	for ps.peek() == "or" {
+	out := []check{c}
+	for ps.peek() == op {
 		ps.pos++
-		c, err := ps.and()
+		c, err := next()
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, c)
-	}
-	if len(out) == 1 {
-		return first, nil
 	}
 	return out, nil
 }
 
-func (ps *parser) and() (check, error) {
-	first, err := ps.not()
-	if err != nil {
-		return nil, err
+func first(cs []check) check {
+	if len(cs) == 0 {
+		return nil
 	}
-	out := andCheck{first}
-	for ps.peek() == "and" {
-		ps.pos++
-		c, err := ps.not()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 1 {
-		return first, nil
-	}
-	return out, nil
+	return cs[0]
 }
 
 func (ps *parser) not() (check, error) {
