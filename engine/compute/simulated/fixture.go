@@ -376,94 +376,53 @@ func (d *decoder) fixture(root *jsontree.Node) Fixture {
 
 func (d *decoder) host(n *jsontree.Node, path string) Host {
 	var h Host
-	d.object(n, path, []string{"name", "status", "disabled_reason", "state", "failed", "forced_down",
-		"reserved", "aggregates", "hypervisor_hostname", "service_id", "max_servers", "bmc", "powered_off"},
-		func(k string, v *jsontree.Node, p string) {
-			switch k {
-			case "name":
-				h.Name = d.str(v, p, false)
-			case "status":
-				h.Status = d.str(v, p, false)
-			case "disabled_reason":
-				h.DisabledReason = d.str(v, p, true)
-			case "state":
-				h.State = d.str(v, p, false)
-			case "failed":
-				h.Failed = d.boolean(v, p)
-			case "forced_down":
-				h.ForcedDown = d.boolean(v, p)
-			case "reserved":
-				h.Reserved = d.boolean(v, p)
-			case "aggregates":
-				d.list(v, p, func(_ int, e *jsontree.Node, ep string) { h.Aggregates = append(h.Aggregates, d.str(e, ep, false)) })
-			case "hypervisor_hostname":
-				h.HypervisorHostname = d.str(v, p, false)
-			case "service_id":
-				h.ServiceID = d.str(v, p, false)
-			case "max_servers":
-				h.MaxServers = d.integer(v, p, 0, 1<<20)
-			case "bmc":
-				h.BMC = d.str(v, p, false)
-			case "powered_off":
-				h.PoweredOff = d.boolean(v, p)
-			}
-		})
+	d.fields(n, path,
+		d.strTo("name", &h.Name), d.strTo("status", &h.Status), d.nullableStrTo("disabled_reason", &h.DisabledReason),
+		d.strTo("state", &h.State), d.boolTo("failed", &h.Failed), d.boolTo("forced_down", &h.ForcedDown),
+		d.boolTo("reserved", &h.Reserved),
+		field{"aggregates", func(v *jsontree.Node, p string) {
+			d.list(v, p, func(_ int, e *jsontree.Node, ep string) { h.Aggregates = append(h.Aggregates, d.str(e, ep, false)) })
+		}},
+		d.strTo("hypervisor_hostname", &h.HypervisorHostname), d.strTo("service_id", &h.ServiceID),
+		d.intTo("max_servers", &h.MaxServers, 0, 1<<20), d.strTo("bmc", &h.BMC), d.boolTo("powered_off", &h.PoweredOff))
 	return h
 }
 
 func (d *decoder) server(n *jsontree.Node, path string) Server {
 	var s Server
-	d.object(n, path, []string{"id", "name", "host", "vm_state", "task_state", "power_state", "locked",
-		"metadata", "tenant_id", "user_id", "status"},
-		func(k string, v *jsontree.Node, p string) {
-			switch k {
-			case "id":
-				s.ID = d.str(v, p, false)
-			case "name":
-				s.Name = d.str(v, p, false)
-			case "host":
-				s.Host = d.str(v, p, false)
-			case "vm_state":
-				s.VMState = d.str(v, p, false)
-			case "task_state":
-				s.TaskState = d.str(v, p, true)
-			case "power_state":
-				s.PowerState = d.integer(v, p, 0, 7)
-			case "locked":
-				s.Locked = d.boolean(v, p)
-			case "metadata":
-				d.pos[p] = v.Off
-				if v.Kind == jsontree.Array && len(v.Elems) == 0 {
-					return // an empty Lua table encodes as []
-				}
-				if v.Kind != jsontree.Object {
-					d.problem(v.Off, p, "want an object, got %s", kindName(v))
-					return
-				}
-				s.Metadata = map[string]string{}
-				for i, mk := range v.Keys {
-					mv := v.Elems[i]
-					mp := join(p, mk)
-					if mv.Kind != jsontree.String {
-						shown := string(mv.Num)
-						if mv.Kind == jsontree.Bool {
-							shown = fmt.Sprint(mv.Bool)
-						}
-						d.problem(mv.Off, mp, "metadata values are strings in Nova, got %s (write \"%s\")",
-							kindName(mv), metadataHint(shown))
-						continue
-					}
-					s.Metadata[mk] = mv.Str
-				}
-			case "tenant_id":
-				s.TenantID = d.str(v, p, false)
-			case "user_id":
-				s.UserID = d.str(v, p, false)
-			case "status":
-				s.Status = d.str(v, p, false)
-			}
-		})
+	d.fields(n, path,
+		d.strTo("id", &s.ID), d.strTo("name", &s.Name), d.strTo("host", &s.Host), d.strTo("vm_state", &s.VMState),
+		d.nullableStrTo("task_state", &s.TaskState), d.intTo("power_state", &s.PowerState, 0, 7), d.boolTo("locked", &s.Locked),
+		field{"metadata", func(v *jsontree.Node, p string) { s.Metadata = d.metadata(v, p) }},
+		d.strTo("tenant_id", &s.TenantID), d.strTo("user_id", &s.UserID), d.strTo("status", &s.Status))
 	return s
+}
+
+// metadata decodes a server's metadata: an object of strings, as in Nova.
+func (d *decoder) metadata(v *jsontree.Node, p string) map[string]string {
+	if v.Kind == jsontree.Array && len(v.Elems) == 0 {
+		return nil // an empty Lua table encodes as []
+	}
+	if v.Kind != jsontree.Object {
+		d.problem(v.Off, p, "want an object, got %s", kindName(v))
+		return nil
+	}
+	md := map[string]string{}
+	for i, mk := range v.Keys {
+		mv := v.Elems[i]
+		mp := join(p, mk)
+		if mv.Kind != jsontree.String {
+			shown := string(mv.Num)
+			if mv.Kind == jsontree.Bool {
+				shown = fmt.Sprint(mv.Bool)
+			}
+			d.problem(mv.Off, mp, "metadata values are strings in Nova, got %s (write \"%s\")",
+				kindName(mv), metadataHint(shown))
+			continue
+		}
+		md[mk] = mv.Str
+	}
+	return md
 }
 
 func metadataHint(v string) string {
@@ -480,21 +439,47 @@ func metadataHint(v string) string {
 
 func (d *decoder) fault(n *jsontree.Node, path string) Fault {
 	var f Fault
-	d.object(n, path, []string{"op", "server", "host", "error", "count"}, func(k string, v *jsontree.Node, p string) {
-		switch k {
-		case "op":
-			f.Op = d.str(v, p, false)
-		case "server":
-			f.Server = d.str(v, p, false)
-		case "host":
-			f.Host = d.str(v, p, false)
-		case "error":
-			f.Error = d.str(v, p, false)
-		case "count":
-			f.Count = d.integer(v, p, 0, 1<<30)
+	d.fields(n, path, d.strTo("op", &f.Op), d.strTo("server", &f.Server), d.strTo("host", &f.Host),
+		d.strTo("error", &f.Error), d.intTo("count", &f.Count, 0, 1<<30))
+	return f
+}
+
+// field binds a key of a fixture object to what decodes its value.
+type field struct {
+	key string
+	set func(v *jsontree.Node, p string)
+}
+
+// fields decodes an object whose known keys are those of fs, in that order.
+func (d *decoder) fields(n *jsontree.Node, path string, fs ...field) bool {
+	known := make([]string, len(fs))
+	for i, f := range fs {
+		known[i] = f.key
+	}
+	return d.object(n, path, known, func(k string, v *jsontree.Node, p string) {
+		for _, f := range fs {
+			if f.key == k {
+				f.set(v, p)
+				return
+			}
 		}
 	})
-	return f
+}
+
+func (d *decoder) strTo(key string, dst *string) field {
+	return field{key, func(v *jsontree.Node, p string) { *dst = d.str(v, p, false) }}
+}
+
+func (d *decoder) nullableStrTo(key string, dst *string) field {
+	return field{key, func(v *jsontree.Node, p string) { *dst = d.str(v, p, true) }}
+}
+
+func (d *decoder) boolTo(key string, dst *bool) field {
+	return field{key, func(v *jsontree.Node, p string) { *dst = d.boolean(v, p) }}
+}
+
+func (d *decoder) intTo(key string, dst *int, lo, hi int64) field {
+	return field{key, func(v *jsontree.Node, p string) { *dst = d.integer(v, p, lo, hi) }}
 }
 
 // validate checks a fixture's contents; problems carry paths but no file
