@@ -32,11 +32,20 @@ var _ engine.ReservedHostClaimer = (*ReservedHostClaims)(nil)
 // table, named as Masakari's utils.synchronized names the lock.
 func reservedHostLock(host string) string { return "masakari-" + host }
 
+// lockUpsert takes over a claim that is free (released, or its holder no
+// longer runs under its lease) or the asker's own. It checks again that the
+// host is still reserved: on PostgreSQL each statement of the transaction
+// sees what was committed before it, so another recovery may have taken the
+// host, marked it no longer reserved and released its claim between the
+// reserved check and this statement; without the second check the host
+// would be handed out twice.
 const lockUpsert = `INSERT INTO locks (name, holder, owner, released, acquired_at) VALUES (?, ?, ?, 0, ?)
 	ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, owner = excluded.owner, released = 0, acquired_at = excluded.acquired_at
-	WHERE locks.holder = excluded.holder OR locks.released = 1 OR NOT EXISTS (
+	WHERE (locks.holder = excluded.holder OR locks.released = 1 OR NOT EXISTS (
 	  SELECT 1 FROM notifications n WHERE n.notification_uuid = locks.holder AND n.owner = locks.owner
-	    AND n.status = 'running' AND n.deleted = 0 AND n.lease_until IS NOT NULL AND n.lease_until >= ?)
+	    AND n.status = 'running' AND n.deleted = 0 AND n.lease_until IS NOT NULL AND n.lease_until >= ?))
+	  AND (locks.holder = excluded.holder OR NOT EXISTS (
+	  SELECT 1 FROM hosts h WHERE h.name = ? AND h.deleted = 0 AND h.reserved = 0))
 	RETURNING name`
 
 // ClaimReservedHost claims host for the notification, or returns
@@ -64,7 +73,7 @@ func (c *ReservedHostClaims) ClaimReservedHost(ctx context.Context, notification
 			}
 		}
 		var got string
-		err = tx.QueryRowContext(ctx, db.d.q(lockUpsert), name, notificationUUID, c.Owner, formatTime(now), formatTime(now)).Scan(&got)
+		err = tx.QueryRowContext(ctx, db.d.q(lockUpsert), name, notificationUUID, c.Owner, formatTime(now), formatTime(now), host).Scan(&got)
 		if errors.Is(err, sql.ErrNoRows) {
 			return engine.ErrLockHeld
 		}
