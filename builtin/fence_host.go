@@ -13,7 +13,7 @@ import (
 )
 
 // FenceHostName is the configured name of kaifuku's fencing task.
-const FenceHostName = "fence_host_task"
+const FenceHostName = fence.TaskName
 
 // Progress messages of fence_host_task.
 const (

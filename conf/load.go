@@ -40,6 +40,7 @@ func Defaults() *Config {
 			HAEnabledInstanceMetadataKey: "HA_Enabled",
 			ServiceDisableReason:         "Masakari detected host failed.",
 		},
+		StormGuard:      StormGuard{Window: 600 * time.Second},
 		InstanceFailure: InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
 		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
 		Lua: Lua{

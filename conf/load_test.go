@@ -43,6 +43,7 @@ func TestDefaults(t *testing.T) {
 			HostFailureRecoveryThreads:             3,
 		},
 		HostFailure:     HostFailure{EvacuateAllInstances: true, HAEnabledInstanceMetadataKey: "HA_Enabled", ServiceDisableReason: "Masakari detected host failed."},
+		StormGuard:      StormGuard{Window: 600 * time.Second},
 		InstanceFailure: InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
 		ProcessFailure:  ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
 		Lua:             Lua{ScriptsDir: filepath.Join(wd, "scripts"), TaskTimeout: 30 * time.Second, MemoryLimitMiB: 256},

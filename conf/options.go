@@ -196,6 +196,8 @@ var sectionDefs = []sectionDef{
 		boolOpt("add_reserved_host_to_aggregate", func(c *Config) *bool { return &c.HostFailure.AddReservedHostToAggregate }),
 		stringOpt("service_disable_reason", func(c *Config) *string { return &c.HostFailure.ServiceDisableReason }),
 		boolOpt("force_down_service", func(c *Config) *bool { return &c.HostFailure.ForceDownService }),
+		intOpt("max_failed_hosts_percent", 0, func(c *Config) *int { return &c.StormGuard.MaxFailedHostsPercent }),
+		secondsOpt("failed_hosts_window", 1, func(c *Config) *time.Duration { return &c.StormGuard.Window }),
 	}},
 	{name: "instance_failure", opts: []option{
 		boolOpt("process_all_instances", func(c *Config) *bool { return &c.InstanceFailure.ProcessAllInstances }),

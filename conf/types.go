@@ -125,6 +125,17 @@ type HostFailure struct {
 	ForceDownService bool // force_down_service
 }
 
+// StormGuard (kaifuku) holds new host recoveries of a segment in which too
+// many hosts failed at once: more likely the monitoring or the network than
+// the hosts. Read from [host_failure]; off unless MaxFailedHostsPercent is set.
+type StormGuard struct {
+	// MaxFailedHostsPercent: when more than this share of a segment's hosts
+	// have host-failure notifications within Window, a new one is held.
+	// 0 (the default): off.
+	MaxFailedHostsPercent int           // max_failed_hosts_percent
+	Window                time.Duration // failed_hosts_window, default 600 s
+}
+
 // InstanceFailure is [instance_failure].
 type InstanceFailure struct {
 	ProcessAllInstances          bool   // process_all_instances, default false
@@ -259,6 +270,7 @@ type Config struct {
 	Flows           map[FlowKind]FlowSpec
 	Engine          Engine
 	HostFailure     HostFailure
+	StormGuard      StormGuard // [host_failure] max_failed_hosts_percent, failed_hosts_window
 	InstanceFailure InstanceFailure
 	ProcessFailure  ProcessFailure
 	Lua             Lua

@@ -13,6 +13,9 @@ const (
 	StatusFailed   = "failed"
 	StatusIgnored  = "ignored"
 	StatusFinished = "finished"
+	// StatusHeld (kaifuku) is a host notification the storm guard did not
+	// start; it waits for an operator to release it (then it is new again).
+	StatusHeld = "held"
 )
 
 // SkipError ends a flow early without reverting: Masakari's

@@ -361,7 +361,7 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 		ru.emit(Event{Type: TaskSucceeded, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Store: store, Duration: dur, Err: err})
 	default:
 		log.WithField("duration", dur).Errorf("task failed: %v", err)
-		ru.emit(Event{Type: TaskFailed, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Err: err, Duration: dur})
+		ru.emit(Event{Type: TaskFailed, Task: t.Spec.Name, TaskKind: t.Spec.Kind, Phase: t.Phase, Record: snap, Store: store, Err: err, Duration: dur})
 	}
 	return err
 }

@@ -44,6 +44,7 @@ type Store interface {
 	Notification(ctx context.Context, id string) (db.Notification, error)
 	Notifications(ctx context.Context, f db.NotificationFilter, p db.Page) ([]db.Notification, error)
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
+	ReleaseHeld(ctx context.Context, id, message string) (bool, error)
 }
 
 // ComputeChecker tells whether name is a nova-compute service host of the
@@ -171,6 +172,7 @@ func (s *Server) routes() {
 	s.route("GET /v1/notifications", "os_masakari_api:notifications:index", s.listNotifications)
 	s.route("POST /v1/notifications", "os_masakari_api:notifications:create", s.createNotification)
 	s.route("GET /v1/notifications/{notification_id}", "os_masakari_api:notifications:detail", s.showNotification)
+	s.route("POST /v1/notifications/{notification_id}/release", "kaifuku:notifications:release", s.releaseNotification)
 	notAllowed := func(*request) (int, any, error) {
 		return 0, nil, errorf(405, "The method specified is not allowed for this resource.")
 	}

@@ -584,6 +584,44 @@ func (s *Server) createNotification(req *request) (int, any, error) {
 	return 202, map[string]any{"notification": viewNotification(n)}, nil
 }
 
+// ReleasedMessage is the message of a notification an operator released from
+// the storm guard, until its recovery ends.
+const ReleasedMessage = "Released from the storm guard by an operator: the host is recovered."
+
+// releaseNotification (kaifuku; Masakari has no equivalent) lets a
+// notification the storm guard held recover: it becomes new again, marked
+// released, and the engine runs it without holding it again. 409 for a
+// notification that is not held.
+func (s *Server) releaseNotification(req *request) (int, any, error) {
+	id := req.r.PathValue("notification_id")
+	if _, err := uuid.Parse(id); err != nil {
+		return 0, nil, errorf(404, "No notification with id %s.", id)
+	}
+	ctx := req.r.Context()
+	n, err := s.store.Notification(ctx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return 0, nil, errorf(404, "No notification with id %s.", id)
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	ok, err := s.store.ReleaseHeld(ctx, id, ReleasedMessage)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, errorf(409, "Notification %s is in status %s: only a notification the storm guard held can be released.", id, n.Status)
+	}
+	s.log.WithField("notification_uuid", id).Warn("storm guard: notification released by an operator; the host will be recovered")
+	if n, err = s.store.Notification(ctx, id); err != nil {
+		return 0, nil, err
+	}
+	if s.Created != nil {
+		s.Created(n)
+	}
+	return 202, map[string]any{"notification": viewNotification(n)}, nil
+}
+
 func (s *Server) showNotification(req *request) (int, any, error) {
 	id := req.r.PathValue("notification_id")
 	if _, err := uuid.Parse(id); err != nil {

@@ -82,6 +82,9 @@ type Notification struct {
 	Message        *string
 	// Retry marks the periodic task's single retry of an error notification.
 	Retry bool
+	// Released marks a notification the storm guard held and an operator
+	// released (ReleaseHeld).
+	Released bool
 	// Resumed is set by Claim when the notification was running under an
 	// expired lease: its persisted progress is to be resumed.
 	Resumed   bool
@@ -156,7 +159,7 @@ type FlowRun struct {
 }
 
 // Statuses in which a notification keeps its segment and host in use.
-var unfinished = []string{"new", "running", "error"}
+var unfinished = []string{"new", "running", "error", "held"}
 
 func formatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
 

@@ -419,10 +419,13 @@ func nullSafeEq(col string, v any, args *[]any) string {
 }
 
 // inUse reports whether a segment (or one host of it) has a notification
-// in new, running or error.
+// in new, running, error or held.
 func (db *DB) inUse(ctx context.Context, q querier, segmentUUID, hostUUID string) (bool, error) {
-	query := `SELECT COUNT(*) FROM notifications n JOIN hosts h ON h.uuid = n.source_host_uuid WHERE h.failover_segment_id = ? AND n.deleted = 0 AND n.status IN (?, ?, ?)`
-	args := []any{segmentUUID, unfinished[0], unfinished[1], unfinished[2]}
+	query := `SELECT COUNT(*) FROM notifications n JOIN hosts h ON h.uuid = n.source_host_uuid WHERE h.failover_segment_id = ? AND n.deleted = 0 AND n.status IN (?` + repeat(", ?", len(unfinished)-1) + `)`
+	args := []any{segmentUUID}
+	for _, st := range unfinished {
+		args = append(args, st)
+	}
 	if hostUUID != "" {
 		query += ` AND h.uuid = ?`
 		args = append(args, hostUUID)
@@ -734,14 +737,14 @@ func (db *DB) ReservedHosts(ctx context.Context, name string) ([]string, error) 
 
 // ---- notifications
 
-const notificationCols = `n.id, n.notification_uuid, n.generated_time, n.source_host_uuid, n.failover_segment_uuid, n.type, n.payload, n.status, n.message, n.retry, n.created_at, n.updated_at`
+const notificationCols = `n.id, n.notification_uuid, n.generated_time, n.source_host_uuid, n.failover_segment_uuid, n.type, n.payload, n.status, n.message, n.retry, n.released, n.created_at, n.updated_at`
 
 func scanNotification(sc scanner) (Notification, error) {
 	var n Notification
 	var gen, created, payload string
 	var seg, msg, updated sql.NullString
-	var retry int
-	if err := sc.Scan(&n.ID, &n.UUID, &gen, &n.SourceHostUUID, &seg, &n.Type, &payload, &n.Status, &msg, &retry, &created, &updated); err != nil {
+	var retry, released int
+	if err := sc.Scan(&n.ID, &n.UUID, &gen, &n.SourceHostUUID, &seg, &n.Type, &payload, &n.Status, &msg, &retry, &released, &created, &updated); err != nil {
 		return n, err
 	}
 	n.GeneratedTime, _ = parseTime(gen)
@@ -752,6 +755,7 @@ func scanNotification(sc scanner) (Notification, error) {
 		n.Message = &m
 	}
 	n.Retry = retry != 0
+	n.Released = released != 0
 	n.CreatedAt, _ = parseTime(created)
 	n.UpdatedAt = nullTime(updated)
 	return n, nil

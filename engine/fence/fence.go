@@ -41,6 +41,10 @@ type Devices interface {
 	Fencer() Fencer
 }
 
+// TaskName is the name of the built-in task that fences a failed host
+// (metrics count its failures by host).
+const TaskName = "fence_host_task"
+
 // ErrNotConfigured is returned (wrapped) for a host that has no fencing
 // device.
 var ErrNotConfigured = errors.New("no fencing device configured")

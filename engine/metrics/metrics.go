@@ -1,6 +1,7 @@
 // Package metrics exposes kaifuku's Prometheus metrics: notifications by
 // type and final status, the stored notifications by type and status,
-// recovery and task durations, Lua task errors, API requests, Nova calls,
+// recovery and task durations, Lua task errors, notifications the storm
+// guard held, fencing failures, API requests, Nova calls,
 // the outcome of the last configuration load and the build. Each Metrics has
 // its own registry (no global state).
 package metrics
@@ -19,6 +20,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/buildinfo"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 )
 
 // Metrics holds the collectors.
@@ -34,6 +36,8 @@ type Metrics struct {
 	novaTime      *prometheus.HistogramVec
 	reloadOK      prometheus.Gauge
 	reloadTime    prometheus.Gauge
+	stormHeld     prometheus.Counter
+	fenceFailures *prometheus.CounterVec
 }
 
 // New registers every collector on a new registry, with the Go and process
@@ -74,6 +78,12 @@ func New() *Metrics {
 	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kaifuku_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully, in seconds since the epoch.",
 	})
+	m.stormHeld = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kaifuku_storm_held_total", Help: "Host notifications the storm guard held because too many hosts of their segment failed at once.",
+	})
+	m.fenceFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kaifuku_fencing_failures_total", Help: "Failed runs of fence_host_task (the host was not recovered), by host.",
+	}, []string{"host"})
 	info := buildinfo.Read()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kaifuku_build_info", Help: "Always 1; the labels say which build of kaifuku is running.",
@@ -81,7 +91,7 @@ func New() *Metrics {
 	})
 	build.Set(1)
 	m.Registry.MustRegister(m.notifications, m.recovery, m.tasks, m.luaErrors, m.requests, m.requestTime,
-		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, build,
+		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, m.stormHeld, m.fenceFailures, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -157,6 +167,9 @@ func (c *storedCollector) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Notification(typ, status string, d time.Duration) {
 	m.notifications.WithLabelValues(typ, status).Inc()
 	m.recovery.WithLabelValues(typ).Observe(d.Seconds())
+	if status == engine.StatusHeld {
+		m.stormHeld.Inc()
+	}
 }
 
 // Request records an API request.
@@ -175,6 +188,10 @@ func (m *Metrics) OnEvent(e engine.Event) {
 		m.tasks.WithLabelValues(e.Task, "failure").Observe(e.Duration.Seconds())
 		if e.TaskKind == "lua" {
 			m.luaErrors.WithLabelValues(e.Task).Inc()
+		}
+		if e.Task == fence.TaskName {
+			host, _ := e.Store[engine.KeyHostName].(string)
+			m.fenceFailures.WithLabelValues(host).Inc()
 		}
 	}
 }

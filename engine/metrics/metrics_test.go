@@ -16,6 +16,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 )
 
 func TestMetricsText(t *testing.T) {
@@ -133,6 +134,27 @@ func TestComputeCalls(t *testing.T) {
 	} {
 		if got := outcome(err); got != want {
 			t.Errorf("outcome(%v) = %s, want %s", err, got, want)
+		}
+	}
+}
+
+func TestStormHeldAndFencingFailures(t *testing.T) {
+	m := New()
+	m.Notification("COMPUTE_HOST", engine.StatusHeld, 0)
+	m.Notification("COMPUTE_HOST", engine.StatusFinished, 0)
+	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: fence.TaskName, Store: engine.Store{engine.KeyHostName: "compute3"}})
+	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: fence.TaskName, Store: engine.Store{engine.KeyHostName: "compute3"}})
+	m.OnEvent(engine.Event{Type: engine.TaskFailed, Task: "disable_compute_service_task", Store: engine.Store{engine.KeyHostName: "compute4"}})
+	m.OnEvent(engine.Event{Type: engine.TaskSucceeded, Task: fence.TaskName, Store: engine.Store{engine.KeyHostName: "compute5"}})
+	_, body := scrape(t, m)
+	for _, want := range []string{"kaifuku_storm_held_total 1\n", `kaifuku_fencing_failures_total{host="compute3"} 2` + "\n"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %q in\n%s", want, body)
+		}
+	}
+	for _, not := range []string{`kaifuku_fencing_failures_total{host="compute4"}`, `kaifuku_fencing_failures_total{host="compute5"}`} {
+		if strings.Contains(body, not) {
+			t.Errorf("unexpected %q", not)
 		}
 	}
 }

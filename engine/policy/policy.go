@@ -68,6 +68,9 @@ var Defaults = map[string]string{
 
 	// kaifuku's /debug/ endpoints.
 	"kaifuku:debug": "rule:admin_api",
+	// kaifuku's release of a notification the storm guard held
+	// (POST /v1/notifications/{id}/release).
+	"kaifuku:notifications:release": "rule:admin_api",
 }
 
 // Policy is a parsed rule set. It is immutable: a reload builds a new one.

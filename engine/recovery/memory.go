@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 )
 
 // HostChange is a change the flows made to a host of a MemorySegment.
@@ -33,13 +34,24 @@ type MemorySegment struct {
 	reserved    map[string]bool
 	maintenance map[string]bool
 	changes     []HostChange
+	failures    map[string]failure // host-failure notifications seen, by uuid
+	// Now is the clock of the storm guard's window (time.Now from
+	// NewMemorySegment).
+	Now func() time.Time
+}
+
+// failure is a host-failure notification a MemorySegment saw.
+type failure struct {
+	host string
+	at   time.Time
 }
 
 var _ SegmentSource = (*MemorySegment)(nil)
 
 // NewMemorySegment returns an empty segment with the given recovery method.
 func NewMemorySegment(method string) *MemorySegment {
-	return &MemorySegment{method: method, reserved: map[string]bool{}, maintenance: map[string]bool{}}
+	return &MemorySegment{method: method, reserved: map[string]bool{}, maintenance: map[string]bool{},
+		failures: map[string]failure{}, Now: time.Now}
 }
 
 // AddHost adds a host (again: sets its reserved flag) without recording a
@@ -61,12 +73,42 @@ func (s *MemorySegment) SetRecoveryMethod(method string) {
 }
 
 // SourceHost returns the notification's host; one the segment does not list
-// is an unreserved host of it.
+// is an unreserved host of it. A host failure is remembered, when it was
+// first seen, for HostFailures.
 func (s *MemorySegment) SourceHost(_ context.Context, n Notification) (Host, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, seen := s.failures[n.UUID]; !seen && IsHostFailure(n.Type, n.Payload) {
+		s.failures[n.UUID] = failure{host: n.Hostname, at: s.Now()}
+	}
 	return Host{Name: n.Hostname, Reserved: s.reserved[n.Hostname], OnMaintenance: s.maintenance[n.Hostname],
 		SegmentEnabled: true, RecoveryMethod: s.method}, nil
+}
+
+// HostFailures counts the hosts with a host failure seen within window
+// before now, and the hosts of the segment: those added and those a
+// notification named.
+func (s *MemorySegment) HostFailures(_ context.Context, _ Notification, window time.Duration) (failed, hosts int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := s.Now().Add(-window)
+	all := map[string]bool{}
+	for _, h := range s.order {
+		all[h] = false
+	}
+	for _, f := range s.failures {
+		if !f.at.Before(since) {
+			all[f.host] = true
+		} else if _, ok := all[f.host]; !ok {
+			all[f.host] = false
+		}
+	}
+	for _, down := range all {
+		if down {
+			failed++
+		}
+	}
+	return failed, len(all), nil
 }
 
 // SetReserved sets a host's reserved flag.

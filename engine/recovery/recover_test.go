@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -21,6 +22,10 @@ type source struct {
 
 func (s source) SourceHost(context.Context, recovery.Notification) (recovery.Host, error) {
 	return s.host, s.err
+}
+
+func (s source) HostFailures(context.Context, recovery.Notification, time.Duration) (int, int, error) {
+	return 0, 0, nil
 }
 
 func TestRecoverChecksTheSegmentOfAFreshNotification(t *testing.T) {

@@ -92,6 +92,8 @@ type Manager struct {
 	// Claims hands out the reserved hosts the evacuations move servers to:
 	// the database's across engines, engine.LocalClaims in one process.
 	Claims engine.ReservedHostClaimer
+	// Storm is the storm guard (off when MaxFailedHostsPercent is 0).
+	Storm conf.StormGuard
 }
 
 // ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.

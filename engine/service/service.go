@@ -88,6 +88,7 @@ type Store interface {
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
 	ClearProgress(ctx context.Context, id string) error
 	TryPeriodic(ctx context.Context, name, owner string, every time.Duration) (bool, error)
+	SegmentHostNotifications(ctx context.Context, hostUUID string, window time.Duration) ([]db.Notification, int, error)
 }
 
 // Engine is what a configuration generation provides: the manager with its
@@ -255,7 +256,7 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	}
 
 	job := recovery.Job{Notification: recovery.Notification{UUID: n.UUID, Type: n.Type, GeneratedTime: n.GeneratedTime, Payload: n.PayloadMap()},
-		Resumed: n.Resumed, Retry: n.Retry}
+		Resumed: n.Resumed, Retry: n.Retry, Released: n.Released}
 	if n.Resumed {
 		cps, err := s.checkpoints(ctx, n.UUID)
 		if err != nil {
@@ -310,6 +311,22 @@ func (s segmentSource) SourceHost(ctx context.Context, _ recovery.Notification) 
 	}
 	return recovery.Host{Name: h.Name, Reserved: h.Reserved, OnMaintenance: h.OnMaintenance,
 		SegmentEnabled: h.Segment.Enabled, RecoveryMethod: h.Segment.RecoveryMethod}, nil
+}
+
+// HostFailures counts the hosts of the source host's segment with a host
+// failure received within window, and the segment's hosts.
+func (s segmentSource) HostFailures(ctx context.Context, _ recovery.Notification, window time.Duration) (int, int, error) {
+	notes, hosts, err := s.SegmentHostNotifications(ctx, s.hostUUID, window)
+	if err != nil {
+		return 0, 0, fmt.Errorf("host notifications of the segment of host %s: %w", s.hostUUID, err)
+	}
+	failed := map[string]bool{}
+	for _, n := range notes {
+		if recovery.IsHostFailure(n.Type, n.PayloadMap()) {
+			failed[n.SourceHostUUID] = true
+		}
+	}
+	return len(failed), hosts, nil
 }
 
 // renew extends the lease every third of its length; when the lease is lost
