@@ -61,9 +61,9 @@ type notificationView struct {
 	FailoverSegmentUUID json.RawMessage `json:"failover_segment_uuid,omitempty"`
 	Message             json.RawMessage `json:"message,omitempty"`
 	CreatedAt           string          `json:"created_at"`
-	UpdatedAt               *string         `json:"updated_at"`
-	DeletedAt               *string         `json:"deleted_at"`
-	Deleted                 bool            `json:"deleted"`
+	UpdatedAt           *string         `json:"updated_at"`
+	DeletedAt           *string         `json:"deleted_at"`
+	Deleted             bool            `json:"deleted"`
 }
 
 type taskDetail struct {

@@ -72,7 +72,7 @@ func TestVMovesAPI(t *testing.T) {
 	for _, c := range []apiCase{
 		{name: "list", method: "GET", path: "/v1/notifications/{n}/vmoves?sort_key=instance_uuid&sort_dir=asc", version: v13, code: 200, header: "masakari 1.3",
 			message: `"notification_uuid":"{n}","instance_uuid":"` + ids[0] + `","instance_name":"vm1","source_host":"compute-1","dest_host":"compute-2","start_time":"2026-11-25T21:44:20.000000","end_time":"2026-11-25T21:44:25.000000","type":"evacuation","status":"succeeded","message":null,"created_at"`,
-			save: map[string]string{"first": "vmoves.uuid", "firstid": "vmoves.id"}},
+			save:    map[string]string{"first": "vmoves.uuid", "firstid": "vmoves.id"}},
 		{name: "status filter", method: "GET", path: "/v1/notifications/{n}/vmoves?status=failed", version: v13, code: 200,
 			message: `"instance_uuid":"` + ids[1] + `","instance_name":"vm2","source_host":"compute-1","dest_host":null`, save: map[string]string{"failed": "vmoves.instance_uuid"}},
 		{name: "type filter", method: "GET", path: "/v1/notifications/{n}/vmoves?type=live_migration", version: v13, code: 200, message: `{"vmoves":[]}`},
