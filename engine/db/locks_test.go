@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,8 +286,9 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 	defer d.Close()
 	var n int
-	if err := d.r.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 2 {
-		t.Fatalf("migrations recorded: %d %v", n, err)
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
+	if err := d.r.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(files) || n < 2 {
+		t.Fatalf("migrations recorded: %d of %d %v", n, len(files), err)
 	}
 	if d.Dialect().SingleNode {
 		t.Fatal("PostgreSQL is shared by several daemons")
