@@ -78,6 +78,7 @@ func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in eng
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgStartEvacuation, host, strings.Join(ids, ",")), 0.0)
+	addVMoves(ctx, env, host, ids)
 
 	if rh != "" {
 		if env.Claims != nil {
@@ -213,6 +214,8 @@ func interrupted(ctx context.Context, clk clock.Clock) error {
 // evacuateOne is Masakari's _evacuate_and_confirm for one server. Nothing it
 // does escapes as a panic; every failure is its return value.
 func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, nova compute.Cloud, id, host, rh string) (err error) {
+	vmove := &vmoveRecord{ctx: ctx, env: env, id: id}
+	defer vmove.finish(&err) // runs last, after a panic became err
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("evacuation of server %s panicked: %v\n%s", id, p, debug.Stack())
@@ -224,7 +227,9 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	if err != nil {
 		return err
 	}
+	vmove.name = srv.Name
 	if srv.Host != "" && srv.Host != host {
+		vmove.dest = srv.Host
 		// No longer on the failed host (instance_list was read before a
 		// restart and this task is run again): it was moved already, and
 		// Nova refuses to evacuate a server whose host is up.
@@ -262,9 +267,11 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		// stopped one is left as Nova rebuilds it. If it does not move
 		// within wait_period_after_evacuation (a rebuild stuck on the dead
 		// host), it is handled as Masakari does.
+		vmove.start()
 		dest, err := t.confirm(ctx, clk, nova, id, host, vm)
 		switch {
 		case err == nil:
+			vmove.dest = dest
 			log.WithField("dest_host", dest).Info("evacuation already under way confirmed; not evacuated again")
 			return t.afterEvacuation(ctx, clk, nova, log, id, vm, vm == vmError, dest)
 		case errors.Is(err, errTimeout):
@@ -295,6 +302,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		}
 	}
 
+	vmove.start()
 	if err := nova.Evacuate(ctx, id, rh); err != nil {
 		return fmt.Errorf("evacuate server %s: %w", id, err)
 	}
@@ -305,6 +313,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	if err != nil {
 		return err
 	}
+	vmove.dest = dest
 	return t.afterEvacuation(ctx, clk, nova, log, id, vm, stopAfter, dest)
 }
 

@@ -42,6 +42,8 @@ type Request struct {
 	Hosts HostUpdater
 	// Claims is given to the tasks (Env.Claims); nil where nothing claims.
 	Claims ReservedHostClaimer
+	// VMoves is given to the tasks (Env.VMoves); nil where nothing records.
+	VMoves VMoveRecorder
 	// Retry, when set, runs the main phase once per item of a store list
 	// until an attempt succeeds; nil runs it once. The recovery layer sets
 	// it (the reserved hosts of a host failure); the runner knows no list.
@@ -282,6 +284,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 		Log:              log,
 		Hosts:            ru.req.Hosts,
 		Claims:           ru.req.Claims,
+		VMoves:           ru.req.VMoves,
 		shared:           &ru.shared,
 		progress: func(msg string, p float64) {
 			ru.mu.Lock()

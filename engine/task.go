@@ -37,6 +37,9 @@ type Env struct {
 	// Claims hands a reserved host to one recovery at a time, across flows
 	// (and engines); nil where nothing claims.
 	Claims ReservedHostClaimer
+	// VMoves records the servers a host recovery moves; nil where nothing
+	// records them.
+	VMoves VMoveRecorder
 
 	progress func(message string, fraction float64)
 	shared   *shared

@@ -23,10 +23,10 @@ import (
 // Microversions served.
 const (
 	MinVersion = "1.0"
-	MaxVersion = "1.2"
+	MaxVersion = "1.3"
 )
 
-var maxMinor = 2
+var maxMinor = 3
 
 // Store is what the API needs of the database (db.DB implements it).
 type Store interface {
@@ -45,6 +45,8 @@ type Store interface {
 	Notifications(ctx context.Context, f db.NotificationFilter, p db.Page) ([]db.Notification, error)
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
 	ReleaseHeld(ctx context.Context, id, message string) (bool, error)
+	VMoves(ctx context.Context, notificationUUID string, f db.VMoveFilter, p db.Page) ([]db.VMove, error)
+	VMove(ctx context.Context, id string) (db.VMove, error)
 }
 
 // ComputeChecker tells whether name is a nova-compute service host of the
@@ -148,9 +150,13 @@ type request struct {
 type handler func(*request) (int, any, error)
 
 // route registers an API route with its policy rule.
-func (s *Server) route(pattern, rule string, h handler) {
+func (s *Server) route(pattern, rule string, h handler) { s.routeSince(0, pattern, rule, h) }
+
+// routeSince registers a route that exists from microversion 1.since on;
+// older versions get 404, before the policy is checked.
+func (s *Server) routeSince(since int, pattern, rule string, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		s.serveAPI(w, r, rule, h)
+		s.serveAPI(w, r, since, rule, h)
 	})
 }
 
@@ -173,6 +179,8 @@ func (s *Server) routes() {
 	s.route("POST /v1/notifications", "os_masakari_api:notifications:create", s.createNotification)
 	s.route("GET /v1/notifications/{notification_id}", "os_masakari_api:notifications:detail", s.showNotification)
 	s.route("POST /v1/notifications/{notification_id}/release", "kaifuku:notifications:release", s.releaseNotification)
+	s.routeSince(3, "GET /v1/notifications/{notification_id}/vmoves", "os_masakari_api:vmoves:index", s.listVMoves)
+	s.routeSince(3, "GET /v1/notifications/{notification_id}/vmoves/{vmove_id}", "os_masakari_api:vmoves:detail", s.showVMove)
 	notAllowed := func(*request) (int, any, error) {
 		return 0, nil, errorf(405, "The method specified is not allowed for this resource.")
 	}
@@ -326,7 +334,7 @@ func (s *Server) writeFault(w http.ResponseWriter, version string, f *fault) {
 
 // serveAPI runs the common pipeline: request id, microversion, auth,
 // policy, body limit, the handler, and the response.
-func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rule string, h handler) {
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, since int, rule string, h handler) {
 	w.Header().Set("X-OpenStack-Request-Id", "req-"+uuid.NewString())
 	st := s.settings.Load()
 	// keystonemiddleware runs before Masakari reads the microversion.
@@ -344,16 +352,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rule string, h
 		s.writeFault(w, ver, f)
 		return
 	}
-	if st.AuthStrategy != "noauth" {
-		if !authed {
-			var ok bool
-			if creds, ok = s.authenticate(w, r, st, ver); !ok {
-				return
-			}
-		}
-		if !s.authorize(w, st, ver, rule, creds) {
+	if st.AuthStrategy != "noauth" && !authed {
+		var ok bool
+		if creds, ok = s.authenticate(w, r, st, ver); !ok {
 			return
 		}
+	}
+	if minor < since {
+		s.writeFault(w, ver, errorf(404, "The resource could not be found."))
+		return
+	}
+	if st.AuthStrategy != "noauth" && !s.authorize(w, st, ver, rule, creds) {
+		return
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, st.MaxBodyBytes)

@@ -198,14 +198,14 @@ func TestAPI(t *testing.T) {
 	vmBody := `{"notification": {"type": "VM", "hostname": "compute-3", "generated_time": "` + gen + `", "payload": {"event": "LIFECYCLE", "instance_uuid": "8d4c7f2e-0b1a-4e0e-9f3c-5d2a1b6c7e8f", "vir_domain_event": "STOPPED_FAILED"}}}`
 	cases := []apiCase{
 		// versions and microversions
-		{name: "versions", method: "GET", path: "/", token: "-", code: 200, message: `"versions":[{"id":"v1.0","status":"CURRENT","version":"1.2","min_version":"1.0","updated":"2016-07-01T11:33:21Z"`},
+		{name: "versions", method: "GET", path: "/", token: "-", code: 200, message: `"versions":[{"id":"v1.0","status":"CURRENT","version":"1.3","min_version":"1.0","updated":"2016-07-01T11:33:21Z"`},
 		{name: "v1 document", method: "GET", path: "/v1", token: "-", code: 200, header: "masakari 1.0", message: `"media-types":[{"base":"application/json","type":"application/vnd.openstack.masakari+json;version=1"}]`},
 		{name: "v1 slash", method: "GET", path: "/v1/", token: "-", code: 200, header: "masakari 1.0"},
 		{name: "406", method: "GET", path: "/v1/segments", version: "instance-ha 9.9", code: 406, header: "instance-ha 9.9",
-			message: "Version 9.9 is not supported by the API. Minimum is 1.0 and maximum is 1.2."},
+			message: "Version 9.9 is not supported by the API. Minimum is 1.0 and maximum is 1.3."},
 		{name: "malformed version", method: "GET", path: "/v1/segments", version: "instance-ha one", code: 400,
 			message: "API Version String one is of invalid format. Must be of format MajorNum.MinorNum."},
-		{name: "latest", method: "GET", path: "/v1/segments", version: "instance-ha latest", code: 200, header: "masakari 1.2", message: `{"segments":[]}`},
+		{name: "latest", method: "GET", path: "/v1/segments", version: "instance-ha latest", code: 200, header: "masakari 1.3", message: `{"segments":[]}`},
 		// auth
 		{name: "no token", method: "GET", path: "/v1/segments", token: "-", code: 401, message: "The request you have made requires authentication."},
 		{name: "bad token", method: "GET", path: "/v1/segments", token: "wrong", code: 401, message: "The request you have made requires authentication."},

@@ -1,20 +1,26 @@
-// Package api is kaifuku's Masakari v1 HTTP API. It serves every endpoint of Masakari's v1 API except vmoves (a HEAD-only addition) and extensions:
+// Package api is kaifuku's Masakari v1 HTTP API. It serves every endpoint of Masakari's v1 API except extensions:
 //
 //	| method and path | success |
 //	| `GET /`, `GET /v1`, `GET /v1/` | version documents (no token needed) |
 //	| `GET/POST /v1/segments`, `GET/PUT/DELETE /v1/segments/{id}` | 200 / 201 / 200 / 200 / 204 |
 //	| `GET/POST /v1/segments/{id}/hosts`, `GET/PUT/DELETE /v1/segments/{id}/hosts/{host_id}` | 200 / 201 / 200 / 200 / 204 |
 //	| `GET/POST /v1/notifications`, `GET /v1/notifications/{id}` | 200 / 202 / 200; PUT and DELETE answer 405 |
+//	| `GET /v1/notifications/{id}/vmoves`, `GET /v1/notifications/{id}/vmoves/{vmove_id}` | 200, from 1.3 |
 //
 // What is the same as Masakari 14.0.2, checked against its recorded answers:
 //
 //   - Bodies and field names, field for field (`id` integers, `uuid`s, `deleted`, `deleted_at`), timestamps as
 //     `YYYY-MM-DDTHH:MM:SS.ffffff`, `created_at`/`updated_at` in whole seconds, `generated_time` with the
 //     microseconds sent, payload keys in the order the monitor sent them.
-//   - Microversions 1.0 to 1.2 through `OpenStack-API-Version: instance-ha X.Y` (or `latest`); successes answer
+//   - Microversions 1.0 to 1.3 through `OpenStack-API-Version: instance-ha X.Y` (or `latest`); successes answer
 //     `OpenStack-API-Version: masakari X.Y`, errors `instance-ha X.Y`, both with `Vary: OpenStack-API-Version`;
-//     other versions get `406 Version X.Y is not supported by the API. Minimum is 1.0 and maximum is 1.2.`
-//     `enabled` in segment bodies only at 1.2; `recovery_workflow_details` on `GET /v1/notifications/{id}` from 1.1.
+//     other versions get `406 Version X.Y is not supported by the API. Minimum is 1.0 and maximum is 1.3.`
+//     `enabled` in segment bodies only at 1.2; `recovery_workflow_details` on `GET /v1/notifications/{id}` from 1.1;
+//     from 1.3 notifications carry `failover_segment_uuid` and `message` (why the recovery ended `error`,
+//     `failed` or `ignored`; null otherwise), and a host notification's vmoves are listed (filters `status`,
+//     `type`, paging and sorting as the other lists) and shown: one per server the evacuation moved, with
+//     `dest_host`, `start_time`, `end_time`, `status` (pending, ongoing, succeeded, failed) and the failure's
+//     `message`. Vmoves of another type of notification are `400 This notification <id> without vm moves.`
 //   - Validation with Masakari's JSON schemas and its messages, e.g. `Invalid input for field/attribute
 //     recovery_method. Value: manual. 'manual' is not one of ['auto', 'reserved_host', 'auto_priority',
 //     'rh_priority']`, `'process_name' is a required property`, `Malformed request body`; error bodies
@@ -53,9 +59,8 @@
 //     does (its 401 with `WWW-Authenticate`, its 503 when Keystone cannot be reached); with `token` a static token
 //     file replaces it. Either way every call goes through Masakari's policy (default `rule:admin_api`, overridable
 //     by a policy file), answering Masakari's 403.
-//   - Responses follow Masakari 14.0.2 (microversion 1.2): notifications have no `failover_segment_uuid` or
-//     `message` field (HEAD adds them); kaifuku stores both, and the message of an ignored or failed
-//     notification is in the log. There is no vmoves API.
+//   - The vmoves routes answer 404 below 1.3 (Masakari serves them at any version); a vmove under an unknown
+//     notification is a 404 (Masakari answers 500), and a vmove of another notification is not found.
 //   - Duplicate check compares payloads as JSON objects (key order does not matter); Masakari compares the
 //     decoded dicts too, so the outcome is the same.
 //   - A retried `error` notification runs every task again (as Masakari's new flow detail does); its

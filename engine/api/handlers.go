@@ -57,10 +57,13 @@ type notificationView struct {
 	Payload                 json.RawMessage `json:"payload"`
 	Status                  string          `json:"status"`
 	RecoveryWorkflowDetails *[]taskDetail   `json:"recovery_workflow_details,omitempty"`
-	CreatedAt               string          `json:"created_at"`
-	UpdatedAt               *string         `json:"updated_at"`
-	DeletedAt               *string         `json:"deleted_at"`
-	Deleted                 bool            `json:"deleted"`
+	// From 1.3 (nil before: absent); message is null unless set.
+	FailoverSegmentUUID json.RawMessage `json:"failover_segment_uuid,omitempty"`
+	Message             json.RawMessage `json:"message,omitempty"`
+	CreatedAt           string          `json:"created_at"`
+	UpdatedAt           *string         `json:"updated_at"`
+	DeletedAt           *string         `json:"deleted_at"`
+	Deleted             bool            `json:"deleted"`
 }
 
 type taskDetail struct {
@@ -97,10 +100,28 @@ func viewHost(h db.Host) hostView {
 		CreatedAt: stamp(h.CreatedAt), UpdatedAt: stampPtr(h.UpdatedAt)}
 }
 
-func viewNotification(n db.Notification) notificationView {
-	return notificationView{ID: n.ID, NotificationUUID: n.UUID, GeneratedTime: stamp(n.GeneratedTime),
+// viewNotification is a notification as microversion 1.minor shows it:
+// from 1.3 with failover_segment_uuid and message.
+func viewNotification(n db.Notification, minor int) notificationView {
+	v := notificationView{ID: n.ID, NotificationUUID: n.UUID, GeneratedTime: stamp(n.GeneratedTime),
 		SourceHostUUID: n.SourceHostUUID, Type: n.Type, Payload: n.Payload, Status: n.Status,
 		CreatedAt: stamp(n.CreatedAt), UpdatedAt: stampPtr(n.UpdatedAt)}
+	if minor >= 3 {
+		v.FailoverSegmentUUID = jsonValue(n.SegmentUUID)
+		v.Message = []byte("null")
+		// Masakari's message says why a recovery did not finish; kaifuku
+		// also keeps one for finished notifications, shown elsewhere.
+		if n.Message != nil && (n.Status == engine.StatusError || n.Status == engine.StatusFailed || n.Status == engine.StatusIgnored) {
+			v.Message = jsonValue(*n.Message)
+		}
+	}
+	return v
+}
+
+// jsonValue is s as a JSON string.
+func jsonValue(s string) json.RawMessage {
+	b, _ := json.Marshal(s) // a string always encodes
+	return b
 }
 
 // pyTime is Python's str() of a naive datetime (a space, microseconds only
@@ -546,7 +567,7 @@ func (s *Server) listNotifications(req *request) (int, any, error) {
 	}
 	out := make([]notificationView, len(ns))
 	for i, n := range ns {
-		out[i] = viewNotification(n)
+		out[i] = viewNotification(n, req.minor)
 	}
 	return 200, map[string]any{"notifications": out}, nil
 }
@@ -581,7 +602,7 @@ func (s *Server) createNotification(req *request) (int, any, error) {
 	if s.Created != nil {
 		s.Created(n)
 	}
-	return 202, map[string]any{"notification": viewNotification(n)}, nil
+	return 202, map[string]any{"notification": viewNotification(n, req.minor)}, nil
 }
 
 // ReleasedMessage is the message of a notification an operator released from
@@ -619,7 +640,7 @@ func (s *Server) releaseNotification(req *request) (int, any, error) {
 	if s.Created != nil {
 		s.Created(n)
 	}
-	return 202, map[string]any{"notification": viewNotification(n)}, nil
+	return 202, map[string]any{"notification": viewNotification(n, req.minor)}, nil
 }
 
 func (s *Server) showNotification(req *request) (int, any, error) {
@@ -634,7 +655,7 @@ func (s *Server) showNotification(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v := viewNotification(n)
+	v := viewNotification(n, req.minor)
 	if req.minor >= 1 {
 		runs, err := s.store.FlowRuns(req.r.Context(), n.UUID)
 		if err != nil {

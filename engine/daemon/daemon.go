@@ -288,7 +288,8 @@ func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
 		Drain: d.svc.Drain()}
 	// Reserved hosts are claimed in the database, shared by every engine
 	// using it, with this engine as the owner of its claims.
-	mgr := &recovery.Manager{Runner: runner, Flows: flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()}, Storm: cfg.StormGuard}
+	mgr := &recovery.Manager{Runner: runner, Flows: flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()},
+		Storm: cfg.StormGuard, VMoves: d.db}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
 }
 

@@ -94,6 +94,9 @@ type Manager struct {
 	Claims engine.ReservedHostClaimer
 	// Storm is the storm guard (off when MaxFailedHostsPercent is 0).
 	Storm conf.StormGuard
+	// VMoves records the servers host recoveries move (Env.VMoves); nil
+	// records nothing.
+	VMoves engine.VMoveRecorder
 }
 
 // ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.
@@ -262,7 +265,7 @@ func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, s
 		return Run{Flow: kind, Result: engine.Result{Status: engine.StatusError, Err: fmt.Errorf("no %s flow is configured", kind)}}
 	}
 	store[engine.KeyNotificationUUID] = n.UUID
-	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Claims: m.Claims,
+	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Claims: m.Claims, VMoves: m.VMoves,
 		Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
 	return Run{Flow: kind, Result: m.Runner.Run(ctx, req), ran: true}
 }

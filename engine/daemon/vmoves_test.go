@@ -1,0 +1,103 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// get13 answers GET path at microversion 1.3, decoded into out.
+func (r *running) get13(path string, out any) {
+	r.t.Helper()
+	req, _ := http.NewRequest("GET", r.url+path, nil)
+	req.Header.Set("X-Auth-Token", r.token)
+	req.Header.Set("OpenStack-API-Version", "instance-ha 1.3")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		r.t.Fatalf("GET %s at 1.3: %d %s", path, resp.StatusCode, data)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		r.t.Fatalf("GET %s: %s: %v", path, data, err)
+	}
+}
+
+// A host recovery run by the daemon leaves one vmove per evacuated server,
+// listed and shown at microversion 1.3.
+func TestHostRecoveryVMoves(t *testing.T) {
+	r := newEnv(t, 20, "").start(t)
+	r.segment("compute1", "compute2", "compute3")
+	before := map[string]bool{}
+	for _, s := range r.cloud().Servers {
+		if s.Host == "compute1" {
+			before[s.ID] = true
+		}
+	}
+	if len(before) == 0 {
+		t.Fatal("the fixture has no server on compute1")
+	}
+	id := r.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL"})
+	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+		t.Fatalf("host notification: %s %+v", n.Notification.Status, n.Notification.Details)
+	}
+	type vmove struct {
+		UUID             string  `json:"uuid"`
+		NotificationUUID string  `json:"notification_uuid"`
+		InstanceUUID     string  `json:"instance_uuid"`
+		InstanceName     string  `json:"instance_name"`
+		SourceHost       string  `json:"source_host"`
+		DestHost         *string `json:"dest_host"`
+		StartTime        *string `json:"start_time"`
+		EndTime          *string `json:"end_time"`
+		Type             string  `json:"type"`
+		Status           string  `json:"status"`
+		Message          *string `json:"message"`
+	}
+	var list struct {
+		VMoves []vmove `json:"vmoves"`
+	}
+	r.get13("/v1/notifications/"+id+"/vmoves", &list)
+	if len(list.VMoves) != len(before) {
+		t.Fatalf("%d vmoves for %d servers of compute1: %+v", len(list.VMoves), len(before), list.VMoves)
+	}
+	hosts := map[string]string{}
+	for _, s := range r.cloud().Servers {
+		hosts[s.ID] = s.Host
+	}
+	for _, v := range list.VMoves {
+		if !before[v.InstanceUUID] || v.NotificationUUID != id || v.SourceHost != "compute1" || v.Type != "evacuation" ||
+			v.Status != "succeeded" || v.DestHost == nil || *v.DestHost != hosts[v.InstanceUUID] || *v.DestHost == "compute1" ||
+			v.InstanceName == "" || v.StartTime == nil || v.EndTime == nil || *v.EndTime < *v.StartTime || v.Message != nil {
+			t.Errorf("vmove %+v (server now on %s)", v, hosts[v.InstanceUUID])
+		}
+	}
+	var one struct {
+		VMove vmove `json:"vmove"`
+	}
+	r.get13("/v1/notifications/"+id+"/vmoves/"+list.VMoves[0].UUID, &one)
+	if one.VMove.InstanceUUID != list.VMoves[0].InstanceUUID {
+		t.Errorf("show: %+v, want %+v", one.VMove, list.VMoves[0])
+	}
+	var failed struct {
+		VMoves []vmove `json:"vmoves"`
+	}
+	r.get13("/v1/notifications/"+id+"/vmoves?status=failed", &failed)
+	if len(failed.VMoves) != 0 {
+		t.Errorf("failed vmoves: %+v", failed.VMoves)
+	}
+	var n struct {
+		Notification map[string]any `json:"notification"`
+	}
+	r.get13("/v1/notifications/"+id, &n)
+	if s, _ := n.Notification["failover_segment_uuid"].(string); s == "" {
+		t.Errorf("notification at 1.3 lacks failover_segment_uuid: %v", n.Notification)
+	}
+	if m, ok := n.Notification["message"]; !ok || m != nil {
+		t.Errorf("finished notification's message at 1.3: %v (present %v)", m, ok)
+	}
+}

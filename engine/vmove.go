@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+)
+
+// VMove statuses and types, as Masakari names them.
+const (
+	VMovePending   = "pending"
+	VMoveOngoing   = "ongoing"
+	VMoveSucceeded = "succeeded"
+	VMoveFailed    = "failed"
+	VMoveIgnored   = "ignored"
+
+	VMoveEvacuation = "evacuation"
+)
+
+// VMove is the record of one server moved off a failed host by a host
+// recovery: one per server and notification.
+type VMove struct {
+	NotificationUUID string
+	InstanceUUID     string
+	InstanceName     string
+	SourceHost       string
+	DestHost         string
+	StartTime        *time.Time
+	EndTime          *time.Time
+	Type             string
+	Status           string
+	Message          string
+}
+
+// VMoveUpdate changes the record of one server's move; empty and nil fields
+// are left as they are.
+type VMoveUpdate struct {
+	Status       string
+	InstanceName string
+	DestHost     string
+	StartTime    *time.Time
+	EndTime      *time.Time
+	Message      string
+}
+
+// VMoveRecorder keeps the VMove records of host recoveries, as the
+// evacuation task writes them while it goes.
+type VMoveRecorder interface {
+	// AddVMoves records each server as a pending move of the notification
+	// from sourceHost; a server already recorded for the notification (a
+	// retried or resumed recovery) keeps its record.
+	AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error
+	// UpdateVMove changes the record of one server of the notification.
+	UpdateVMove(ctx context.Context, notificationUUID, instanceUUID string, u VMoveUpdate) error
+}
+
+// MemoryVMoves is a VMoveRecorder in memory, for runs without a database
+// (kaifuku run, the test harness).
+type MemoryVMoves struct {
+	mu    sync.Mutex
+	moves []VMove
+}
+
+// AddVMoves implements VMoveRecorder.
+func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range instances {
+		if m.find(notificationUUID, id) >= 0 {
+			continue
+		}
+		m.moves = append(m.moves, VMove{NotificationUUID: notificationUUID, InstanceUUID: id, SourceHost: sourceHost, Type: moveType, Status: VMovePending})
+	}
+	return nil
+}
+
+// UpdateVMove implements VMoveRecorder; an unknown server is recorded.
+func (m *MemoryVMoves) UpdateVMove(_ context.Context, notificationUUID, instanceUUID string, u VMoveUpdate) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.find(notificationUUID, instanceUUID)
+	if i < 0 {
+		m.moves = append(m.moves, VMove{NotificationUUID: notificationUUID, InstanceUUID: instanceUUID, Type: VMoveEvacuation})
+		i = len(m.moves) - 1
+	}
+	applyVMoveUpdate(&m.moves[i], u)
+	return nil
+}
+
+// VMoves returns the records of a notification, sorted by server.
+func (m *MemoryVMoves) VMoves(notificationUUID string) []VMove {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []VMove
+	for _, v := range m.moves {
+		if v.NotificationUUID == notificationUUID {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceUUID < out[j].InstanceUUID })
+	return out
+}
+
+func (m *MemoryVMoves) find(notificationUUID, instanceUUID string) int {
+	for i, v := range m.moves {
+		if v.NotificationUUID == notificationUUID && v.InstanceUUID == instanceUUID {
+			return i
+		}
+	}
+	return -1
+}
+
+func applyVMoveUpdate(v *VMove, u VMoveUpdate) {
+	if u.Status != "" {
+		v.Status = u.Status
+	}
+	if u.InstanceName != "" {
+		v.InstanceName = u.InstanceName
+	}
+	if u.DestHost != "" {
+		v.DestHost = u.DestHost
+	}
+	if u.StartTime != nil {
+		t := *u.StartTime
+		v.StartTime = &t
+	}
+	if u.EndTime != nil {
+		t := *u.EndTime
+		v.EndTime = &t
+	}
+	if u.Message != "" {
+		v.Message = u.Message
+	}
+}
