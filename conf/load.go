@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,8 +157,8 @@ func load(srcs []source) (*Config, error) {
 			if _, ok := def.option(e.key); !ok {
 				if err := checkUnknown(def, e.key); err != nil {
 					errs = append(errs, &Error{Pos: e.pos, Section: def.name, Key: e.key, Err: err})
-				} else if def.name == KeystoneSection && !slices.Contains(c.Keystone.Unused, e.key) {
-					c.Keystone.Unused = append(c.Keystone.Unused, e.key)
+				} else {
+					c.noteUnused(def.name, e)
 				}
 				continue
 			}
@@ -210,6 +209,20 @@ func load(srcs []source) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// noteUnused records a key of a lenient section that kaifuku does not read
+// (once, however many files set it).
+func (c *Config) noteUnused(section string, e entry) {
+	for _, u := range c.Unused {
+		if u.Section == section && u.Key == e.key {
+			return
+		}
+	}
+	c.Unused = append(c.Unused, UnusedOption{Pos: e.pos, Section: section, Key: e.key})
+	if section == KeystoneSection {
+		c.Keystone.Unused = append(c.Keystone.Unused, e.key)
+	}
 }
 
 // applyAliases lets Masakari's [DEFAULT] options fill [nova] and [api] where

@@ -208,6 +208,9 @@ func TestEveryOption(t *testing.T) {
 	want.Policy = Policy{filepath.Join(etc, "masakari-policy.yaml")}
 	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 105},
 		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 106}}}}
+	want.Unused = []UnusedOption{{Pos{File: f, Line: 15}, "DEFAULT", "debug"}, {Pos{File: f, Line: 16}, "DEFAULT", "log_dir"},
+		{Pos{File: f, Line: 17}, "DEFAULT", "transport_url"}, {Pos{File: f, Line: 80}, "database", "max_pool_size"},
+		{Pos{File: f, Line: 99}, KeystoneSection, "memcached_servers"}, {Pos{File: f, Line: 103}, "oslo_policy", "enforce_scope"}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}

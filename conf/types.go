@@ -287,6 +287,19 @@ type Config struct {
 	// settings and oslo sections. Which are which is decided once the task
 	// names are known (see Config.TaskSection and Config.Unclaimed).
 	Sections map[string]Section
+
+	// Unused lists the keys of kaifuku's lenient sections ([DEFAULT],
+	// [keystone_authtoken], ...) that it does not read, options of Masakari
+	// or of an oslo library, in file order, once each: kaifuku check lists
+	// them so that none is dropped silently.
+	Unused []UnusedOption
+}
+
+// UnusedOption is a key of a section kaifuku owns that it does not read.
+type UnusedOption struct {
+	Pos     Pos
+	Section string
+	Key     string
 }
 
 // TaskSection returns the settings section of a task (empty when absent).

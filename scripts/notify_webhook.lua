@@ -13,7 +13,8 @@
 --   retries        further attempts after a network error or a 5xx (default 2)
 --   retry_delay    seconds before the first retry, doubled after (default 5)
 --   fail_on_error  fail the task when the webhook cannot be reached
---                  (default false: log the error and go on)
+--                  (default false: log the error, record it as a progress
+--                  entry and go on)
 
 local recovery = require("recovery")
 
@@ -65,6 +66,7 @@ return {
       progress("webhook notified (HTTP " .. resp.status .. ")", 1.0)
     else
       recovery.outcome("webhook not notified", err)
+      progress("webhook not notified: " .. tostring(err), 1.0)
     end
   end,
 }

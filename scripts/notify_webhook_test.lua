@@ -120,6 +120,9 @@ describe("notify_webhook", function()
       local e = find_log(r, "error", "webhook not notified")
       assert.truthy(e)
       assert.equals("HTTP 500 from " .. HOOK .. ": upstream broke", e.fields.error)
+      -- and the operator sees it in the notification's details
+      assert.equals(1, #r.progress)
+      assert.equals("webhook not notified: HTTP 500 from " .. HOOK .. ": upstream broke", r.progress[1].message)
     end)
 
     it("fails the task when fail_on_error is set", function()

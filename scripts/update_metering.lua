@@ -73,6 +73,7 @@ return {
         error("metering API not updated: " .. tostring(err), 0)
       end
       log.error("metering API not updated; the recovery goes on (fail_on_error = false)", {error = tostring(err)})
+      progress("metering API not updated: " .. tostring(err), 1.0)
       return {metering_records = 0}
     end
     log.info("metering updated", {url = url, instances = #records, status = resp.status})

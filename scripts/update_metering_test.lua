@@ -128,6 +128,9 @@ describe("update_metering", function()
       local e = find_log(r, "error", "metering API not updated")
       assert.truthy(e)
       assert.matches("connection refused", e.fields.error)
+      -- and the operator sees it in the notification's details
+      assert.equals(1, #r.progress)
+      assert.matches("^metering API not updated: .*connection refused", r.progress[1].message)
     end)
 
     it("gives up within its timeout when the retries would take longer", function()

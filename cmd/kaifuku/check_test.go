@@ -174,3 +174,33 @@ url = https://hooks.example.com/kaifuku
 		t.Errorf("flows --json lacks the retries setting: %+v", post[1].Settings)
 	}
 }
+
+// A real masakari.conf has options kaifuku does not read: check lists each
+// once, with its position, instead of dropping it silently.
+func TestCheckListsUnusedOptions(t *testing.T) {
+	p := writeConf(t, `[DEFAULT]
+log_dir = /var/log/masakari
+transport_url = rabbit://masakari:secret@rabbit:5672/
+
+[oslo_messaging_rabbit]
+rabbit_ha_queues = true
+
+[api]
+auth_strategy = token
+`)
+	p2 := filepath.Join(filepath.Dir(p), "override.conf")
+	if err := os.WriteFile(p2, []byte("[DEFAULT]\nlog_dir = /srv/log\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := execute(t, "check", "--config-file", p, "--config-file", p2)
+	if err != nil || !strings.Contains(out, "configuration is valid") {
+		t.Fatalf("out %q err %v", out, err)
+	}
+	if !strings.Contains(errOut, "ignoring sections kaifuku does not use: oslo_messaging_rabbit") {
+		t.Errorf("unread section not listed: %s", errOut)
+	}
+	want := "ignoring options kaifuku does not use: " + p + ":2 [DEFAULT] log_dir, " + p + ":3 [DEFAULT] transport_url"
+	if !strings.Contains(errOut, want) || strings.Count(errOut, "log_dir") != 1 {
+		t.Errorf("unused options: want %q once in\n%s", want, errOut)
+	}
+}

@@ -125,6 +125,13 @@ func buildSetup(cfg *conf.Config, parts engineParts) (*setup, error) {
 		if unclaimed := cfg.Unclaimed(reg.Names()); len(unclaimed) > 0 {
 			parts.Log.Infof("ignoring sections kaifuku does not use: %s", strings.Join(unclaimed, ", "))
 		}
+		if len(cfg.Unused) > 0 {
+			keys := make([]string, len(cfg.Unused))
+			for i, u := range cfg.Unused {
+				keys[i] = fmt.Sprintf("%s [%s] %s", u.Pos, u.Section, u.Key)
+			}
+			parts.Log.Infof("ignoring options kaifuku does not use: %s", strings.Join(keys, ", "))
+		}
 	}
 	return &setup{Config: cfg, Registry: reg, Flows: flows}, nil
 }

@@ -135,8 +135,12 @@ func pyTime(t time.Time) string {
 }
 
 // workflowDetails builds recovery_workflow_details from the persisted runs:
-// every task that recorded progress, flow by flow in the order they ran.
-func workflowDetails(runs []db.FlowRun) ([]taskDetail, error) {
+// every task that ran, flow by flow in the order they ran, with its progress
+// entries. A task whose execution failed shows FAILURE (even once reverted)
+// and its error as its last entry. A notification that ended without running
+// any task shows the manager's decision (its message) as one entry of its
+// own, named decisionTask.
+func workflowDetails(n db.Notification, runs []db.FlowRun) ([]taskDetail, error) {
 	out := []taskDetail{}
 	for _, fr := range runs {
 		for _, raw := range fr.Records {
@@ -144,20 +148,70 @@ func workflowDetails(runs []db.FlowRun) ([]taskDetail, error) {
 			if err := json.Unmarshal(raw, &rec); err != nil {
 				return nil, err
 			}
-			if rec.NoProgress || len(rec.Details) == 0 {
-				continue
+			if d, ok := taskDetailOf(rec); ok {
+				out = append(out, d)
 			}
-			d := taskDetail{Name: rec.Atom, Progress: rec.Progress, State: rec.State, ProgressDetails: []progressDetails{}}
-			if d.Name == "" {
-				d.Name = rec.Name
-			}
-			for _, e := range rec.Details {
-				d.ProgressDetails = append(d.ProgressDetails, progressDetails{Timestamp: pyTime(e.Timestamp), Progress: pyFloat(e.Progress), Message: e.Message})
-			}
-			out = append(out, d)
 		}
 	}
+	if len(out) == 0 && n.Message != nil && *n.Message != "" && finalStatus(n.Status) {
+		out = append(out, decisionDetail(n))
+	}
 	return out, nil
+}
+
+// decisionTask names the entry of the manager's decision on a notification
+// that ran no task: why it was ignored, finished or in error.
+const decisionTask = "recovery_decision"
+
+func taskDetailOf(rec engine.TaskRecord) (taskDetail, bool) {
+	failed := rec.Error != ""
+	if rec.NoProgress && !failed {
+		return taskDetail{}, false
+	}
+	d := taskDetail{Name: rec.Atom, Progress: rec.Progress, State: rec.State, ProgressDetails: []progressDetails{}}
+	if d.Name == "" {
+		d.Name = rec.Name
+	}
+	for _, e := range rec.Details {
+		d.ProgressDetails = append(d.ProgressDetails, progressDetails{Timestamp: pyTime(e.Timestamp), Progress: pyFloat(e.Progress), Message: e.Message})
+	}
+	if failed {
+		// The runner reverts the failed task too; the record keeps the
+		// execution's error, which is why the flow ended. A failed revert
+		// keeps its own state, with the revert's error.
+		if d.State == engine.StateReverted {
+			d.State = engine.StateFailure
+		}
+		at := rec.Ended
+		if at.IsZero() {
+			at = rec.Started
+		}
+		d.ProgressDetails = append(d.ProgressDetails, progressDetails{Timestamp: pyTime(at), Progress: pyFloat(rec.Progress), Message: rec.Error})
+	}
+	return d, true
+}
+
+func decisionDetail(n db.Notification) taskDetail {
+	state := engine.StateSuccess
+	if n.Status == engine.StatusError || n.Status == engine.StatusFailed {
+		state = engine.StateFailure
+	}
+	at := n.CreatedAt
+	if n.UpdatedAt != nil {
+		at = *n.UpdatedAt
+	}
+	return taskDetail{Name: decisionTask, Progress: 1, State: state,
+		ProgressDetails: []progressDetails{{Timestamp: pyTime(at), Progress: pyFloat(1), Message: *n.Message}}}
+}
+
+// finalStatus reports whether a notification status is final: its message, if
+// any, says how it ended.
+func finalStatus(status string) bool {
+	switch status {
+	case engine.StatusFinished, engine.StatusIgnored, engine.StatusError, engine.StatusFailed:
+		return true
+	}
+	return false
 }
 
 // ---- paging and filters
@@ -661,7 +715,7 @@ func (s *Server) showNotification(req *request) (int, any, error) {
 		if err != nil {
 			return 0, nil, errorf(500, "Failed to fetch notification recovery workflow details for %s", n.UUID)
 		}
-		d, err := workflowDetails(runs)
+		d, err := workflowDetails(n, runs)
 		if err != nil {
 			return 0, nil, errorf(500, "Failed to fetch notification recovery workflow details for %s", n.UUID)
 		}
