@@ -68,7 +68,9 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 		Log:        log,
 		Out:        out,
 		LoadConfig: func() (*conf.Config, error) { return loadConfig(files) },
-		Cloud:      func(cfg *conf.Config) (daemon.Cloud, error) { return buildCloud(cfg, clock.Real{}) },
+		Cloud: func(ctx context.Context, cfg *conf.Config) (daemon.Cloud, error) {
+			return buildCloud(ctx, cfg, clock.Real{}, log)
+		},
 		Flows: func(cfg *conf.Config, cloud compute.Cloud) (map[conf.FlowKind]*engine.Flow, error) {
 			st, err := buildSetup(cfg, engineParts{Cloud: cloud, Log: log})
 			if err != nil {

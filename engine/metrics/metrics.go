@@ -34,6 +34,7 @@ type Metrics struct {
 	novaTime      *prometheus.HistogramVec
 	reloadOK      prometheus.Gauge
 	reloadTime    prometheus.Gauge
+	computeUp     prometheus.Gauge
 }
 
 // New registers every collector on a new registry, with the Go and process
@@ -74,6 +75,9 @@ func New() *Metrics {
 	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kaifuku_config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully, in seconds since the epoch.",
 	})
+	m.computeUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kaifuku_compute_available", Help: "Whether the compute backend (Keystone and Nova) has been reached: 1, or 0 while the engine waits for it.",
+	})
 	info := buildinfo.Read()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kaifuku_build_info", Help: "Always 1; the labels say which build of kaifuku is running.",
@@ -81,7 +85,7 @@ func New() *Metrics {
 	})
 	build.Set(1)
 	m.Registry.MustRegister(m.notifications, m.recovery, m.tasks, m.luaErrors, m.requests, m.requestTime,
-		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, build,
+		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, m.computeUp, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -102,6 +106,15 @@ func (m *Metrics) Loaded(ok bool, at time.Time) {
 	}
 	m.reloadOK.Set(1)
 	m.reloadTime.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// ComputeAvailable records whether the compute backend has been reached.
+func (m *Metrics) ComputeAvailable(ok bool) {
+	if ok {
+		m.computeUp.Set(1)
+		return
+	}
+	m.computeUp.Set(0)
 }
 
 // CountStored registers the gauge kaifuku_notifications{status,type} of the
