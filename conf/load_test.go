@@ -197,10 +197,11 @@ func TestEveryOption(t *testing.T) {
 	want.ProcessFailure = ProcessFailure{"proc down"}
 	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
 	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
-	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond, 45 * time.Second}
+	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond, 45 * time.Second, "", ""}
 	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
 	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
 	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
+	want.Log = Log{Debug: true, Dir: "/var/log/masakari"}
 	want.Keystone = Keystone{"https://keystone.example.com/v3", "https://keystone-int.example.com:5000/v3", "password", "kaifuku", "ks-pw",
 		"service", "Users", "users", "Projects", "projects", "RegionTwo", filepath.Join(etc, "ks-ca.pem"), true, -time.Second, 3 * time.Second,
 		[]string{"memcached_servers"}}
