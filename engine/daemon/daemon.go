@@ -7,12 +7,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +89,7 @@ type Daemon struct {
 	api     *api.Server
 	metrics *metrics.Metrics
 	ln      net.Listener
+	tls     *tls.Config // nil: plain HTTP
 	ks      *keystoneAuth // nil unless auth_strategy is keystone
 	// late is the compute backend the engine and the API use: the cloud,
 	// or until it is reached, the failure to reach it.
@@ -140,6 +143,9 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 		log.Info(l)
 	}
 	d := &Daemon{deps: deps, log: log, cfg: cfg, metrics: metrics.New(), ks: ks}
+	if d.tls, err = serverTLS(cfg.API); err != nil {
+		return nil, configError(err)
+	}
 	if d.db, err = db.Open(ctx, cfg.Database.Connection); err != nil {
 		return nil, configError(fmt.Errorf("[database] connection: %w", err))
 	}
@@ -151,7 +157,7 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 	if createdToken {
 		fmt.Fprintf(deps.Out, "kaifuku: created %s with a random API token (mode 0600); keep it secret.\n", cfg.API.TokenFile)
 		fmt.Fprintf(deps.Out, "kaifuku: try: openstack --os-auth-type admin_token --os-token \"$(head -n1 %s)\" --os-endpoint %s segment list\n",
-			shellQuote(cfg.API.TokenFile), endpointURL(cfg.API.Listen))
+			shellQuote(cfg.API.TokenFile), d.scheme()+strings.TrimPrefix(endpointURL(cfg.API.Listen), "http"))
 	}
 	return d, nil
 }
@@ -277,6 +283,7 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	srv := newServer(dashboard.Root(d.api), d.config().API.ClientTimeout)
+	srv.TLSConfig = d.tls
 	// The engine outlives ctx by the grace period: shutdown ends it.
 	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
@@ -286,9 +293,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.startEngine()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(d.ln) }()
-	d.log.Infof("kaifuku serving the Masakari API on http://%s/v1 (auth_strategy %s, database %s, engine %s)",
-		d.ln.Addr(), d.config().API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
+	go func() {
+		if d.tls != nil {
+			serveErr <- srv.ServeTLS(d.ln, "", "") // the certificate is in srv.TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(d.ln)
+	}()
+	d.log.Infof("kaifuku serving the Masakari API on %s://%s/v1 (auth_strategy %s, database %s, engine %s)",
+		d.scheme(), d.ln.Addr(), d.config().API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
 	select {
 	case err := <-serveErr:
 		hardStop()
