@@ -89,7 +89,7 @@ type Daemon struct {
 	api     *api.Server
 	metrics *metrics.Metrics
 	ln      net.Listener
-	tls     *tls.Config // nil: plain HTTP
+	tls     *tls.Config   // nil: plain HTTP
 	ks      *keystoneAuth // nil unless auth_strategy is keystone
 	// late is the compute backend the engine and the API use: the cloud,
 	// or until it is reached, the failure to reach it.
