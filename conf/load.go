@@ -264,7 +264,30 @@ func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []err
 			c.API.Listen = net.JoinHostPort(host, strconv.Itoa(port))
 		}
 	}
+	errs = append(errs, c.apiCertificate(set)...)
 	return append(errs, c.authStrategy(set, keystoneSet)...)
+}
+
+// apiCertificate takes Masakari's [ssl] cert_file and key_file (with
+// [DEFAULT] use_ssl) when [api] sets no certificate, and requires the
+// certificate and its key together.
+func (c *Config) apiCertificate(set map[[2]string]setting) []error {
+	if c.API.CertFile == "" && c.API.KeyFile == "" && c.SSL.UseSSL {
+		c.API.CertFile, c.API.KeyFile = c.SSL.CertFile, c.SSL.KeyFile
+		if c.API.CertFile == "" || c.API.KeyFile == "" {
+			v := set[[2]string{"DEFAULT", "use_ssl"}]
+			return []error{&Error{Pos: v.pos, Section: "DEFAULT", Key: "use_ssl", Err: errors.New("true needs [ssl] cert_file and key_file (or [api] cert_file and key_file)")}}
+		}
+		return nil
+	}
+	for _, k := range [][2]string{{"cert_file", "key_file"}, {"key_file", "cert_file"}} {
+		if v, ok := set[[2]string{"api", k[0]}]; ok && v.s() != "" {
+			if w, ok := set[[2]string{"api", k[1]}]; !ok || w.s() == "" {
+				return []error{&Error{Pos: v.pos, Section: "api", Key: k[0], Err: fmt.Errorf("needs [api] %s as well", k[1])}}
+			}
+		}
+	}
+	return nil
 }
 
 // authStrategy decides [api] auth_strategy: [api] wins; else Masakari's

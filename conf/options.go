@@ -175,6 +175,13 @@ var sectionDefs = []sectionDef{
 		secondsOpt("check_expired_notifications_interval", 0, func(c *Config) *time.Duration { return &c.Engine.CheckExpiredNotificationsInterval }),
 		secondsOpt("notifications_expired_interval", 0, func(c *Config) *time.Duration { return &c.Engine.NotificationsExpiredInterval }),
 		intOpt("host_failure_recovery_threads", 1, func(c *Config) *int { return &c.Engine.HostFailureRecoveryThreads }),
+		boolOpt("use_ssl", func(c *Config) *bool { return &c.SSL.UseSSL }),
+		boolOpt("debug", func(c *Config) *bool { return &c.Log.Debug }),
+		stringOpt("log_file", func(c *Config) *string { return &c.Log.File }),
+		pathOpt("log_dir", func(c *Config) *string { return &c.Log.Dir }),
+		boolOpt("use_json", func(c *Config) *bool { return &c.Log.JSON }),
+		boolOpt("use_syslog", func(c *Config) *bool { return &c.Log.Syslog }),
+		boolOpt("use_journal", func(c *Config) *bool { return &c.Log.Journal }),
 		aliasOpt("os_privileged_user_name"),
 		aliasOpt("os_privileged_user_password"),
 		aliasOpt("os_privileged_user_tenant"),
@@ -245,6 +252,12 @@ var sectionDefs = []sectionDef{
 		intOpt("workers", 1, func(c *Config) *int { return &c.API.WorkerCount }),
 		durationOpt("grace_period", 0, func(c *Config) *time.Duration { return &c.API.GracePeriod }),
 		durationOpt("client_timeout", time.Second, func(c *Config) *time.Duration { return &c.API.ClientTimeout }),
+		pathOpt("cert_file", func(c *Config) *string { return &c.API.CertFile }),
+		pathOpt("key_file", func(c *Config) *string { return &c.API.KeyFile }),
+	}},
+	{name: "ssl", lenient: true, foreign: sslForeign, opts: []option{
+		pathOpt("cert_file", func(c *Config) *string { return &c.SSL.CertFile }),
+		pathOpt("key_file", func(c *Config) *string { return &c.SSL.KeyFile }),
 	}},
 	{name: "compute", opts: []option{
 		choiceOpt("driver", func(c *Config) *string { return &c.Compute.Driver }, "simulated", "nova"),
@@ -371,11 +384,11 @@ var defaultForeign = []string{
 	"service_down_time", "periodic_enable", "periodic_interval_max", "periodic_fuzzy_delay",
 	"nova_catalog_admin_info", "os_system_scope", "fatal_exception_format_errors",
 	"osapi_max_limit", "osapi_masakari_link_prefix", "use_forwarded_for", "masakari_api_workers",
-	"use_ssl", "notification_delay_max", "state_path", "pybasedir", "bindir", "tempdir",
+	"notification_delay_max", "state_path", "pybasedir", "bindir", "tempdir",
 	"my_ip", "api_paste_config", "sqlite_db", "sqlite_synchronous",
 	// oslo.log
-	"debug", "verbose", "log_config_append", "log_date_format", "log_file", "log_dir",
-	"watch_log_file", "use_syslog", "use_journal", "syslog_log_facility", "use_json",
+	"verbose", "log_config_append", "log_date_format",
+	"watch_log_file", "syslog_log_facility",
 	"use_stderr", "use_eventlog", "log_color", "log_rotate_interval", "log_rotate_interval_type",
 	"max_logfile_count", "max_logfile_size_mb", "log_rotation_type",
 	"logging_context_format_string", "logging_default_format_string",
@@ -411,6 +424,9 @@ var keystoneForeign = []string{
 	"endpoint", "timeout", "collect-timing", "split-loggers", "auth_host", "auth_port",
 	"auth_protocol", "auth_admin_prefix", "revocation_cache_time", "hash_algorithms",
 }
+
+// sslForeign lists oslo.service's [ssl] options kaifuku does not use.
+var sslForeign = []string{"ca_file", "ciphers", "version"}
 
 // policyForeign lists oslo.policy's [oslo_policy] options kaifuku does not use.
 var policyForeign = []string{

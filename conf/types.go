@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -198,6 +199,47 @@ type API struct {
 	// ClientTimeout bounds how long a client may take to send one request
 	// (headers and body) and how long an idle connection stays open.
 	ClientTimeout time.Duration // client_timeout, default 60 s
+	// CertFile and KeyFile, both set, make the API serve HTTPS with that
+	// certificate (chain) and key, read once at start. Masakari's [ssl]
+	// cert_file and key_file, with [DEFAULT] use_ssl = true, fill them when
+	// [api] does not set them.
+	CertFile string
+	KeyFile  string
+}
+
+// SSL is Masakari's (oslo.service's) [ssl], used by the API when
+// [DEFAULT] use_ssl is true and [api] sets no certificate.
+type SSL struct {
+	UseSSL   bool // [DEFAULT] use_ssl
+	CertFile string
+	KeyFile  string
+}
+
+// Log is oslo.log's options of [DEFAULT]: where and how kaifuku serve logs.
+type Log struct {
+	Debug bool   // debug: log at debug level
+	File  string // log_file, as written
+	Dir   string // log_dir
+	JSON  bool   // use_json: one JSON object a line
+	// Syslog and Journal send the log to the local syslog socket as well
+	// (journald reads that socket too).
+	Syslog  bool // use_syslog
+	Journal bool // use_journal
+}
+
+// Path is the file to log to, as oslo.log decides it: log_file inside
+// log_dir when both are set (an absolute log_file wins), kaifuku.log in
+// log_dir, log_file alone, or empty for standard error.
+func (l Log) Path() string {
+	switch {
+	case l.File != "" && (filepath.IsAbs(l.File) || l.Dir == ""):
+		return l.File
+	case l.Dir != "" && l.File != "":
+		return filepath.Join(l.Dir, l.File)
+	case l.Dir != "":
+		return filepath.Join(l.Dir, "kaifuku.log")
+	}
+	return ""
 }
 
 // Compute is [compute].
@@ -282,6 +324,8 @@ type Config struct {
 	Policy          Policy
 	Database        Database
 	Fencing         Fencing
+	SSL             SSL
+	Log             Log
 
 	// Sections holds every section kaifuku does not own, by name: task
 	// settings and oslo sections. Which are which is decided once the task

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -37,7 +38,7 @@ printed); 2 bad usage, or a --config-file that cannot be read.`,
 			// not load; so does check. (A nova driver is not contacted.)
 			var fxErr error
 			if d := cfg.Compute.Driver; (d == "" || d == "simulated") && cfg.Compute.Fixture != "" {
-				_, fxErr = buildCloud(cfg, clock.Real{})
+				_, fxErr = buildCloud(context.Background(), cfg, clock.Real{}, logrus.StandardLogger())
 			}
 			if err != nil || fxErr != nil {
 				return exitCode(1, errors.Join(err, fxErr))

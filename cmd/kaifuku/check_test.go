@@ -179,7 +179,7 @@ url = https://hooks.example.com/kaifuku
 // once, with its position, instead of dropping it silently.
 func TestCheckListsUnusedOptions(t *testing.T) {
 	p := writeConf(t, `[DEFAULT]
-log_dir = /var/log/masakari
+rpc_response_timeout = 60
 transport_url = rabbit://masakari:secret@rabbit:5672/
 
 [oslo_messaging_rabbit]
@@ -189,7 +189,7 @@ rabbit_ha_queues = true
 auth_strategy = token
 `)
 	p2 := filepath.Join(filepath.Dir(p), "override.conf")
-	if err := os.WriteFile(p2, []byte("[DEFAULT]\nlog_dir = /srv/log\n"), 0o644); err != nil {
+	if err := os.WriteFile(p2, []byte("[DEFAULT]\nrpc_response_timeout = 90\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, err := execute(t, "check", "--config-file", p, "--config-file", p2)
@@ -199,8 +199,8 @@ auth_strategy = token
 	if !strings.Contains(errOut, "ignoring sections kaifuku does not use: oslo_messaging_rabbit") {
 		t.Errorf("unread section not listed: %s", errOut)
 	}
-	want := "ignoring options kaifuku does not use: " + p + ":2 [DEFAULT] log_dir, " + p + ":3 [DEFAULT] transport_url"
-	if !strings.Contains(errOut, want) || strings.Count(errOut, "log_dir") != 1 {
+	want := "ignoring options kaifuku does not use: " + p + ":2 [DEFAULT] rpc_response_timeout, " + p + ":3 [DEFAULT] transport_url"
+	if !strings.Contains(errOut, want) || strings.Count(errOut, "rpc_response_timeout") != 1 {
 		t.Errorf("unused options: want %q once in\n%s", want, errOut)
 	}
 }

@@ -13,9 +13,10 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/daemon"
 )
 
-// buildCloud builds the cloud [compute] names; retry back-offs and the
-// simulated cloud's latencies run on clk.
-func buildCloud(cfg *conf.Config, clk clock.Clock) (daemon.Cloud, error) {
+// buildCloud builds the cloud [compute] names, logging to log; retry
+// back-offs and the simulated cloud's latencies run on clk, and ctx bounds
+// the Keystone login.
+func buildCloud(ctx context.Context, cfg *conf.Config, clk clock.Clock, log *logrus.Logger) (daemon.Cloud, error) {
 	switch cfg.Compute.Driver {
 	case "", "simulated":
 		var fx simulated.Fixture
@@ -36,7 +37,7 @@ func buildCloud(cfg *conf.Config, clk clock.Clock) (daemon.Cloud, error) {
 		}
 		return daemon.Cloud{Compute: c, Simulated: c, Describe: "simulated cloud from " + what}, nil
 	case "nova":
-		return buildNovaCloud(context.Background(), cfg, clk, logrus.NewEntry(logrus.StandardLogger()))
+		return buildNovaCloud(ctx, cfg, clk, logrus.NewEntry(log))
 	default:
 		return daemon.Cloud{}, fmt.Errorf("[compute] driver: %q is not available in this build (known: simulated, nova)", cfg.Compute.Driver)
 	}

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
@@ -43,7 +42,7 @@ is not applied, and the log says why).`,
 		},
 	}
 	configFlags(cmd, &files)
-	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level")
+	cmd.Flags().BoolVar(&debug, "debug", false, "log at debug level (as [DEFAULT] debug = true)")
 	return cmd
 }
 
@@ -54,21 +53,22 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	log := logrus.New()
-	log.SetOutput(os.Stderr)
-	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "2006-01-02T15:04:05.000Z07:00"})
-	if debug {
-		log.SetLevel(logrus.DebugLevel)
-	}
 	cfg, err := loadConfig(files)
 	if err != nil {
 		return exitCode(2, err)
 	}
+	log, logFile, err := newLogger(cfg.Log, debug, logSink{stderr: os.Stderr})
+	if err != nil {
+		return exitCode(2, err)
+	}
+	defer logFile.Close()
 	d, err := daemon.New(ctx, cfg, daemon.Deps{
 		Log:        log,
 		Out:        out,
 		LoadConfig: func() (*conf.Config, error) { return loadConfig(files) },
-		Cloud:      func(cfg *conf.Config) (daemon.Cloud, error) { return buildCloud(cfg, clock.Real{}) },
+		Cloud: func(ctx context.Context, cfg *conf.Config) (daemon.Cloud, error) {
+			return buildCloud(ctx, cfg, clock.Real{}, log)
+		},
 		Flows: func(cfg *conf.Config, cloud compute.Cloud) (map[conf.FlowKind]*engine.Flow, error) {
 			st, err := buildSetup(cfg, engineParts{Cloud: cloud, Log: log})
 			if err != nil {

@@ -7,12 +7,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,8 +53,15 @@ type Deps struct {
 	Out io.Writer
 	// LoadConfig reads the configuration again, for Reload.
 	LoadConfig func() (*conf.Config, error)
-	// Cloud builds the compute backend of a configuration, once at start.
-	Cloud func(*conf.Config) (Cloud, error)
+	// Cloud builds the compute backend of a configuration at start. When it
+	// fails because the cloud is unreachable (an error wrapping
+	// compute.ErrUnavailable: Keystone or Nova down), the daemon serves
+	// anyway and calls it again in the background, with back-off, until it
+	// succeeds; the engine recovers notifications only from then on.
+	Cloud func(context.Context, *conf.Config) (Cloud, error)
+	// CloudBackoff and CloudBackoffMax are the first and the longest wait
+	// between those attempts (default 1 s, doubled up to 30 s).
+	CloudBackoff, CloudBackoffMax time.Duration
 	// Flows builds the four recovery flows of a configuration (the built-in
 	// tasks and the operator's Lua scripts) on cloud: at start and on every
 	// reload. It returns every problem at once.
@@ -80,7 +89,19 @@ type Daemon struct {
 	api     *api.Server
 	metrics *metrics.Metrics
 	ln      net.Listener
+	tls     *tls.Config   // nil: plain HTTP
 	ks      *keystoneAuth // nil unless auth_strategy is keystone
+	// late is the compute backend the engine and the API use: the cloud,
+	// or until it is reached, the failure to reach it.
+	late        *lateCloud
+	stopConnect context.CancelFunc // ends the background connection
+
+	// engineMu guards starting the engine, which happens once both Run has
+	// begun and the cloud is reached, and never once shutdown has begun.
+	engineMu      sync.Mutex
+	engineCtx     context.Context // nil before Run
+	engineStarted bool
+	stopping      bool
 
 	mu    sync.Mutex // serialises Reload and guards cfg and flows
 	cfg   *conf.Config
@@ -122,6 +143,9 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 		log.Info(l)
 	}
 	d := &Daemon{deps: deps, log: log, cfg: cfg, metrics: metrics.New(), ks: ks}
+	if d.tls, err = serverTLS(cfg.API); err != nil {
+		return nil, configError(err)
+	}
 	if d.db, err = db.Open(ctx, cfg.Database.Connection); err != nil {
 		return nil, configError(fmt.Errorf("[database] connection: %w", err))
 	}
@@ -133,7 +157,7 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 	if createdToken {
 		fmt.Fprintf(deps.Out, "kaifuku: created %s with a random API token (mode 0600); keep it secret.\n", cfg.API.TokenFile)
 		fmt.Fprintf(deps.Out, "kaifuku: try: openstack --os-auth-type admin_token --os-token \"$(head -n1 %s)\" --os-endpoint %s segment list\n",
-			shellQuote(cfg.API.TokenFile), endpointURL(cfg.API.Listen))
+			shellQuote(cfg.API.TokenFile), d.scheme()+strings.TrimPrefix(endpointURL(cfg.API.Listen), "http"))
 	}
 	return d, nil
 }
@@ -149,12 +173,23 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 			d.log.Infof("%d notification(s) were left running by the previous start; resuming them", n)
 		}
 	}
-	var err error
-	if d.cloud, err = d.deps.Cloud(cfg); err != nil {
+	d.late = &lateCloud{}
+	cloud, err := d.deps.Cloud(ctx, cfg)
+	switch {
+	case err == nil:
+		d.late.set(cloud.Compute)
+		d.cloud.Simulated = cloud.Simulated
+		d.log.Infof("compute: %s", cloud.Describe)
+		d.metrics.ComputeAvailable(true)
+	case unreachable(err):
+		d.late.failed(err)
+		d.metrics.ComputeAvailable(false)
+		d.log.Warnf("compute unavailable: %v; serving the API meanwhile: notifications are accepted and recovered once it answers", err)
+		d.connectInBackground(cfg)
+	default:
 		return configError(err)
 	}
-	d.log.Infof("compute: %s", d.cloud.Describe)
-	d.cloud.Compute = d.metrics.Compute(d.cloud.Compute)
+	d.cloud.Compute = d.metrics.Compute(d.late)
 
 	d.svc = service.New(d.db, d.log)
 	d.svc.Observer = d.metrics
@@ -174,6 +209,43 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 		return configError(fmt.Errorf("[api] listen: %w", err))
 	}
 	return nil
+}
+
+// connectInBackground builds the cloud of cfg again and again until it
+// answers, then hands it to the engine and starts the engine if Run has
+// begun. Close ends it.
+func (d *Daemon) connectInBackground(cfg *conf.Config) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopConnect = cancel
+	first, longest := d.deps.CloudBackoff, d.deps.CloudBackoffMax
+	if first <= 0 {
+		first = defaultCloudBackoff
+	}
+	if longest <= 0 {
+		longest = defaultCloudBackoffMax
+	}
+	go func() {
+		c := d.connect(ctx, cfg, first, max(first, longest))
+		if c == nil {
+			return
+		}
+		d.late.set(c.Compute)
+		d.metrics.ComputeAvailable(true)
+		d.log.Infof("compute: %s (connected after %s)", c.Describe, time.Since(d.late.state().since).Round(time.Millisecond))
+		d.startEngine()
+	}()
+}
+
+// startEngine starts the engine once Run has begun and the cloud is
+// reached, unless shutdown has begun; it does nothing the second time.
+func (d *Daemon) startEngine() {
+	d.engineMu.Lock()
+	defer d.engineMu.Unlock()
+	if d.engineCtx == nil || d.engineStarted || d.stopping || !d.late.state().available {
+		return
+	}
+	d.engineStarted = true
+	d.svc.Start(d.engineCtx)
 }
 
 // routes adds the endpoints beside the Masakari API.
@@ -211,15 +283,25 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.Close()
 	srv := newServer(dashboard.Root(d.api), d.config().API.ClientTimeout)
+	srv.TLSConfig = d.tls
 	// The engine outlives ctx by the grace period: shutdown ends it.
 	engineCtx, hardStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardStop()
-	d.svc.Start(engineCtx)
+	d.engineMu.Lock()
+	d.engineCtx = engineCtx
+	d.engineMu.Unlock()
+	d.startEngine()
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(d.ln) }()
-	d.log.Infof("kaifuku serving the Masakari API on http://%s/v1 (auth_strategy %s, database %s, engine %s)",
-		d.ln.Addr(), d.config().API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
+	go func() {
+		if d.tls != nil {
+			serveErr <- srv.ServeTLS(d.ln, "", "") // the certificate is in srv.TLSConfig
+			return
+		}
+		serveErr <- srv.Serve(d.ln)
+	}()
+	d.log.Infof("kaifuku serving the Masakari API on %s://%s/v1 (auth_strategy %s, database %s, engine %s)",
+		d.scheme(), d.ln.Addr(), d.config().API.AuthStrategy, d.db.Dialect().Name, d.svc.Owner())
 	select {
 	case err := <-serveErr:
 		hardStop()
@@ -252,6 +334,9 @@ func (d *Daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	d.engineMu.Lock()
+	d.stopping = true
+	d.engineMu.Unlock()
 	if err := srv.Shutdown(ctx); err != nil {
 		d.log.Warnf("api shutdown: %v", err)
 	}
@@ -267,6 +352,9 @@ func (d *Daemon) shutdown(srv *http.Server, hardStop context.CancelFunc) {
 // running (Run calls it on return).
 func (d *Daemon) Close() {
 	d.closeOnce.Do(func() {
+		if d.stopConnect != nil {
+			d.stopConnect()
+		}
 		d.ln.Close()
 		d.db.Close()
 	})

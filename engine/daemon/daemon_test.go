@@ -103,7 +103,7 @@ func (e *env) deps(log *logrus.Logger, out io.Writer) daemon.Deps {
 		Log:        log,
 		Out:        out,
 		LoadConfig: func() (*conf.Config, error) { return conf.Load(e.config) },
-		Cloud: func(cfg *conf.Config) (daemon.Cloud, error) {
+		Cloud: func(_ context.Context, cfg *conf.Config) (daemon.Cloud, error) {
 			fx, err := simulated.LoadFixture(cfg.Compute.Fixture)
 			if err != nil {
 				return daemon.Cloud{}, err
@@ -157,6 +157,12 @@ type running struct {
 // start starts a daemon of e and runs it until the test ends.
 func (e *env) start(t *testing.T) *running {
 	t.Helper()
+	return e.startWith(t, e.deps)
+}
+
+// startWith starts a daemon of e composed by deps.
+func (e *env) startWith(t *testing.T, deps func(*logrus.Logger, io.Writer) daemon.Deps) *running {
+	t.Helper()
 	cfg, err := conf.Load(e.config)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +170,7 @@ func (e *env) start(t *testing.T) *running {
 	r := &running{t: t, out: &syncBuffer{}, log: &syncBuffer{}, done: make(chan error, 1), client: &http.Client{Timeout: 10 * time.Second}}
 	log := logrus.New()
 	log.SetOutput(r.log)
-	r.d, err = daemon.New(context.Background(), cfg, e.deps(log, r.out))
+	r.d, err = daemon.New(context.Background(), cfg, deps(log, r.out))
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}

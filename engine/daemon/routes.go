@@ -30,15 +30,22 @@ func computeChecker(c compute.Cloud) api.ComputeChecker {
 }
 
 // healthz says whether the engine serves (200 "ok" while it reaches the
-// database, 503 otherwise) and how the last configuration load ended. A
-// refused reload leaves the status "ok": the engine goes on serving with the
-// configuration it had, and a load balancer must not take it out.
+// database, 503 otherwise), whether it reaches the compute backend and how
+// the last configuration load ended. A refused reload leaves the status
+// "ok": the engine goes on serving with the configuration it had, and a load
+// balancer must not take it out. An unreachable compute backend makes it
+// "degraded", still 200: the API accepts notifications meanwhile.
 func (d *Daemon) healthz(w http.ResponseWriter, r *http.Request) {
 	n, err := d.db.CountNotifications(r.Context())
 	since, werr := d.db.WriteFailure()
 	code, body := health(n, err, since, werr)
 	if code == http.StatusOK {
 		body["running"] = d.svc.Running()
+	}
+	cs := d.late.state()
+	body["compute"] = computeHealth(cs)
+	if code == http.StatusOK && !cs.available {
+		body["status"] = "degraded"
 	}
 	body["last_reload"] = d.lastReload()
 	w.Header().Set("Content-Type", "application/json")
@@ -54,6 +61,19 @@ func (d *Daemon) lastReload() map[string]any {
 	out := map[string]any{"status": "ok", "time": o.at.UTC().Format(time.RFC3339), "last_success": o.lastSuccess.UTC().Format(time.RFC3339)}
 	if o.err != nil {
 		out["status"], out["error"] = "failed", o.err.Error()
+	}
+	return out
+}
+
+// computeHealth is the compute backend as /healthz shows it: "available",
+// or "unavailable" with the last failure to reach it and since when.
+func computeHealth(s computeState) map[string]any {
+	if s.available {
+		return map[string]any{"status": "available"}
+	}
+	out := map[string]any{"status": "unavailable", "since": s.since.UTC().Format(time.RFC3339)}
+	if s.err != nil {
+		out["error"] = s.err.Error()
 	}
 	return out
 }

@@ -105,7 +105,7 @@ connection = sqlite:///%s
 	d, err := daemon.New(context.Background(), cfg, daemon.Deps{
 		Log:        log,
 		LoadConfig: func() (*conf.Config, error) { return conf.Load(cfgFile) },
-		Cloud: func(cfg *conf.Config) (daemon.Cloud, error) {
+		Cloud: func(_ context.Context, cfg *conf.Config) (daemon.Cloud, error) {
 			fx, err := simulated.LoadFixture(cfg.Compute.Fixture)
 			if err != nil {
 				return daemon.Cloud{}, err

@@ -38,6 +38,7 @@ type Metrics struct {
 	reloadTime    prometheus.Gauge
 	stormHeld     prometheus.Counter
 	fenceFailures *prometheus.CounterVec
+	computeUp     prometheus.Gauge
 }
 
 // New registers every collector on a new registry, with the Go and process
@@ -84,6 +85,9 @@ func New() *Metrics {
 	m.fenceFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kaifuku_fencing_failures_total", Help: "Failed runs of fence_host_task (the host was not recovered), by host.",
 	}, []string{"host"})
+	m.computeUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kaifuku_compute_available", Help: "Whether the compute backend (Keystone and Nova) has been reached: 1, or 0 while the engine waits for it.",
+	})
 	info := buildinfo.Read()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kaifuku_build_info", Help: "Always 1; the labels say which build of kaifuku is running.",
@@ -91,7 +95,7 @@ func New() *Metrics {
 	})
 	build.Set(1)
 	m.Registry.MustRegister(m.notifications, m.recovery, m.tasks, m.luaErrors, m.requests, m.requestTime,
-		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, m.stormHeld, m.fenceFailures, build,
+		m.novaCalls, m.novaTime, m.reloadOK, m.reloadTime, m.stormHeld, m.fenceFailures, m.computeUp, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -112,6 +116,15 @@ func (m *Metrics) Loaded(ok bool, at time.Time) {
 	}
 	m.reloadOK.Set(1)
 	m.reloadTime.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// ComputeAvailable records whether the compute backend has been reached.
+func (m *Metrics) ComputeAvailable(ok bool) {
+	if ok {
+		m.computeUp.Set(1)
+		return
+	}
+	m.computeUp.Set(0)
 }
 
 // CountStored registers the gauge kaifuku_notifications{status,type} of the
