@@ -57,8 +57,10 @@
 // Anything else is false, and so is a missing key. The key itself is case-sensitive.
 // A `verify_interval` of 0 or less counts as 1 s: a poll that never pauses would spin.
 //
-// Every wait checks Nova at once, then every `verify_interval`. The interval is measured from
-// the start of each check, so a slow API call does not stretch it. The wait gives up once its
+// Every wait checks Nova at once, then early at 0.1, 0.3 and 0.7 s (pauses doubling from 100 ms,
+// the last cut short to meet `verify_interval`), then every `verify_interval`: a fast Nova is
+// noticed at once and a slow one is not hammered. The interval is measured from the start of
+// each check, so a slow API call does not stretch it. The wait gives up once its
 // timeout has passed.
 //
 // # What each task does

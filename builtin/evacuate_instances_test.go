@@ -138,9 +138,9 @@ func TestEvacuateTimesOutAfterWaitPeriodAfterEvacuation(t *testing.T) {
 	if h.elapsed() != 90*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_evacuation (90s)", h.elapsed())
 	}
-	// Polled every verify_interval.
-	if n := h.serverOps(uid(1), "get_server"); n != 1+91 {
-		t.Fatalf("%d server reads, want 92 (one before, polls at 0..90 s)", n)
+	// Polled every verify_interval, after early polls at 0.1, 0.3 and 0.7 s.
+	if n := h.serverOps(uid(1), "get_server"); n != 1+91+3 {
+		t.Fatalf("%d server reads, want 95 (one before, polls at 0, 0.1, 0.3, 0.7, 1..90 s)", n)
 	}
 }
 

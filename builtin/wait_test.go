@@ -18,12 +18,14 @@ func TestPollChecksAtOnceThenEveryInterval(t *testing.T) {
 	var at []time.Duration
 	err := poll(context.Background(), clk, time.Second, 90*time.Second, func(context.Context) (bool, error) {
 		at = append(at, clk.Now().Sub(epoch))
-		return len(at) == 4, nil
+		return len(at) == 7, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+	// Early checks at 0.1, 0.3 and 0.7 s, then every interval.
+	ms := time.Millisecond
+	want := []time.Duration{0, 100 * ms, 300 * ms, 700 * ms, time.Second, 2 * time.Second, 3 * time.Second}
 	if !slices.Equal(at, want) {
 		t.Fatalf("checks at %v, want %v", at, want)
 	}
@@ -39,9 +41,10 @@ func TestPollTimesOutWhenTheTimeoutIsReached(t *testing.T) {
 	if !errors.Is(err, errTimeout) {
 		t.Fatalf("err = %v, want errTimeout", err)
 	}
-	// Checks at 0..90 s; the one at 90 s finds the timeout reached.
-	if n != 91 || clk.Now().Sub(epoch) != 90*time.Second {
-		t.Fatalf("%d checks, %s elapsed; want 91 checks, 90s", n, clk.Now().Sub(epoch))
+	// Checks at 0..90 s and the early ones at 0.1, 0.3 and 0.7 s; the one
+	// at 90 s finds the timeout reached.
+	if n != 91+3 || clk.Now().Sub(epoch) != 90*time.Second {
+		t.Fatalf("%d checks, %s elapsed; want 94 checks, 90s", n, clk.Now().Sub(epoch))
 	}
 }
 
