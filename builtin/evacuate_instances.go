@@ -345,6 +345,11 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 			seen = true
 		}
 		if seen {
+			if strings.EqualFold(cur.Status, "DELETED") {
+				// A list of changes shows deleted servers too, where a
+				// read of the server would have been refused.
+				return "", fmt.Errorf("server %s deleted while being evacuated: %w", id, compute.ErrNotFound)
+			}
 			if cur.VMState == vmError && cur.VMState != old {
 				return "", fmt.Errorf("server %s went to vm_state error while being evacuated", id)
 			}
