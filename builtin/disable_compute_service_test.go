@@ -86,9 +86,9 @@ func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T
 		t.Fatalf("service %+v, want disabled, down, not forced", svc)
 	}
 	// One list to find the service, one per second of waiting and the
-	// poll's early checks at 0.1, 0.3 and 0.7 s.
-	if n := h.ops("list_services"); n != 63+3 {
-		t.Fatalf("%d service lists, want 66 (find, then polls at 0, 0.1, 0.3, 0.7, 1..61 s)", n)
+	// poll's early checks at 0.1, 0.2, 0.4 and 0.8 s.
+	if n := h.ops("list_services"); n != 63+4 {
+		t.Fatalf("%d service lists, want 67 (find, then polls at 0, 0.1, 0.2, 0.4, 0.8, 1..61 s)", n)
 	}
 }
 

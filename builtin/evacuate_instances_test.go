@@ -139,12 +139,12 @@ func TestEvacuateTimesOutAfterWaitPeriodAfterEvacuation(t *testing.T) {
 		t.Fatalf("gave up after %s, want wait_period_after_evacuation (90s)", h.elapsed())
 	}
 	// Read once before; then polled through the list of changed servers
-	// every verify_interval, after early polls at 0.1, 0.3 and 0.7 s.
+	// every verify_interval, after early polls at 0.1, 0.2, 0.4 and 0.8 s.
 	if n := h.serverOps(uid(1), "get_server"); n != 1 {
 		t.Fatalf("%d server reads, want 1 (before the evacuation)", n)
 	}
-	if n := h.ops("list_servers_changed"); n != 91+3 {
-		t.Fatalf("%d lists, want 94 (polls at 0, 0.1, 0.3, 0.7, 1..90 s)", n)
+	if n := h.ops("list_servers_changed"); n != 91+4 {
+		t.Fatalf("%d lists, want 95 (polls at 0, 0.1, 0.2, 0.4, 0.8, 1..90 s)", n)
 	}
 }
 

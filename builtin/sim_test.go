@@ -106,7 +106,7 @@ func TestConfirmationsShareOneListPerRound(t *testing.T) {
 	if got := counts.Ops["get_server"]; got != n {
 		t.Fatalf("%d server reads, want %d: one per server, none to confirm", got, n)
 	}
-	// ceil(100/32) = 4 waves of 2 s, polled at 0, 0.1, 0.3, 0.7, 1 and 2 s
+	// ceil(100/32) = 4 waves of 2 s, polled at 0, 0.1, 0.2, 0.4, 0.8, 1 and 2 s
 	// after each start: a few lists per wave, never one per server.
 	if got := counts.Ops["list_servers_changed"]; got == 0 || got > 4*8 {
 		t.Fatalf("%d lists of changed servers, want at most %d (a few per wave of evacuations)", got, 4*8)

@@ -19,12 +19,14 @@ import (
 var errTimeout = errors.New("timed out")
 
 // firstPollInterval is the first pause of a poll: a fast Nova is noticed at
-// once, and the pauses after it double, so a slow one is not hammered.
+// once, and each check after it comes at twice the time of the one before,
+// so a slow one is not hammered.
 const firstPollInterval = 100 * time.Millisecond
 
 // schedule is when a poll checks. After the check at its start come early
-// checks at firstPollInterval, then doubling steps (0.1, 0.3, 0.7 s ...),
-// the last one cut short to meet interval after the start; from there on
+// checks at firstPollInterval after it, then at twice that time each (0.1,
+// 0.2, 0.4, 0.8 s ...: a check is never later than the time already
+// waited), the last one cut short to meet interval after the start; from there on
 // every interval, measured from the start of each check (oslo's
 // FixedIntervalLoopingCall), so a slow API call does not stretch it. Every
 // check a poll at a fixed interval makes is thus still made, with a few
@@ -34,19 +36,28 @@ type schedule struct {
 	start    time.Time
 	interval time.Duration
 	next     time.Duration // offset from start of the next early check
-	step     time.Duration
-	early    bool // early checks remain
+	early    bool          // early checks remain
 }
 
 func newSchedule(start time.Time, interval time.Duration) *schedule {
 	first := min(firstPollInterval, interval)
-	return &schedule{start: start, interval: interval, next: first, step: first, early: true}
+	return &schedule{start: start, interval: interval, next: first, early: true}
 }
 
 // pause returns how long to wait after a check that began at began and ended
 // at now.
 func (s *schedule) pause(began, now time.Time) time.Duration {
 	for s.early && !s.start.Add(s.next).After(now) {
+		if s.next >= s.interval {
+			// A slow call overran the check due at interval: the checks
+			// after it count from where it was due, as they would have
+			// from that check.
+			s.early = false
+			if due := s.start.Add(s.interval); began.Before(due) {
+				began = due
+			}
+			break
+		}
 		s.advance()
 	}
 	if !s.early {
@@ -62,8 +73,7 @@ func (s *schedule) advance() {
 		s.early = false
 		return
 	}
-	s.step *= 2
-	s.next = min(s.next+s.step, s.interval)
+	s.next = min(2*s.next, s.interval)
 }
 
 // poll runs check at once and then as schedule says until it reports done,
