@@ -85,9 +85,10 @@ func TestDisableComputeServiceWaitsForDownAndNeverPaysTheRPCTimeout(t *testing.T
 	if svc := h.service("compute1"); svc.Status != "disabled" || svc.State != "down" || svc.ForcedDown {
 		t.Fatalf("service %+v, want disabled, down, not forced", svc)
 	}
-	// One list to find the service, one per second of waiting.
-	if n := h.ops("list_services"); n != 63 {
-		t.Fatalf("%d service lists, want 63 (find, then polls at 0..61 s)", n)
+	// One list to find the service, one per second of waiting and the
+	// poll's early checks at 0.1, 0.2, 0.4 and 0.8 s.
+	if n := h.ops("list_services"); n != 63+4 {
+		t.Fatalf("%d service lists, want 67 (find, then polls at 0, 0.1, 0.2, 0.4, 0.8, 1..61 s)", n)
 	}
 }
 

@@ -57,8 +57,15 @@
 // Anything else is false, and so is a missing key. The key itself is case-sensitive.
 // A `verify_interval` of 0 or less counts as 1 s: a poll that never pauses would spin.
 //
-// Every wait checks Nova at once, then every `verify_interval`. The interval is measured from
-// the start of each check, so a slow API call does not stretch it. The wait gives up once its
+// Every wait checks Nova at once, then early at 0.1, 0.2, 0.4 and 0.8 s (each check at twice the
+// time of the one before, the last cut short to meet `verify_interval`), then every
+// `verify_interval`: a fast Nova is
+// noticed at once and a slow one is not hammered. The interval is measured from the start of
+// each check, so a slow API call does not stretch it. The evacuations of a host in flight are
+// confirmed together: each round of their polls is one list of the servers changed since the
+// earliest of them was asked for (Nova's `changes-since`), not one read per server; rounds fall
+// on a 100 ms grid so that evacuations started apart meet in them. A server no list has shown
+// after a `verify_interval` (a clock far from Nova's) is read on its own. The wait gives up once its
 // timeout has passed.
 //
 // # What each task does

@@ -177,10 +177,13 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 	// A clock.Group, so that on a dry run's discrete-event clock the
 	// evacuations overlap in virtual time as they do on the wall clock.
 	g := clock.NewGroup(envClock(env), t.opt.threads)
+	// One confirmer for the host: the evacuations in flight share its list
+	// calls.
+	batch := newConfirmer(nova, envClock(env), t.opt.verifyInterval)
 	for i, id := range ids {
 		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
 		err := g.Go(ctx, func() {
-			errs[i] = t.evacuateOne(ctx, env, nova, id, host, rh)
+			errs[i] = t.evacuateOne(ctx, env, nova, batch, id, host, rh)
 			if errs[i] != nil {
 				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
 			}
@@ -213,7 +216,7 @@ func interrupted(ctx context.Context, clk clock.Clock) error {
 
 // evacuateOne is Masakari's _evacuate_and_confirm for one server. Nothing it
 // does escapes as a panic; every failure is its return value.
-func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, nova compute.Cloud, id, host, rh string) (err error) {
+func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, nova compute.Cloud, batch *confirmer, id, host, rh string) (err error) {
 	vmove := &vmoveRecord{ctx: ctx, env: env, id: id}
 	defer vmove.finish(&err) // runs last, after a panic became err
 	defer func() {
@@ -268,7 +271,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		// within wait_period_after_evacuation (a rebuild stuck on the dead
 		// host), it is handled as Masakari does.
 		vmove.start()
-		dest, err := t.confirm(ctx, clk, nova, id, host, vm)
+		dest, err := t.confirm(ctx, clk, nova, batch, id, host, vm)
 		switch {
 		case err == nil:
 			vmove.dest = dest
@@ -303,10 +306,13 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	}
 
 	vmove.start()
+	// Watched from before the call, so that the lists reach back to it.
+	forget := batch.watch(id)
+	defer forget()
 	if err := nova.Evacuate(ctx, id, rh); err != nil {
 		return fmt.Errorf("evacuate server %s: %w", id, err)
 	}
-	dest, err := t.confirm(ctx, clk, nova, id, host, srv.VMState)
+	dest, err := t.confirm(ctx, clk, nova, batch, id, host, srv.VMState)
 	if errors.Is(err, errTimeout) {
 		return fmt.Errorf("server %s not evacuated within wait_period_after_evacuation (%s)", id, t.opt.afterEvacuation)
 	}
@@ -317,27 +323,58 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	return t.afterEvacuation(ctx, clk, nova, log, id, vm, stopAfter, dest)
 }
 
-// confirm polls a server being evacuated from host until it runs elsewhere
-// (Masakari's confirmation after an evacuation); old is its vm_state
-// when the evacuation was asked for. It returns the destination, or
-// errTimeout after wait_period_after_evacuation.
-func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, id, host, old string) (string, error) {
-	dest := ""
-	err := poll(ctx, clk, t.opt.verifyInterval, t.opt.afterEvacuation, func(ctx context.Context) (bool, error) {
-		cur, err := getServer(ctx, nova, id)
+// confirm waits until a server being evacuated from host runs elsewhere
+// (Masakari's confirmation after an evacuation); old is its vm_state when
+// the evacuation was asked for. It reads the
+// server through batch's shared lists, on poll's schedule aligned to batch's
+// rounds; a server no list has shown after a verify_interval is read on its
+// own. It returns the destination, or errTimeout after
+// wait_period_after_evacuation.
+func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, batch *confirmer, id, host, old string) (string, error) {
+	forget := batch.watch(id)
+	defer forget()
+	start := clk.Now()
+	sched := newSchedule(start, t.opt.verifyInterval)
+	// Nothing is done at once after the call: the first look is the next
+	// round.
+	at := batch.align(start)
+	if err := clk.Sleep(ctx, at.Sub(start)); err != nil {
+		return "", err
+	}
+	for {
+		began := clk.Now()
+		cur, seen, err := batch.read(ctx, id, at)
 		if err != nil {
-			return false, err
+			return "", err
 		}
-		if cur.VMState == vmError && cur.VMState != old {
-			return false, fmt.Errorf("server %s went to vm_state error while being evacuated", id)
+		if !seen && began.Sub(start) >= t.opt.verifyInterval {
+			if cur, err = getServer(ctx, nova, id); err != nil {
+				return "", err
+			}
+			seen = true
 		}
-		if cur.HypervisorHostname != host && (old == vmError && cur.VMState == vmActive || old == cur.VMState) {
-			dest = cur.HypervisorHostname
-			return true, nil
+		if seen {
+			if strings.EqualFold(cur.Status, "DELETED") {
+				// A list of changes shows deleted servers too, where a
+				// read of the server would have been refused.
+				return "", fmt.Errorf("server %s deleted while being evacuated: %w", id, compute.ErrNotFound)
+			}
+			if cur.VMState == vmError && cur.VMState != old {
+				return "", fmt.Errorf("server %s went to vm_state error while being evacuated", id)
+			}
+			if cur.HypervisorHostname != host && (old == vmError && cur.VMState == vmActive || old == cur.VMState) {
+				return cur.HypervisorHostname, nil
+			}
 		}
-		return false, nil
-	})
-	return dest, err
+		now := clk.Now()
+		if now.Sub(start) >= t.opt.afterEvacuation {
+			return "", errTimeout
+		}
+		at = batch.align(now.Add(sched.pause(began, now)))
+		if err := clk.Sleep(ctx, at.Sub(now)); err != nil {
+			return "", err
+		}
+	}
 }
 
 // afterEvacuation is the post-step of an evacuated server, as Masakari's:

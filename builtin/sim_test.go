@@ -19,8 +19,8 @@ import (
 
 // simRun is one host flow on the discrete-event clock: its virtual duration
 // and its timeline (every progress entry with its virtual time, then every
-// migration with its times), as JSON.
-func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, string) {
+// migration with its times), as JSON, and the calls the cloud counted.
+func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, string, simulated.Counters) {
 	t.Helper()
 	fx := justFailed()
 	fx.Servers = nil
@@ -68,7 +68,7 @@ func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return clk.Now().Sub(epoch), string(b)
+	return clk.Now().Sub(epoch), string(b), cloud.Counters()
 }
 
 // On the discrete-event clock, parallel evacuations overlap in virtual time
@@ -80,7 +80,7 @@ func TestHostFlowOnTheDiscreteEventClock(t *testing.T) {
 	// Nova reports the just-failed host down after its service_down_time.
 	const downWait = 60 * time.Second
 	ideal := downWait + time.Duration((n+threads-1)/threads)*evac
-	got, first := simRun(t, n, threads, evac)
+	got, first, _ := simRun(t, n, threads, evac)
 	t.Logf("virtual time to recovery %s, ideal %s (%.2f)", got, ideal, got.Seconds()/ideal.Seconds())
 	// Confirmations poll every verify_interval (1 s) and every call to Nova
 	// takes 20 ms: each round may take up to a poll and some calls more than
@@ -90,9 +90,25 @@ func TestHostFlowOnTheDiscreteEventClock(t *testing.T) {
 		t.Fatalf("virtual time to recovery %s, want about %s", got, ideal)
 	}
 	for run := range 4 {
-		d, tl := simRun(t, n, threads, evac)
+		d, tl, _ := simRun(t, n, threads, evac)
 		if d != got || tl != first {
 			t.Fatalf("run %d: %s, timeline differs from the first run's (%s)", run+2, d, got)
 		}
+	}
+}
+
+// The evacuations of a host in flight are confirmed together: each server is
+// read once on its own (before its evacuation), and every round of polls is
+// one list of the changed servers however many evacuations wait in it.
+func TestConfirmationsShareOneListPerRound(t *testing.T) {
+	const n, threads, evac = 100, 32, 2 * time.Second
+	_, _, counts := simRun(t, n, threads, evac)
+	if got := counts.Ops["get_server"]; got != n {
+		t.Fatalf("%d server reads, want %d: one per server, none to confirm", got, n)
+	}
+	// ceil(100/32) = 4 waves of 2 s, polled at 0, 0.1, 0.2, 0.4, 0.8, 1 and 2 s
+	// after each start: a few lists per wave, never one per server.
+	if got := counts.Ops["list_servers_changed"]; got == 0 || got > 4*8 {
+		t.Fatalf("%d lists of changed servers, want at most %d (a few per wave of evacuations)", got, 4*8)
 	}
 }

@@ -18,30 +18,88 @@ import (
 // errTimeout ends a poll whose condition did not hold in time.
 var errTimeout = errors.New("timed out")
 
-// poll runs check at once and then every interval, measured from the start
-// of each check (oslo's FixedIntervalLoopingCall), until it reports done,
+// firstPollInterval is the first pause of a poll: a fast Nova is noticed at
+// once, and each check after it comes at twice the time of the one before,
+// so a slow one is not hammered.
+const firstPollInterval = 100 * time.Millisecond
+
+// schedule is when a poll checks. After the check at its start come early
+// checks at firstPollInterval after it, then at twice that time each (0.1,
+// 0.2, 0.4, 0.8 s ...: a check is never later than the time already
+// waited), the last one cut short to meet interval after the start; from there on
+// every interval, measured from the start of each check (oslo's
+// FixedIntervalLoopingCall), so a slow API call does not stretch it. Every
+// check a poll at a fixed interval makes is thus still made, with a few
+// early ones before the first; early checks a slow call has overrun are
+// skipped.
+type schedule struct {
+	start    time.Time
+	interval time.Duration
+	next     time.Duration // offset from start of the next early check
+	early    bool          // early checks remain
+}
+
+func newSchedule(start time.Time, interval time.Duration) *schedule {
+	first := min(firstPollInterval, interval)
+	return &schedule{start: start, interval: interval, next: first, early: true}
+}
+
+// pause returns how long to wait after a check that began at began and ended
+// at now.
+func (s *schedule) pause(began, now time.Time) time.Duration {
+	for s.early && !s.start.Add(s.next).After(now) {
+		if s.next >= s.interval {
+			// A slow call overran the check due at interval: the checks
+			// after it count from where it was due, as they would have
+			// from that check.
+			s.early = false
+			if due := s.start.Add(s.interval); began.Before(due) {
+				began = due
+			}
+			break
+		}
+		s.advance()
+	}
+	if !s.early {
+		return max(s.interval-now.Sub(began), 0)
+	}
+	d := s.start.Add(s.next).Sub(now)
+	s.advance()
+	return d
+}
+
+func (s *schedule) advance() {
+	if s.next >= s.interval {
+		s.early = false
+		return
+	}
+	s.next = min(2*s.next, s.interval)
+}
+
+// poll runs check at once and then as schedule says until it reports done,
 // fails, or timeout has passed since the start: then it returns errTimeout,
 // as the eventlet timeout around Masakari 14.0.2's loops does. Every pause
 // goes through clk.
 func poll(ctx context.Context, clk clock.Clock, interval, timeout time.Duration, check func(context.Context) (bool, error)) error {
 	start := clk.Now()
+	sched := newSchedule(start, interval)
 	for {
 		began := clk.Now()
 		done, err := check(ctx)
 		if err != nil || done {
 			return err
 		}
-		if clk.Now().Sub(start) >= timeout {
+		now := clk.Now()
+		if now.Sub(start) >= timeout {
 			return errTimeout
 		}
-		if err := clk.Sleep(ctx, max(interval-clk.Now().Sub(began), 0)); err != nil {
+		if err := clk.Sleep(ctx, sched.pause(began, now)); err != nil {
 			return err
 		}
 	}
 }
 
-// confirmOrFail polls check every verify_interval until it holds, as poll
-// does. When timeout passes first, failure becomes the task's last progress
+// confirmOrFail polls check until it holds, as poll does. When timeout passes first, failure becomes the task's last progress
 // and its RecoveryError, as in Masakari's confirmation loops.
 func (b base) confirmOrFail(ctx context.Context, env *engine.Env, timeout time.Duration, failure string, check func(context.Context) (bool, error)) error {
 	err := poll(ctx, envClock(env), b.opt.verifyInterval, timeout, check)

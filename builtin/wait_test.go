@@ -18,12 +18,14 @@ func TestPollChecksAtOnceThenEveryInterval(t *testing.T) {
 	var at []time.Duration
 	err := poll(context.Background(), clk, time.Second, 90*time.Second, func(context.Context) (bool, error) {
 		at = append(at, clk.Now().Sub(epoch))
-		return len(at) == 4, nil
+		return len(at) == 8, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+	// Early checks at 0.1, 0.2, 0.4 and 0.8 s, then every interval.
+	ms := time.Millisecond
+	want := []time.Duration{0, 100 * ms, 200 * ms, 400 * ms, 800 * ms, time.Second, 2 * time.Second, 3 * time.Second}
 	if !slices.Equal(at, want) {
 		t.Fatalf("checks at %v, want %v", at, want)
 	}
@@ -39,9 +41,10 @@ func TestPollTimesOutWhenTheTimeoutIsReached(t *testing.T) {
 	if !errors.Is(err, errTimeout) {
 		t.Fatalf("err = %v, want errTimeout", err)
 	}
-	// Checks at 0..90 s; the one at 90 s finds the timeout reached.
-	if n != 91 || clk.Now().Sub(epoch) != 90*time.Second {
-		t.Fatalf("%d checks, %s elapsed; want 91 checks, 90s", n, clk.Now().Sub(epoch))
+	// Checks at 0..90 s and the early ones at 0.1, 0.2, 0.4 and 0.8 s; the
+	// one at 90 s finds the timeout reached.
+	if n != 91+4 || clk.Now().Sub(epoch) != 90*time.Second {
+		t.Fatalf("%d checks, %s elapsed; want 95 checks, 90s", n, clk.Now().Sub(epoch))
 	}
 }
 
@@ -53,8 +56,11 @@ func TestPollSubtractsTheTimeTheCheckTook(t *testing.T) {
 		clk.Advance(1500 * time.Millisecond) // a slow API call
 		return false, nil
 	})
-	// The check at 4 s ends at 5.5 s, past the timeout.
-	want := []time.Duration{0, 2 * time.Second, 4 * time.Second}
+	// The check at 0 ends at 1.5 s, past the early checks at 0.1, 0.2, 0.4
+	// and 0.8 s: the next is the early one at 1.6 s. It ends at 3.1 s, past
+	// the one due at 2 s, so the next is 2 s after that, at 4 s; it ends at
+	// 5.5 s, past the timeout.
+	want := []time.Duration{0, 1600 * time.Millisecond, 4 * time.Second}
 	if !slices.Equal(at, want) {
 		t.Fatalf("checks at %v, want %v", at, want)
 	}

@@ -6,6 +6,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Kinds of failure every implementation translates its errors into, as
@@ -72,6 +73,10 @@ type Aggregate struct {
 type Cloud interface {
 	// ListServers lists the servers on host across all tenants (detailed).
 	ListServers(ctx context.Context, host string) ([]Server, error)
+	// ListServersChangedSince lists the servers of every host and tenant
+	// changed at or after since (detailed; Nova's changes-since filter, on
+	// Nova's clock): one call confirms many evacuations at once.
+	ListServersChangedSince(ctx context.Context, since time.Time) ([]Server, error)
 	GetServer(ctx context.Context, id string) (Server, error)
 	// ListServices lists services; empty host or binary match any.
 	ListServices(ctx context.Context, host, binary string) ([]Service, error)

@@ -114,6 +114,14 @@ func (l *lateCloud) ListServers(ctx context.Context, host string) ([]compute.Ser
 	return c.ListServers(ctx, host)
 }
 
+func (l *lateCloud) ListServersChangedSince(ctx context.Context, since time.Time) ([]compute.Server, error) {
+	c, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return c.ListServersChangedSince(ctx, since)
+}
+
 func (l *lateCloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
 	c, err := l.get()
 	if err != nil {

@@ -61,6 +61,10 @@ func (o *observedCloud) ListServers(ctx context.Context, host string) ([]compute
 	return observe(o, "list_servers", func() ([]compute.Server, error) { return o.c.ListServers(ctx, host) })
 }
 
+func (o *observedCloud) ListServersChangedSince(ctx context.Context, since time.Time) ([]compute.Server, error) {
+	return observe(o, "list_servers_changed", func() ([]compute.Server, error) { return o.c.ListServersChangedSince(ctx, since) })
+}
+
 func (o *observedCloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
 	return observe(o, "get_server", func() (compute.Server, error) { return o.c.GetServer(ctx, id) })
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/aggregates"
@@ -66,9 +67,23 @@ func (c *Cloud) ListServers(ctx context.Context, host string) ([]compute.Server,
 	if host != "" {
 		q.Set("host", host)
 	}
+	return c.listServers(ctx, "list servers on host "+host, q)
+}
+
+// ListServersChangedSince is GET
+// /servers/detail?all_tenants=True&changes-since=<since>, following Nova's
+// "next" links.
+func (c *Cloud) ListServersChangedSince(ctx context.Context, since time.Time) ([]compute.Server, error) {
+	ts := since.UTC().Format(time.RFC3339Nano)
+	q := url.Values{"all_tenants": {"True"}, "changes-since": {ts}}
+	return c.listServers(ctx, "list servers changed since "+ts, q)
+}
+
+// listServers is GET /servers/detail?<q>, following Nova's "next" links.
+func (c *Cloud) listServers(ctx context.Context, what string, q url.Values) ([]compute.Server, error) {
 	first := c.sc.ServiceURL("servers", "detail") + "?" + q.Encode()
 	var out []compute.Server
-	err := c.do(ctx, "list servers on host "+host, true, func(ctx context.Context) error {
+	err := c.do(ctx, what, true, func(ctx context.Context) error {
 		out = []compute.Server{}
 		next := first
 		for range maxPages {

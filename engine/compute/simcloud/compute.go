@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,7 +283,23 @@ func (c call) listServers(detail bool) {
 		}
 		limit = min(n, c.s.opts.MaxLimit)
 	}
-	list, err := c.s.cloud.ListServers(c.r.Context(), q.Get("host"))
+	var list []compute.Server
+	var err error
+	if v := q.Get("changes-since"); v == "" {
+		list, err = c.s.cloud.ListServers(c.r.Context(), q.Get("host"))
+	} else {
+		// Servers changed at or after the time, on every host unless host
+		// narrows it, as Nova's changes-since filter.
+		since, perr := time.Parse(time.RFC3339Nano, v)
+		if perr != nil {
+			c.badRequest("Invalid input for query parameters changes-since. Value: %s. '%s' is not a 'date-time'", v, v)
+			return
+		}
+		list, err = c.s.cloud.ListServersChangedSince(c.r.Context(), since)
+		if host := q.Get("host"); err == nil && host != "" {
+			list = slices.DeleteFunc(list, func(sv compute.Server) bool { return sv.Host != host })
+		}
+	}
 	if err != nil {
 		c.fail(err)
 		return

@@ -68,6 +68,7 @@ type server struct {
 	tenantID   string
 	userID     string
 	op         *pending
+	updated    time.Time // last change through the API or its completion (Nova's updated_at)
 }
 
 // pending is work a compute host does after the API accepted it.
@@ -289,6 +290,7 @@ func (c *Cloud) complete(s *server) {
 	op := s.op
 	s.op = nil
 	s.taskState = ""
+	s.updated = op.due
 	if op.fail {
 		s.vmState = "error"
 		if op.mig != nil {
@@ -403,6 +405,27 @@ func (c *Cloud) ListServers(ctx context.Context, hostName string) ([]compute.Ser
 	var out []compute.Server
 	for _, s := range c.servers {
 		if hostName == "" || s.host == hostName {
+			out = append(out, c.view(s))
+		}
+	}
+	return out, nil
+}
+
+// ListServersChangedSince lists the servers of every host and tenant
+// changed at or after since (Nova's changes-since filter), in fixture order.
+func (c *Cloud) ListServersChangedSince(ctx context.Context, since time.Time) ([]compute.Server, error) {
+	if err := c.begin(ctx); err != nil {
+		return nil, err
+	}
+	c.lock()
+	defer c.mu.Unlock()
+	c.counts.add("list_servers_changed", "", "")
+	if err := c.injected("list_servers_changed", nil, ""); err != nil {
+		return nil, err
+	}
+	var out []compute.Server
+	for _, s := range c.servers {
+		if !s.updated.IsZero() && !s.updated.Before(since) {
 			out = append(out, c.view(s))
 		}
 	}
@@ -593,7 +616,7 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
 		Created: now, Updated: now}
 	c.migrations = append(c.migrations, mig)
-	s.taskState = "rebuilding"
+	s.taskState, s.updated = "rebuilding", now
 	dest := c.schedule(s, target, now)
 	if dest == "" {
 		// The conductor's NoValidHost: the API has already answered.
@@ -643,7 +666,7 @@ func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
 	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	c.lock()
+	now := c.lock()
 	defer c.mu.Unlock()
 	s, err := c.serverFor("reset_state", id)
 	if err != nil {
@@ -663,7 +686,7 @@ func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
 		s.op = nil
 		c.recomputeDue()
 	}
-	s.vmState, s.taskState = state, ""
+	s.vmState, s.taskState, s.updated = state, "", now
 	return nil
 }
 
@@ -699,7 +722,7 @@ func (c *Cloud) power(ctx context.Context, id, action string, from []string, tas
 		return errInvalidState(action, id, "task_state", s.taskState)
 	}
 	c.accept(op)
-	s.taskState = task
+	s.taskState, s.updated = task, now
 	c.dispatch(s, op, s.host, now, d)
 	return nil
 }
@@ -717,7 +740,7 @@ func (c *Cloud) setLock(ctx context.Context, id, op string, locked bool) error {
 	if err := c.begin(ctx); err != nil {
 		return err
 	}
-	c.lock()
+	now := c.lock()
 	defer c.mu.Unlock()
 	s, err := c.serverFor(op, id)
 	if err != nil {
@@ -726,7 +749,7 @@ func (c *Cloud) setLock(ctx context.Context, id, op string, locked bool) error {
 	if err := c.injected(op, s, s.host); err != nil {
 		return err
 	}
-	s.locked = locked
+	s.locked, s.updated = locked, now
 	return nil
 }
 

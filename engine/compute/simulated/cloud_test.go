@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1208,5 +1209,47 @@ func TestExport(t *testing.T) {
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) {
 		t.Errorf("state differs after export and load:\n%s\n%s", ja, jb)
+	}
+}
+
+// ListServersChangedSince shows the servers an API call or its completion
+// changed at or after the time, on any host, and no others.
+func TestListServersChangedSince(t *testing.T) {
+	c, clk := newCloud(t, baseFixture())
+	ctx := context.Background()
+	ids := func(since time.Time) []string {
+		t.Helper()
+		list, err := c.ListServersChangedSince(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range list {
+			out = append(out, s.ID)
+		}
+		return out
+	}
+	if got := ids(t0); len(got) != 0 {
+		t.Fatalf("changed before any call: %v", got)
+	}
+	clk.Advance(time.Second)
+	asked := clk.Now()
+	if err := c.Evacuate(ctx, vm1, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(ctx, vm4); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(asked); !slices.Equal(got, []string{vm1, vm4}) {
+		t.Fatalf("changed since the evacuation: %v, want vm1 and vm4", got)
+	}
+	clk.Advance(10 * time.Second) // the evacuation completes at its due time
+	done := asked.Add(100*time.Millisecond + 5*time.Second)
+	list, err := c.ListServersChangedSince(ctx, done)
+	if err != nil || len(list) != 1 || list[0].ID != vm1 || list[0].Host != "compute3" || list[0].TaskState != "" {
+		t.Fatalf("changed since the completion: %+v %v", list, err)
+	}
+	if got := ids(done.Add(time.Millisecond)); len(got) != 0 {
+		t.Fatalf("changed after the completion: %v", got)
 	}
 }

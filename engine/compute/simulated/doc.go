@@ -79,7 +79,7 @@
 // `faults[]`:
 //
 //	| key | default | meaning |
-//	| `op` | (required) | `evacuate`, `stop`, `start`, `reset_state`, `lock`, `unlock`, `get_server`, `list_servers`, `list_services`, `update_service` (any service update), `disable_service`, `enable_service`, `force_down`, `force_up`, `list_aggregates`, `add_host_to_aggregate` |
+//	| `op` | (required) | `evacuate`, `stop`, `start`, `reset_state`, `lock`, `unlock`, `get_server`, `list_servers`, `list_servers_changed`, `list_services`, `update_service` (any service update), `disable_service`, `enable_service`, `force_down`, `force_up`, `list_aggregates`, `add_host_to_aggregate` |
 //	| `server` | any | a server id or name (only for server operations) |
 //	| `host` | any | the server's current host, or the host a service, server list or aggregate call is about |
 //	| `error` | (required) | `conflict` (409), `not_found` (404), `invalid` (400), `forbidden` (403), `unavailable` (500), `error`, `never` |

@@ -112,7 +112,7 @@ type Fault struct {
 // Operations a fault can name. update_service matches every service update;
 // the four after it match the kind of update.
 var faultOps = []string{
-	"list_servers", "get_server", "list_services", "update_service",
+	"list_servers", "list_servers_changed", "get_server", "list_services", "update_service",
 	"disable_service", "enable_service", "force_down", "force_up",
 	"evacuate", "reset_state", "stop", "start", "lock", "unlock",
 	"list_aggregates", "add_host_to_aggregate",
