@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -157,6 +158,9 @@ func TestRunTimelineText(t *testing.T) {
 		"confirm_instance_active_task  SUCCESS in", "status: finished")
 }
 
+// stamps matches the absolute times of a run's report.
+var stamps = regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?`)
+
 // TestRunIsDeterministicInVirtualTime: parallel evacuations overlap in
 // virtual time and the same notification and fixture give the same
 // timeline, placements and duration on every run.
@@ -173,6 +177,9 @@ func TestRunIsDeterministicInVirtualTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Virtual time starts at the wall clock's second: compare the
+		// timeline, not when it began.
+		got = stamps.ReplaceAll(got, []byte("TIME"))
 		if i == 0 {
 			first = got
 			// The five evacuations of 1 s each run in parallel: played
