@@ -42,6 +42,9 @@ type Request struct {
 	Hosts HostUpdater
 	// Claims is given to the tasks (Env.Claims); nil where nothing claims.
 	Claims ReservedHostClaimer
+	// ServerLocks is given to the tasks (Env.ServerLocks); nil where
+	// nothing records the servers a recovery locks.
+	ServerLocks ServerLocker
 	// Retry, when set, runs the main phase once per item of a store list
 	// until an attempt succeeds; nil runs it once. The recovery layer sets
 	// it (the reserved hosts of a host failure); the runner knows no list.
@@ -282,6 +285,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 		Log:              log,
 		Hosts:            ru.req.Hosts,
 		Claims:           ru.req.Claims,
+		ServerLocks:      ru.req.ServerLocks,
 		shared:           &ru.shared,
 		progress: func(msg string, p float64) {
 			ru.mu.Lock()

@@ -37,6 +37,9 @@ type Env struct {
 	// Claims hands a reserved host to one recovery at a time, across flows
 	// (and engines); nil where nothing claims.
 	Claims ReservedHostClaimer
+	// ServerLocks records the servers the recovery locked in Nova until it
+	// unlocks them; nil where nothing records them.
+	ServerLocks ServerLocker
 
 	progress func(message string, fraction float64)
 	shared   *shared
