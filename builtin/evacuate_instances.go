@@ -339,8 +339,9 @@ func lockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, id str
 	}
 	if err := nova.Lock(ctx, id); err != nil {
 		if locks != nil {
-			// Nova may have locked it all the same: the record stays when it
-			// cannot be dropped, and the notification's end releases it.
+			// A refused lock is not ours: were the record kept, the
+			// notification's end would unlock a server someone else may
+			// have locked meanwhile.
 			_ = locks.ForgetServerLock(context.WithoutCancel(ctx), env.NotificationUUID, id)
 		}
 		return fmt.Errorf("lock server %s: %w", id, err)
