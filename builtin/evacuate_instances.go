@@ -231,28 +231,33 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		return err
 	}
 	vmove.name = srv.Name
+	// A locked server is ours when this recovery recorded its lock before
+	// the daemon stopped; otherwise someone else locked it.
+	ours, err := ownLock(ctx, env, srv)
+	if err != nil {
+		return err
+	}
 	if srv.Host != "" && srv.Host != host {
 		vmove.dest = srv.Host
 		// No longer on the failed host (instance_list was read before a
 		// restart and this task is run again): it was moved already, and
 		// Nova refuses to evacuate a server whose host is up.
 		log.WithField("dest_host", srv.Host).Info("server no longer on the failed host; not evacuated again")
+		if ours {
+			unlockServer(ctx, env, nova, log, id)
+		}
 		return nil
 	}
-	if !srv.Locked {
+	if !srv.Locked || ours {
 		// Keep users away from the server until it is recovered; a server the
-		// user locked stays locked and is not unlocked afterwards.
-		if err := nova.Lock(ctx, id); err != nil {
-			return fmt.Errorf("lock server %s: %w", id, err)
-		}
-		defer func() {
-			// Unlock even when the task was cancelled or ran out of time; the
-			// compute client's own request timeout bounds the call.
-			uctx := clock.WithDeadline(context.WithoutCancel(ctx), clk.Now().Add(cleanupTimeout))
-			if err := nova.Unlock(uctx, id); err != nil {
-				log.Errorf("could not unlock server after its evacuation: %v", err)
+		// user locked stays locked and is not unlocked afterwards. A lock of
+		// ours left by a stopped daemon is kept until the evacuation ends.
+		if !ours {
+			if err := lockServer(ctx, env, nova, id); err != nil {
+				return err
 			}
-		}()
+		}
+		defer unlockServer(ctx, env, nova, log, id)
 	}
 
 	vm, task := srv.VMState, srv.TaskState
@@ -321,6 +326,60 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	}
 	vmove.dest = dest
 	return t.afterEvacuation(ctx, clk, nova, log, id, vm, stopAfter, dest)
+}
+
+// ownLock reports whether srv is locked by this notification's recovery: its
+// lock is recorded in Env.ServerLocks.
+func ownLock(ctx context.Context, env *engine.Env, srv compute.Server) (bool, error) {
+	if !srv.Locked || env.ServerLocks == nil {
+		return false, nil
+	}
+	ids, err := env.ServerLocks.ServerLocks(ctx, env.NotificationUUID)
+	if err != nil {
+		return false, fmt.Errorf("server %s is locked: %w", srv.ID, err)
+	}
+	return slices.Contains(ids, srv.ID), nil
+}
+
+// lockServer locks a server in Nova, recording the lock (Env.ServerLocks)
+// before it asks for it: a daemon that dies between the two leaves a record
+// of a lock that may not exist, which is harmless to release, rather than a
+// lock nobody remembers.
+func lockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, id string) error {
+	locks := env.ServerLocks
+	if locks != nil {
+		if err := locks.RecordServerLock(ctx, env.NotificationUUID, id); err != nil {
+			return err
+		}
+	}
+	if err := nova.Lock(ctx, id); err != nil {
+		if locks != nil {
+			// A refused lock is not ours: were the record kept, the
+			// notification's end would unlock a server someone else may
+			// have locked meanwhile.
+			_ = locks.ForgetServerLock(context.WithoutCancel(ctx), env.NotificationUUID, id)
+		}
+		return fmt.Errorf("lock server %s: %w", id, err)
+	}
+	return nil
+}
+
+// unlockServer unlocks a server this recovery locked and forgets the record
+// of its lock. It runs even when the task was cancelled or ran out of time,
+// on its own deadline; the compute client's own request timeout bounds the
+// call. A failed unlock keeps the record, for the notification's end to
+// release.
+func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log *logrus.Entry, id string) {
+	uctx := clock.WithDeadline(context.WithoutCancel(ctx), envClock(env).Now().Add(cleanupTimeout))
+	if err := nova.Unlock(uctx, id); err != nil {
+		log.Errorf("could not unlock server after its evacuation: %v", err)
+		return
+	}
+	if locks := env.ServerLocks; locks != nil {
+		if err := locks.ForgetServerLock(uctx, env.NotificationUUID, id); err != nil {
+			log.Errorf("server unlocked, but the record of its lock stays: %v", err)
+		}
+	}
 }
 
 // confirm waits until a server being evacuated from host runs elsewhere

@@ -100,6 +100,9 @@ func (h *hostRecorder) String() string {
 	return strings.Join(h.calls, "; ")
 }
 
+// harnessNotification is the notification the harness runs tasks for.
+const harnessNotification = "9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11"
+
 // harness runs built-in tasks on a simulated cloud and a fake clock.
 type harness struct {
 	t      testing.TB
@@ -109,6 +112,7 @@ type harness struct {
 	cfg    *conf.Config
 	hosts  *hostRecorder
 	claims *engine.LocalClaims
+	locks  *engine.LocalServerLocks // the Nova locks the tasks record
 	log    *logrus.Logger
 }
 
@@ -122,7 +126,7 @@ func newHarness(t testing.TB, fx simulated.Fixture) *harness {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	return &harness{t: t, clk: clk, cloud: cloud, nova: cloud, cfg: conf.Defaults(),
-		hosts: &hostRecorder{}, claims: engine.NewLocalClaims(), log: log}
+		hosts: &hostRecorder{}, claims: engine.NewLocalClaims(), locks: engine.NewLocalServerLocks(), log: log}
 }
 
 func (h *harness) registry() *engine.Registry {
@@ -145,13 +149,14 @@ func (h *harness) run(ctx context.Context, name string, in engine.Store) (engine
 	}
 	var mu sync.Mutex
 	var got []entry
-	env := engine.NewEnv("9b2e8ad0-2a4c-4a8e-b1f1-0c3e5d7f9a11", name, h.clk,
+	env := engine.NewEnv(harnessNotification, name, h.clk,
 		h.log.WithField("task", name), func(msg string, p float64) {
 			mu.Lock()
 			got = append(got, entry{msg, p})
 			mu.Unlock()
 		})
 	env.Claims = h.claims
+	env.ServerLocks = h.locks
 	if h.hosts != nil {
 		env.Hosts = h.hosts
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 )
@@ -31,6 +32,23 @@ func InitialKeys(k conf.FlowKind) []string {
 		return []string{KeyProcessName, KeyHostName, KeyNotificationUUID}
 	}
 	return nil
+}
+
+// NotificationKeys returns the store keys that hold the notification's own
+// facts: every key of an initial store (InitialKeys of any flow kind: the
+// failed host, the failed instance, the process, the notification's uuid and
+// the reserved hosts listed for it) and reserved_host, which the recovery
+// binds to each reserved host in turn. No task may provide one of them: a
+// task replacing host_name would turn the recovery onto a healthy host.
+// Plan refuses a task that declares one in provides, and the runner refuses
+// a task that returns one.
+//
+// Every other key may be provided again by a later task, which then refines
+// it for the tasks after it: a task after prepare_HA_enabled_instances_task
+// may provide instance_list, narrowed to the servers it lets the evacuation
+// move. A task that provides a key again sees the earlier value in its store.
+func NotificationKeys() []string {
+	return []string{KeyHostName, KeyNotificationUUID, KeyInstanceUUID, KeyProcessName, KeyReservedHostList, KeyReservedHost}
 }
 
 // FlowTask is one task of a built flow.
@@ -112,8 +130,9 @@ func (f *Flow) available(t FlowTask) map[string]string {
 }
 
 // Plan resolves and validates a flow specification without building task
-// instances: unknown names, a name in two phases and requires that nothing
-// provides are errors naming the option, phase, task, key and position.
+// instances: unknown names, a name in two phases, requires that nothing
+// provides and provides of a notification's own fact (NotificationKeys) are
+// errors naming the option, phase, task, key and position.
 // All problems are returned, joined.
 func Plan(reg *Registry, spec conf.FlowSpec) (*Flow, error) {
 	f := &Flow{Kind: spec.Kind, Pos: spec.Pos}
@@ -153,6 +172,12 @@ func Plan(reg *Registry, spec conf.FlowSpec) (*Flow, error) {
 		}
 	}
 	for _, t := range f.Tasks() {
+		for _, k := range t.Spec.Provides {
+			if slices.Contains(NotificationKeys(), k) {
+				fail(t.Ref, t.Phase, "task %q%s provides %q, one of the notification's own facts (%s), which no task may replace",
+					t.Spec.Name, declaredIn(t.Spec), k, joinKeys(NotificationKeys()))
+			}
+		}
 		avail := f.available(t)
 		for _, k := range t.Spec.Requires {
 			if _, ok := avail[k]; !ok {
@@ -165,6 +190,14 @@ func Plan(reg *Registry, spec conf.FlowSpec) (*Flow, error) {
 		return nil, errors.Join(errs...)
 	}
 	return f, nil
+}
+
+// declaredIn says where a Lua task declares its contract, for messages.
+func declaredIn(s Spec) string {
+	if s.Source == "" {
+		return ""
+	}
+	return " (" + s.Source + ")"
 }
 
 func joinKeys(keys []string) string {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -47,4 +48,73 @@ func (l *LocalClaims) ClaimReservedHost(_ context.Context, _, host string) (func
 			l.mu.Unlock()
 		})
 	}, nil
+}
+
+// ServerLocker remembers the servers a recovery locked in Nova, durably with
+// the run, so that a lock kaifuku took is released even when the daemon
+// died before its own unlock: a task records the lock before it asks Nova
+// for it and forgets it once Nova unlocked the server. A resumed task takes
+// a locked server with a record for its own lock (and unlocks it); one
+// without a record was locked by someone else and is left alone. When a
+// notification ends, the locks still recorded for it are released
+// (recovery.Manager). The daemon's database implements it
+// (db.ServerLocks); LocalServerLocks is the process-local one.
+type ServerLocker interface {
+	// RecordServerLock remembers that the notification's recovery is about
+	// to lock the server; recording it again is harmless.
+	RecordServerLock(ctx context.Context, notificationUUID, serverID string) error
+	// ForgetServerLock drops the record once the server is unlocked;
+	// forgetting a record that does not exist is harmless.
+	ForgetServerLock(ctx context.Context, notificationUUID, serverID string) error
+	// ServerLocks lists the servers still recorded for the notification, in
+	// server id order.
+	ServerLocks(ctx context.Context, notificationUUID string) ([]string, error)
+}
+
+// LocalServerLocks is a process-local ServerLocker: it survives no restart,
+// which is enough where nothing resumes (kaifuku run, the test harness).
+type LocalServerLocks struct {
+	mu   sync.Mutex
+	held map[string]map[string]bool // notification uuid -> server ids
+}
+
+var _ ServerLocker = (*LocalServerLocks)(nil)
+
+// NewLocalServerLocks returns a LocalServerLocks with nothing recorded.
+func NewLocalServerLocks() *LocalServerLocks {
+	return &LocalServerLocks{held: map[string]map[string]bool{}}
+}
+
+// RecordServerLock records the server for the notification.
+func (l *LocalServerLocks) RecordServerLock(_ context.Context, notificationUUID, serverID string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[notificationUUID] == nil {
+		l.held[notificationUUID] = map[string]bool{}
+	}
+	l.held[notificationUUID][serverID] = true
+	return nil
+}
+
+// ForgetServerLock drops the record.
+func (l *LocalServerLocks) ForgetServerLock(_ context.Context, notificationUUID, serverID string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held[notificationUUID], serverID)
+	if len(l.held[notificationUUID]) == 0 {
+		delete(l.held, notificationUUID)
+	}
+	return nil
+}
+
+// ServerLocks lists the servers recorded for the notification.
+func (l *LocalServerLocks) ServerLocks(_ context.Context, notificationUUID string) ([]string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ids := make([]string, 0, len(l.held[notificationUUID]))
+	for id := range l.held[notificationUUID] {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -44,6 +44,9 @@ type Request struct {
 	Claims ReservedHostClaimer
 	// VMoves is given to the tasks (Env.VMoves); nil where nothing records.
 	VMoves VMoveRecorder
+	// ServerLocks is given to the tasks (Env.ServerLocks); nil where
+	// nothing records the servers a recovery locks.
+	ServerLocks ServerLocker
 	// Retry, when set, runs the main phase once per item of a store list
 	// until an attempt succeeds; nil runs it once. The recovery layer sets
 	// it (the reserved hosts of a host failure); the runner knows no list.
@@ -285,6 +288,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 		Hosts:            ru.req.Hosts,
 		Claims:           ru.req.Claims,
 		VMoves:           ru.req.VMoves,
+		ServerLocks:      ru.req.ServerLocks,
 		shared:           &ru.shared,
 		progress: func(msg string, p float64) {
 			ru.mu.Lock()
@@ -329,6 +333,11 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	cancel()
 	if err == nil {
 		err = checkProvides(t.Spec, out)
+	} else if IsEarlyEnd(err) {
+		// What an early end returns goes into the store too.
+		if ferr := checkFacts(t.Spec, out); ferr != nil {
+			err = ferr
+		}
 	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("task %q timed out after %s: %w", t.Spec.Name, ru.timeout(t), err)
@@ -456,9 +465,25 @@ func cloneRecord(r *TaskRecord) TaskRecord {
 	return c
 }
 
+// checkFacts refuses a task's output that holds one of the notification's
+// own facts (NotificationKeys).
+func checkFacts(s Spec, out Store) error {
+	for _, k := range NotificationKeys() {
+		if _, ok := out[k]; ok {
+			return fmt.Errorf("task %q provided %q, one of the notification's own facts, which no task may replace", s.Name, k)
+		}
+	}
+	return nil
+}
+
 // checkProvides enforces the declared contract: a task provides exactly its
-// declared keys, with storable values.
+// declared keys, with storable values, and none of the notification's own
+// facts (NotificationKeys), even declared: Plan refuses such a flow, and a
+// flow built otherwise is refused here.
 func checkProvides(s Spec, out Store) error {
+	if err := checkFacts(s, out); err != nil {
+		return err
+	}
 	for k, v := range out {
 		if !slices.Contains(s.Provides, k) {
 			return fmt.Errorf("task %q provided %q, which it does not declare in provides (%s)", s.Name, k, joinKeys(s.Provides))

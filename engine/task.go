@@ -40,6 +40,9 @@ type Env struct {
 	// VMoves records the servers a host recovery moves; nil where nothing
 	// records them.
 	VMoves VMoveRecorder
+	// ServerLocks records the servers the recovery locked in Nova until it
+	// unlocks them; nil where nothing records them.
+	ServerLocks ServerLocker
 
 	progress func(message string, fraction float64)
 	shared   *shared

@@ -204,7 +204,8 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 		}
 		fmt.Fprintf(stdout, "%s notification %s for host %s (recovery method %s, %s)\n", n.Type, n.UUID, n.Hostname, o.method, mode)
 	}
-	mgr := &recovery.Manager{Runner: runner, Flows: s.Flows, Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{}}
+	mgr := &recovery.Manager{Runner: runner, Flows: s.Flows, Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{},
+		ServerLocks: engine.NewLocalServerLocks(), Unlocker: cloud}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := mgr.Recover(ctx, recovery.Job{Notification: n}, segment)

@@ -175,7 +175,7 @@ func TestSoak(t *testing.T) {
 	if err := os.WriteFile(fixture, fx.json, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sim := startSimcloud(t, bin, fixture)
+	sim := startSimcloud(t, bin, fixture, simPassword)
 	const maxBody = 16 << 10
 	var engines []*soakEngine
 	for i := range 3 {

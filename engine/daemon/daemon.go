@@ -376,8 +376,10 @@ func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
 		Drain: d.svc.Drain()}
 	// Reserved hosts are claimed in the database, shared by every engine
 	// using it, with this engine as the owner of its claims.
+	// The servers the recoveries lock are recorded there too, so that the
+	// engine resuming a notification releases the locks a dead one took.
 	mgr := &recovery.Manager{Runner: runner, Flows: flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()},
-		Storm: cfg.StormGuard, VMoves: d.db}
+		Storm: cfg.StormGuard, VMoves: d.db, ServerLocks: db.ServerLocks{DB: d.db}, Unlocker: d.cloud.Compute}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
 }
 

@@ -107,7 +107,8 @@ func (s *Suite) RunFlow(ctx context.Context, opts FlowOptions) (*FlowResult, err
 		return nil, err
 	}
 	w.segment.SetRecoveryMethod(method)
-	m := &recovery.Manager{Runner: w.runner(), Flows: flows, Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{}}
+	m := &recovery.Manager{Runner: w.runner(), Flows: flows, Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{},
+		ServerLocks: engine.NewLocalServerLocks(), Unlocker: w.cloud}
 	out := m.Recover(ctx, recovery.Job{Notification: n}, w.segment)
 
 	res := &FlowResult{Status: out.Status, Message: out.Message, Notification: n}

@@ -336,7 +336,7 @@ func (s *Suite) RunTask(ctx context.Context, name string, opts TaskOptions) (*Ta
 	flow := &engine.Flow{Kind: kind}
 	flow.Phases[phase] = []engine.FlowTask{{Spec: spec, Ref: conf.TaskRef{Name: name}, Phase: phase, Task: task}}
 	run := w.runner().Run(ctx, engine.Request{NotificationUUID: uuid, Flow: flow, Store: store, Hosts: w.segment,
-		Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{}, Retry: recovery.MainRetry(kind)})
+		Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{}, ServerLocks: engine.NewLocalServerLocks(), Retry: recovery.MainRetry(kind)})
 
 	res.OK = run.Err == nil
 	res.Err = run.Err

@@ -97,6 +97,19 @@ type Manager struct {
 	// VMoves records the servers host recoveries move (Env.VMoves); nil
 	// records nothing.
 	VMoves engine.VMoveRecorder
+	// ServerLocks records the servers the recoveries lock in Nova
+	// (engine.Env.ServerLocks): the database's, so that a lock outlives
+	// the daemon that took it, or engine.LocalServerLocks in one process;
+	// nil records none.
+	ServerLocks engine.ServerLocker
+	// Unlocker releases, when a notification's recovery ends, the locks
+	// still recorded for it (the compute cloud); nil leaves them recorded.
+	Unlocker ServerUnlocker
+}
+
+// ServerUnlocker unlocks a server in Nova; compute.Cloud is one.
+type ServerUnlocker interface {
+	Unlock(ctx context.Context, id string) error
 }
 
 // ErrNoReservedHosts is Masakari's ReservedHostsUnavailable.
@@ -136,7 +149,39 @@ func (m *Manager) Process(ctx context.Context, n Notification, host Host, segs S
 		out = Outcome{Status: engine.StatusIgnored, Message: fmt.Sprintf("unknown notification type %q", n.Type)}
 	}
 	out.Interrupted = interrupted(ctx, out)
+	if !out.Interrupted {
+		m.releaseServerLocks(ctx, n.UUID)
+	}
 	return out
+}
+
+// releaseServerLocks unlocks the servers whose lock is still recorded for a
+// notification whose recovery ended (finished, ignored or error): locks its
+// tasks took and could not release, or that a run killed before its unlock
+// left behind and no resumed task released. An interrupted recovery keeps
+// them, for its resumed tasks. A lock that cannot be released stays on
+// record and is logged.
+func (m *Manager) releaseServerLocks(ctx context.Context, notificationUUID string) {
+	if m.ServerLocks == nil || m.Unlocker == nil {
+		return
+	}
+	log := m.logger().WithField("notification_uuid", notificationUUID)
+	ids, err := m.ServerLocks.ServerLocks(ctx, notificationUUID)
+	if err != nil {
+		log.Errorf("could not read the server locks left by the recovery: %v", err)
+		return
+	}
+	for _, id := range ids {
+		if err := m.Unlocker.Unlock(ctx, id); err != nil {
+			log.WithField("instance_uuid", id).Errorf("could not unlock server locked by the recovery: %v", err)
+			continue
+		}
+		if err := m.ServerLocks.ForgetServerLock(ctx, notificationUUID, id); err != nil {
+			log.WithField("instance_uuid", id).Errorf("server unlocked, but the record of its lock stays: %v", err)
+			continue
+		}
+		log.WithField("instance_uuid", id).Info("unlocked server left locked by the recovery")
+	}
 }
 
 // interrupted is the one place that decides whether a notification's
@@ -266,7 +311,7 @@ func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, s
 	}
 	store[engine.KeyNotificationUUID] = n.UUID
 	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Claims: m.Claims, VMoves: m.VMoves,
-		Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
+		ServerLocks: m.ServerLocks, Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
 	return Run{Flow: kind, Result: m.Runner.Run(ctx, req), ran: true}
 }
 
