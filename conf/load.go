@@ -99,7 +99,11 @@ type source struct {
 // Load reads the files in order; a later file overrides the options an
 // earlier one sets, as oslo.config's repeated --config-file does. With no
 // file it returns Defaults. All problems of all files are returned, joined,
-// each an *Error.
+// each an *Error, together with the partial configuration: every option
+// that parsed, the default wherever one did not, so that a check can go on
+// to the scripts and flows and report their problems in the same run. A
+// caller that runs the configuration must refuse it when the error is not
+// nil.
 func Load(files ...string) (*Config, error) {
 	srcs := make([]source, len(files))
 	for i, f := range files {
@@ -110,7 +114,8 @@ func Load(files ...string) (*Config, error) {
 }
 
 // Parse reads one file held in memory; name is used in positions and to
-// resolve relative paths.
+// resolve relative paths. Like Load, it returns the partial configuration
+// with its errors.
 func Parse(name string, data []byte) (*Config, error) {
 	return load([]source{{name: name, data: data}})
 }
@@ -175,7 +180,7 @@ func load(srcs []source) (*Config, error) {
 	for _, def := range sectionDefs {
 		for _, o := range def.opts {
 			if v, ok := set[[2]string{def.name, o.name}]; ok {
-				if err := o.set(c, v); err != nil {
+				if err := c.apply(o, v); err != nil {
 					fail(v, def.name, o.name, err)
 				}
 			}
@@ -206,9 +211,21 @@ func load(srcs []source) (*Config, error) {
 
 	if len(errs) > 0 {
 		sortErrors(errs, c.Files)
-		return nil, errors.Join(errs...)
+		return c, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// apply sets option o from v. When the value does not parse, c keeps its
+// default, so that the partial configuration Load returns with its errors
+// holds no half-parsed value.
+func (c *Config) apply(o option, v setting) error {
+	next := *c
+	if err := o.set(&next, v); err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }
 
 // noteUnused records a key of a lenient section that kaifuku does not read
@@ -242,7 +259,7 @@ func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []err
 		}
 		def, _ := ownedSection(target[0])
 		o, _ := def.option(target[1])
-		if err := o.set(c, v); err != nil {
+		if err := c.apply(o, v); err != nil {
 			errs = append(errs, &Error{Pos: v.pos, Section: "DEFAULT", Key: a, Err: err})
 		}
 	}
@@ -258,8 +275,9 @@ func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []err
 				n, err := parsePort(p.s())
 				if err != nil {
 					errs = append(errs, &Error{Pos: p.pos, Section: "DEFAULT", Key: aliasListenPort, Err: err})
+				} else {
+					port = n
 				}
-				port = n
 			}
 			c.API.Listen = net.JoinHostPort(host, strconv.Itoa(port))
 		}

@@ -611,3 +611,57 @@ func TestDurationBounds(t *testing.T) {
 		t.Errorf("the bound itself is refused: %v %v %v", c.Lua.TaskTimeout, c.API.GracePeriod, c.Engine.NotificationsExpiredInterval)
 	}
 }
+
+// A configuration with errors still comes back: the options that parsed
+// hold their values, the ones that did not keep their defaults, and the
+// flows are the files' where they parse.
+func TestLoadReturnsPartialConfig(t *testing.T) {
+	dir := t.TempDir()
+	f := writeFile(t, dir, "masakari.conf", `[DEFAULT]
+verify_interval = 9o
+wait_period_after_evacuation = 7
+masakari_api_listen_port = 99999
+host_failure_recovery_threads = 0
+
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:[]
+process_failure_recovery_tasks = pre:[
+
+[smtp]
+port = none
+host = mail.example.com
+
+[api]
+workerz = 2
+`)
+	c, err := Load(f)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"masakari.conf:2: [DEFAULT] verify_interval:", "masakari.conf:4: [DEFAULT] masakari_api_listen_port:",
+		"masakari.conf:5: [DEFAULT] host_failure_recovery_threads:", "masakari.conf:9", "masakari.conf:12: [smtp] port:", "masakari.conf:16: [api] workerz:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if c == nil {
+		t.Fatal("no partial configuration")
+	}
+	d := Defaults()
+	if c.Engine.WaitPeriodAfterEvacuation != 7*time.Second || c.SMTP.Host != "mail.example.com" {
+		t.Errorf("good options lost: %v %q", c.Engine.WaitPeriodAfterEvacuation, c.SMTP.Host)
+	}
+	if c.Engine.VerifyInterval != d.Engine.VerifyInterval || c.Engine.HostFailureRecoveryThreads != d.Engine.HostFailureRecoveryThreads ||
+		c.SMTP.Port != d.SMTP.Port || c.API.Listen != d.API.Listen {
+		t.Errorf("bad options not at their defaults: %v %d %d %s", c.Engine.VerifyInterval, c.Engine.HostFailureRecoveryThreads, c.SMTP.Port, c.API.Listen)
+	}
+	if got := names(c.Flows[FlowInstance]); !cmp.Equal(got, [3][]string{{"stop_instance_task"}, {"start_instance_task"}, {}}) {
+		t.Errorf("instance flow = %v", got)
+	}
+	if !cmp.Equal(c.Flows[FlowProcess], d.Flows[FlowProcess]) {
+		t.Errorf("process flow is not the default: %+v", c.Flows[FlowProcess])
+	}
+	if !reflectFiles(c.Files, f) {
+		t.Errorf("Files = %v", c.Files)
+	}
+}

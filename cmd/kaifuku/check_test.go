@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 )
 
@@ -202,5 +203,50 @@ auth_strategy = token
 	want := "ignoring options kaifuku does not use: " + p + ":2 [DEFAULT] rpc_response_timeout, " + p + ":3 [DEFAULT] transport_url"
 	if !strings.Contains(errOut, want) || strings.Count(errOut, "rpc_response_timeout") != 1 {
 		t.Errorf("unused options: want %q once in\n%s", want, errOut)
+	}
+}
+
+// A bad option value does not hide the problems of the flows and the
+// scripts: one run reports all of them, ordered by file and line.
+func TestCheckReportsConfigScriptAndFlowProblemsTogether(t *testing.T) {
+	p := writeConf(t, `[DEFAULT]
+verify_interval = 9o
+
+[taskflow_driver_recovery_flows]
+instance_failure_recovery_tasks = pre:['stop_instance_tsk'],main:['start_instance_task'],post:['confirm_instance_active_task']
+`)
+	scripts := filepath.Join(filepath.Dir(p), "scripts")
+	if err := os.Mkdir(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scripts, "broken.lua"), []byte("-- a task\nfunction execute(store)\n  return {\nend\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := execute(t, "check", "--config-file", p)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("err %v, want exit 1", err)
+	}
+	got := strings.ReplaceAll(err.Error(), filepath.Dir(p)+string(filepath.Separator), "")
+	want := `masakari.conf:2: [DEFAULT] verify_interval: invalid integer "9o"
+masakari.conf:5:41: [taskflow_driver_recovery_flows] instance_failure_recovery_tasks: pre: unknown task "stop_instance_tsk" (did you mean "stop_instance_task" or "start_instance_task"?)
+scripts/broken.lua:4:3: syntax error near 'end': syntax error`
+	if got != want {
+		t.Errorf("check reported\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Problems of several files come in reading order, each file's by line,
+// whatever order the loader and the flow builder found them in.
+func TestSortedProblems(t *testing.T) {
+	errs := sortedProblems([]string{"b.conf", "a.conf"},
+		errors.Join(&conf.Error{Pos: conf.Pos{File: "a.conf", Line: 3}, Err: errors.New("three")},
+			&conf.Error{Pos: conf.Pos{File: "b.conf", Line: 9}, Err: errors.New("nine")}),
+		errors.Join(errors.New("scripts/z.lua:2: z"), errors.New("no position"), errors.New("scripts/a.lua:7:1: a"),
+			&conf.Error{Pos: conf.Pos{File: "a.conf", Line: 1, Col: 4}, Err: errors.New("one")},
+			&conf.Error{Pos: conf.Pos{File: "b.conf", Line: 9}, Err: errors.New("nine")}))
+	want := "b.conf:9: nine\na.conf:1:4: one\na.conf:3: three\nscripts/a.lua:7:1: a\nscripts/z.lua:2: z\nno position"
+	if got := errs.Error(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
