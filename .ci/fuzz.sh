@@ -14,6 +14,7 @@ FUZZTIME="${FUZZTIME:-20s}"
 # package target: every fuzz target of the repository.
 TARGETS=(
   "./engine/api FuzzRequestBody"                      # the API's request bodies
+  "./engine/api FuzzDecodeBody"                       # JSON body decoding and re-encoding
   "./engine/compute/simulated FuzzParseFixture"       # the simulated cloud's fixtures
   "./engine/script FuzzStoreRoundTrip"                # flow store values, Go to Lua and back
   "./engine/script FuzzFromLua"                       # Lua tables to the flow store
