@@ -204,13 +204,42 @@ func (p *parser) value(depth int) (*Node, error) {
 		return &Node{Kind: Bool, Off: off, Bool: c == 't'}, nil
 	}
 	start := p.pos
-	for p.pos < p.end && strings.IndexByte("+-.eE0123456789", p.data[p.pos]) >= 0 {
-		p.pos++
-	}
+	p.number()
 	if p.pos == start {
 		return nil, p.fail()
 	}
 	return &Node{Kind: Number, Off: off, Num: json.Number(p.data[start:p.pos])}, nil
+}
+
+// number advances over one number of JSON's grammar, and no further: "00"
+// is the number 0 followed by unexpected data, as encoding/json reads it.
+// encoding/json has already checked what it scans, up to p.end.
+func (p *parser) number() {
+	digits := func() {
+		for p.pos < p.end && '0' <= p.data[p.pos] && p.data[p.pos] <= '9' {
+			p.pos++
+		}
+	}
+	at := func(set string) bool { return p.pos < p.end && strings.IndexByte(set, p.data[p.pos]) >= 0 }
+	if at("-") {
+		p.pos++
+	}
+	if at("0") {
+		p.pos++
+	} else {
+		digits()
+	}
+	if at(".") {
+		p.pos++
+		digits()
+	}
+	if at("eE") {
+		p.pos++
+		if at("+-") {
+			p.pos++
+		}
+		digits()
+	}
 }
 
 // string reads the string that starts at pos.

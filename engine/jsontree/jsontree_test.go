@@ -68,6 +68,8 @@ func TestParseRefuses(t *testing.T) {
 		{"trailing object", `{} {}`, "unexpected data after the JSON object", 3},
 		{"trailing garbage", `{"a": 1} x`, "unexpected data after the JSON object", 9},
 		{"trailing bracket", `[1]]`, "unexpected data after the JSON value", 3},
+		{"leading zero", `00`, "unexpected data after the JSON value", 1},
+		{"negative leading zero", `[-01]`, "invalid character '1' after array element", 3},
 		{"invalid UTF-8 in a string", "{\"a\": \"x\xffy\"}", "invalid UTF-8 byte 0xff", 8},
 		{"truncated UTF-8", "\"\xe2\x82\"", "invalid UTF-8 byte 0xe2", 1},
 		{"lone high surrogate", `{"a": "x\ud800y"}`, `invalid escape \ud800: a lone UTF-16 surrogate`, 8},
