@@ -35,7 +35,7 @@ a random token and prints a ready-to-paste openstack command line.
 Signals: SIGTERM or SIGINT stop accepting requests, let running tasks reach
 a task boundary within [api] grace_period, persist and exit 0; SIGHUP reloads
 the configuration and the Lua scripts (a configuration that fails validation
-is not applied, and the log says why).`,
+is not applied, and the log lists every problem of every file).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), files, debug, cmd.OutOrStdout())
@@ -53,7 +53,7 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := loadConfig(files)
+	cfg, err := loadRunnableConfig(files)
 	if err != nil {
 		return exitCode(2, err)
 	}
@@ -65,7 +65,7 @@ func serve(ctx context.Context, files []string, debug bool, out io.Writer) error
 	d, err := daemon.New(ctx, cfg, daemon.Deps{
 		Log:        log,
 		Out:        out,
-		LoadConfig: func() (*conf.Config, error) { return loadConfig(files) },
+		LoadConfig: func() (*conf.Config, error) { return loadRunnableConfig(files) },
 		Cloud: func(ctx context.Context, cfg *conf.Config) (daemon.Cloud, error) {
 			return buildCloud(ctx, cfg, clock.Real{}, log)
 		},

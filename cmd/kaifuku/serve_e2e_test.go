@@ -540,13 +540,29 @@ func TestServeReloadAndFirstStart(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// A broken flow option: kept out, with the reason.
-	bad := string(good) + "\n[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = {'pre': ['no_such_task'], 'main': [], 'post': []}\n"
+	// A bad option value, a broken flow option and a broken script: kept
+	// out, with every reason in one log line.
+	bad := string(good) + "\n[lua]\ntask_timeout = soon\n[taskflow_driver_recovery_flows]\ninstance_failure_recovery_tasks = pre:['no_such_task'],main:['start_instance_task'],post:[]\n"
 	if err := os.WriteFile(env.config, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scripts := filepath.Join(env.dir, "scripts")
+	if err := os.MkdirAll(scripts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scripts, "broken.lua"), []byte("return {\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog("reload failed; keeping the running configuration")
+	for _, want := range []string{`[lua] task_timeout: invalid duration \"soon\"`, `unknown task \"no_such_task\"`, "broken.lua: syntax error"} {
+		if !strings.Contains(d.log(), want) {
+			t.Errorf("the failed reload's log does not name %s:\n%s", want, d.log())
+		}
+	}
+	if err := os.Remove(filepath.Join(scripts, "broken.lua")); err != nil {
+		t.Fatal(err)
+	}
 	if code := d.call("GET", "/v1/segments", "", nil, nil); code != 200 {
 		t.Fatalf("after a failed reload: %d", code)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,6 +81,21 @@ func loadConfig(files []string) (*conf.Config, error) {
 		}
 	}
 	return conf.Load(files...)
+}
+
+// loadRunnableConfig loads files for the daemon, at its start and on
+// SIGHUP. When they do not make a valid configuration, the error lists
+// every problem at once, as check does: those of the files, and those of
+// the scripts and flows built from the options that parsed.
+func loadRunnableConfig(files []string) (*conf.Config, error) {
+	cfg, err := loadConfig(files)
+	if cfg == nil || err == nil {
+		return cfg, err
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	_, setupErr := buildSetup(cfg, engineParts{Log: quiet})
+	return cfg, sortedProblems(cfg.Files, err, setupErr)
 }
 
 // buildSetup registers every task and builds the four flows from cfg. All
