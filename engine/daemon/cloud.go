@@ -9,6 +9,7 @@ import (
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 )
 
 // Default back-offs of the background connection to the compute backend.
@@ -208,4 +209,11 @@ func (l *lateCloud) AddHostToAggregate(ctx context.Context, aggregateID int, hos
 		return err
 	}
 	return c.AddHostToAggregate(ctx, aggregateID, host)
+}
+
+// withDevices is the compute port together with the fencing devices of the
+// cloud behind it.
+type withDevices struct {
+	compute.Cloud
+	fence.Devices
 }

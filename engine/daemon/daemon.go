@@ -199,6 +199,7 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 	}
 	d.svc.SetEngine(eng)
 	d.flows = eng.Manager.Flows
+	d.reportUnfenced(cfg, d.flows)
 
 	if d.api, err = api.New(d.db, computeChecker(d.cloud.Compute), d.log, settings); err != nil {
 		return err
@@ -368,7 +369,14 @@ func (d *Daemon) config() *conf.Config {
 
 // buildEngine builds the flows and the manager of cfg.
 func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
-	flows, err := d.deps.Flows(cfg, d.cloud.Compute)
+	cloud := d.cloud.Compute
+	if d.cloud.Simulated != nil {
+		// The port's wrappers (metrics, late start) hide the simulated
+		// cloud's BMCs, which fence_host_task uses for a host without a
+		// [fencing:HOST] section.
+		cloud = withDevices{Cloud: cloud, Devices: d.cloud.Simulated}
+	}
+	flows, err := d.deps.Flows(cfg, cloud)
 	if err != nil {
 		return nil, err
 	}
@@ -451,5 +459,6 @@ func (d *Daemon) reload() error {
 	}
 	d.cfg = cfg
 	d.flows = eng.Manager.Flows
+	d.reportUnfenced(cfg, d.flows)
 	return nil
 }
