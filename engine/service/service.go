@@ -224,6 +224,13 @@ func (s *Service) worker(ctx context.Context, i int) {
 	}
 }
 
+// The first wait before a failed final status write is tried again, and
+// the longest.
+const (
+	finishRetry    = 100 * time.Millisecond
+	finishRetryMax = 5 * time.Second
+)
+
 // process runs one claimed notification to its final status.
 func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	log := s.log.WithField("notification_uuid", n.UUID)
@@ -240,17 +247,36 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 	go s.renew(rctx, e.Options.Lease, n.UUID, log, func() { leaseLost.Store(true); cancel() }, renewDone)
 	defer func() { cancel(); <-renewDone }()
 
+	// finish stores the final status. A failed write is tried again, with
+	// backoff, for as long as this engine holds the lease (the renewal goes
+	// on meanwhile): giving up would let another engine resume the
+	// notification and run its flow again.
 	finish := func(status string, msg *string) {
-		ok, err := s.store.Finish(context.WithoutCancel(ctx), n.UUID, s.owner, status, msg)
-		switch {
-		case err != nil:
-			log.Errorf("store final status %s: %v", status, err)
-		case !ok:
-			log.Warnf("final status %s not stored: the notification is no longer held by this engine", status)
-		default:
-			log.Infof("Notification %s exits with status: %s.", n.UUID, status)
-			if s.Observer != nil {
-				s.Observer.Notification(n.Type, status, s.now().Sub(start))
+		for delay, tries := finishRetry, 1; ; delay, tries = min(2*delay, finishRetryMax), tries+1 {
+			ok, err := s.store.Finish(context.WithoutCancel(ctx), n.UUID, s.owner, status, msg)
+			switch {
+			case err == nil && !ok:
+				log.Warnf("final status %s not stored: the notification is no longer held by this engine", status)
+				return
+			case err == nil:
+				if tries > 1 {
+					log.Infof("stored final status %s at attempt %d", status, tries)
+				}
+				log.Infof("Notification %s exits with status: %s.", n.UUID, status)
+				if s.Observer != nil {
+					s.Observer.Notification(n.Type, status, s.now().Sub(start))
+				}
+				return
+			case tries == 1:
+				log.Errorf("store final status %s: %v; trying again while this engine holds the lease", status, err)
+			}
+			t := s.Clock.NewTimer(delay)
+			select {
+			case <-t.C():
+			case <-rctx.Done():
+				t.Stop()
+				log.Errorf("final status %s not stored after %d attempts (lease lost or engine stopped): another engine resumes the notification", status, tries)
+				return
 			}
 		}
 	}
