@@ -189,7 +189,8 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 	default:
 		return configError(err)
 	}
-	d.cloud.Compute = d.metrics.Compute(d.late)
+	// Every write of a recovery checks its lease first (service.process).
+	d.cloud.Compute = compute.Guarded(d.metrics.Compute(d.late))
 
 	d.svc = service.New(d.db, d.log)
 	d.svc.Observer = d.metrics

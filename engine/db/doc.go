@@ -16,7 +16,12 @@
 //     run again (the log says `task already succeeded before the restart; not run again`). Masakari leaves such
 //     notifications `running` until the expiry task fails them 24 hours later.
 //   - A notification is never run by two workers: claims are atomic, the lease is renewed while it runs, and
-//     an engine that lost its lease can neither write progress nor store a final status.
+//     an engine that lost its lease can neither write progress nor store a final status. A final status write
+//     that fails is tried again while the lease is renewed, so an errored flow is not left to run again.
+//   - An engine that wakes from a pause longer than its lease (a stopped process, a frozen VM) makes no cloud
+//     write (evacuation, service update, stop, start, lock, reset) once its lease has expired by its own
+//     clock: each write checks the lease first. What remains: a write that passed the check just before the
+//     lease ended, and clocks that disagree by more than the renewal margin (a third of `lease_seconds`).
 //   - SQLite serves one daemon: kaifuku locks `<database>.lock`, and a second daemon on the same file refuses to
 //     start. Because of that lock, a restart takes over the leases of the previous process at once.
 //

@@ -20,6 +20,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/db"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
@@ -207,7 +208,8 @@ func (s *Service) worker(ctx context.Context, i int) {
 			return
 		}
 		e := s.engine.Load()
-		n, ok, err := s.store.Claim(ctx, s.owner, s.now().Add(e.Options.Lease))
+		until := s.now().Add(e.Options.Lease)
+		n, ok, err := s.store.Claim(ctx, s.owner, until)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Errorf("claim a notification: %v", err)
@@ -215,7 +217,7 @@ func (s *Service) worker(ctx context.Context, i int) {
 			ok = false
 		}
 		if ok {
-			s.process(ctx, e, n)
+			s.process(ctx, e, n, until)
 			continue
 		}
 		if !s.wait(ctx, e.Options.Poll, s.wake) {
@@ -231,8 +233,9 @@ const (
 	finishRetryMax = 5 * time.Second
 )
 
-// process runs one claimed notification to its final status.
-func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
+// process runs one claimed notification, held until leaseUntil, to its
+// final status.
+func (s *Service) process(ctx context.Context, e *Engine, n db.Notification, leaseUntil time.Time) {
 	log := s.log.WithField("notification_uuid", n.UUID)
 	s.running.Store(n.UUID, struct{}{})
 	defer s.running.Delete(n.UUID)
@@ -240,11 +243,22 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification) {
 
 	// The reserved hosts the flow claims in the database are held by this
 	// notification under this engine's lease (db.ReservedHostClaims).
-	rctx, cancel := context.WithCancel(ctx)
+	// An engine that was paused past its lease (a stopped process, a
+	// frozen VM) wakes with its run going on before the renewal notices:
+	// every cloud write of the run first checks that the lease still
+	// holds (compute.Guarded).
+	var until atomic.Int64
+	until.Store(leaseUntil.UnixNano())
+	rctx, cancel := context.WithCancel(compute.WithWriteGuard(ctx, func() error {
+		if at := time.Unix(0, until.Load()); !s.now().Before(at) {
+			return fmt.Errorf("not writing to the cloud: this engine's lease of notification %s expired at %s, and another engine may hold it now", n.UUID, at.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}))
 	defer cancel()
 	renewDone := make(chan struct{})
 	var leaseLost atomic.Bool
-	go s.renew(rctx, e.Options.Lease, n.UUID, log, func() { leaseLost.Store(true); cancel() }, renewDone)
+	go s.renew(rctx, e.Options.Lease, n.UUID, log, &until, func() { leaseLost.Store(true); cancel() }, renewDone)
 	defer func() { cancel(); <-renewDone }()
 
 	// finish stores the final status. A failed write is tried again, with
@@ -361,7 +375,7 @@ func (s segmentSource) HostFailures(ctx context.Context, _ recovery.Notification
 // lease it last stored runs out, not after another engine may have taken the
 // notification over. Each renewal is bounded by that period so that a
 // database that hangs is noticed as one that refuses.
-func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, lost func(), done chan struct{}) {
+func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log *logrus.Entry, until *atomic.Int64, lost func(), done chan struct{}) {
 	defer close(done)
 	period := lease / 3
 	t := s.Clock.NewTicker(period)
@@ -389,6 +403,9 @@ func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log
 				continue
 			}
 			renewed = asked
+			if ok {
+				until.Store(asked.Add(lease).UnixNano())
+			}
 			if !ok {
 				log.Error("lease lost: the notification was claimed elsewhere or expired")
 				lost()
@@ -498,7 +515,8 @@ func (s *Service) processUnfinished(ctx context.Context) {
 			}
 			continue
 		}
-		claimed, ok, err := s.store.ClaimRetry(ctx, n.UUID, s.owner, s.now().Add(e.Options.Lease))
+		until := s.now().Add(e.Options.Lease)
+		claimed, ok, err := s.store.ClaimRetry(ctx, n.UUID, s.owner, until)
 		if err != nil || !ok {
 			continue
 		}
@@ -506,7 +524,7 @@ func (s *Service) processUnfinished(ctx context.Context) {
 			log.Errorf("clear progress before retry: %v", err)
 		}
 		log.Info("Periodic task 'process_unfinished_notifications': retrying notification in status error")
-		s.process(ctx, e, claimed)
+		s.process(ctx, e, claimed, until)
 	}
 	stale, err := s.store.WithStatus(ctx, s.now().Add(-e.Options.RetryNewAfter), engine.StatusNew)
 	if err == nil && len(stale) > 0 {
