@@ -93,12 +93,8 @@ func TestFlowsShowsSources(t *testing.T) {
 // parse, each at its file and line, with the closest declared name; every
 // problem is reported in one run.
 func TestCheckRefusesBadTaskSettings(t *testing.T) {
-	scripts, err := filepath.Abs("../../scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := writeConf(t, `[DEFAULT]
-scripts_dir = `+scripts+`
+scripts_dir = `+shippedScripts(t)+`
 
 [taskflow_driver_recovery_flows]
 instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook', 'send_alert_mail']
@@ -107,7 +103,7 @@ instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instan
 urll = https://hooks.example.com/kaifuku
 retries = three
 `)
-	_, _, err = execute(t, "check", "--config-file", p)
+	_, _, err := execute(t, "check", "--config-file", p)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("err %v, want exit 1", err)
@@ -130,12 +126,8 @@ retries = three
 
 // flows shows the settings a Lua task declares.
 func TestFlowsShowsDeclaredSettings(t *testing.T) {
-	scripts, err := filepath.Abs("../../scripts")
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := writeConf(t, `[DEFAULT]
-scripts_dir = `+scripts+`
+scripts_dir = `+shippedScripts(t)+`
 [taskflow_driver_recovery_flows]
 instance_failure_recovery_tasks = pre:['stop_instance_task'],main:['start_instance_task'],post:['confirm_instance_active_task', 'notify_webhook']
 [notify_webhook]
@@ -253,4 +245,15 @@ func TestSortedProblems(t *testing.T) {
 	if got := errs.Error(); got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
+}
+
+// shippedScripts is the absolute path of the repository's scripts/, the Lua
+// tasks kaifuku ships.
+func shippedScripts(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
