@@ -16,6 +16,7 @@ require (
 	github.com/yuin/gopher-lua v1.1.2
 	go.yaml.in/yaml/v3 v3.0.6
 	golang.org/x/sync v0.24.0
+	golang.org/x/time v0.16.0
 	gopkg.in/ini.v1 v1.67.3
 	layeh.com/gopher-luar v1.0.11
 	modernc.org/sqlite v1.62.0
