@@ -1,0 +1,173 @@
+//go:build bmcbed
+
+// kaifuku serve with the Nova driver against a kaifuku simcloud subprocess,
+// fencing compute1 with the real fence_ipmilan through the BMC bed
+// (.ci/bmcbed, which must be running). Run with
+//
+//	go test -tags bmcbed -run BMCBed -v ./cmd/kaifuku/
+//
+// KAIFUKU_BMCBED names the bed's directory (default .ci/bmcbed from the
+// module root); the bed's default hosts, ports and credentials are assumed.
+// The simulated Nova cannot see the bed's power: the test reads it from the
+// bed (bmc.sh power), and the simulated services from simcloud.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func bmcBedDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("KAIFUKU_BMCBED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", ".ci", "bmcbed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bmc.sh")); err != nil {
+		t.Fatalf("no BMC bed at %s (set KAIFUKU_BMCBED): %v", dir, err)
+	}
+	return dir
+}
+
+func bmcBed(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(dir, "bmc.sh"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("bmc.sh %v: %v: %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+type fenceSnapshot struct {
+	Servers []struct {
+		Name, Host, Status string
+	} `json:"servers"`
+	Services []struct {
+		Host, Status string
+		ForcedDown   bool `json:"forced_down"`
+	} `json:"services"`
+}
+
+// A host whose Nova heartbeat is still fresh is powered off through its
+// BMC, forced down and evacuated at once; with a wrong password, a stuck
+// chassis or a dead BMC the notification ends error and neither the host's
+// service nor its servers are touched.
+func TestBMCBedServeFencesBeforeEvacuating(t *testing.T) {
+	dir := bmcBedDir(t)
+	bin := kaifukuBinary(t)
+	for _, c := range []struct {
+		name, password, port, fault string
+		fenced                      bool
+		reason                      string
+	}{
+		{name: "fenced", password: "bmcbed-pass", port: "9001", fenced: true},
+		{name: "wrong password", password: "not-the-password", port: "9001", reason: "Unable to obtain correct plug status"},
+		{name: "stuck chassis", password: "bmcbed-pass", port: "9001", fault: "stuck", reason: "Failed to fence host 'compute1'"},
+		{name: "dead BMC", password: "bmcbed-pass", port: "9000", reason: "Failed to fence host 'compute1'"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			bmcBed(t, dir, "power", "compute1", "on")
+			if c.fault != "" {
+				bmcBed(t, dir, "fault", "compute1", c.fault)
+			}
+			t.Cleanup(func() {
+				bmcBed(t, dir, "fault", "compute1", "none")
+				bmcBed(t, dir, "power", "compute1", "on")
+			})
+			tmp := t.TempDir()
+			fixture, err := filepath.Abs(filepath.Join("testdata", "fence-cloud.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const novaPassword = "s1mcl0ud-pa55word"
+			simURL := startSimcloud(t, bin, fixture, novaPassword)
+			port := freePort(t)
+			cfg := fmt.Sprintf(`[DEFAULT]
+state_dir = %s
+os_privileged_user_name = masakari
+os_privileged_user_password = %s
+os_privileged_user_tenant = service
+os_privileged_user_auth_url = %s/v3
+[api]
+listen = 127.0.0.1:%d
+[compute]
+driver = nova
+[database]
+connection = sqlite:///%s
+[taskflow_driver_recovery_flows]
+host_auto_failure_recovery_tasks = pre:['fence_host_task', 'disable_compute_service_task'],main:['prepare_HA_enabled_instances_task'],post:['evacuate_instances_task']
+[fencing:compute1]
+agent = fence_ipmilan
+ip = 127.0.0.1
+ipport = %s
+username = admin
+password = %s
+lanplus = 1
+cipher = 3
+power_wait = 0
+power_timeout = 6
+`, filepath.Join(tmp, "state"), novaPassword, simURL, port, filepath.Join(tmp, "kaifuku.db"), c.port, c.password)
+			path := filepath.Join(tmp, "kaifuku.conf")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d := (&e2eEnv{dir: tmp, config: path, url: fmt.Sprintf("http://127.0.0.1:%d", port)}).start(t)
+			d.setupSegment("compute1", "compute2")
+			start := time.Now()
+			id := d.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+			n := d.waitStatus(id, 90*time.Second)
+			t.Logf("%s: notification %s after %.1f s", c.name, n.Notification.Status, time.Since(start).Seconds())
+			var snap fenceSnapshot
+			getJSON(t, simURL+"/sim/snapshot", &snap)
+			power := bmcBed(t, dir, "power", "compute1")
+			if c.fenced {
+				if n.Notification.Status != "finished" {
+					t.Fatalf("status %s, want finished: %+v\n%s", n.Notification.Status, n.Notification.Details, d.log())
+				}
+				if power != "off" {
+					t.Errorf("the bed reports compute1's power %q, want off", power)
+				}
+				for _, s := range snap.Servers {
+					if s.Host != "compute2" || s.Status != "ACTIVE" {
+						t.Errorf("server %s: %s on %s, want ACTIVE on compute2", s.Name, s.Status, s.Host)
+					}
+				}
+				for _, s := range snap.Services {
+					if s.Host == "compute1" && (!s.ForcedDown || s.Status != "disabled") {
+						t.Errorf("compute1's service %+v, want forced down and disabled", s)
+					}
+				}
+			} else {
+				if n.Notification.Status != "error" {
+					t.Fatalf("status %s, want error: %+v", n.Notification.Status, n.Notification.Details)
+				}
+				if !strings.Contains(d.log(), c.reason) {
+					t.Errorf("the log does not give the reason %q:\n%s", c.reason, d.log())
+				}
+				if power != "on" {
+					t.Errorf("the bed reports compute1's power %q, want on", power)
+				}
+				for _, s := range snap.Servers {
+					if s.Host != "compute1" {
+						t.Errorf("server %s moved to %s although compute1 was not fenced", s.Name, s.Host)
+					}
+				}
+				for _, s := range snap.Services {
+					if s.Host == "compute1" && (s.ForcedDown || s.Status != "enabled") {
+						t.Errorf("compute1's service %+v, want it left enabled and up", s)
+					}
+				}
+			}
+			for _, secret := range []string{c.password, novaPassword} {
+				if strings.Contains(d.log(), secret) {
+					t.Errorf("a password is in the daemon's log")
+				}
+			}
+		})
+	}
+}
