@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,12 +200,26 @@ func load(srcs []source) (*Config, error) {
 		}
 		c.Flows[k] = spec
 	}
-	keystoneSet := false
-	for k := range set {
-		keystoneSet = keystoneSet || k[0] == KeystoneSection
+	// keystoneAt is where the files first configure [keystone_authtoken]
+	// (File is empty when they do not).
+	var keystoneAt Pos
+	rank := func(p Pos) [2]int { return [2]int{slices.Index(c.Files, p.File), p.Line} }
+	earlier := func(p Pos) {
+		if a, b := rank(p), rank(keystoneAt); keystoneAt.File == "" || a[0] < b[0] || a[0] == b[0] && a[1] < b[1] {
+			keystoneAt = p
+		}
 	}
-	keystoneSet = keystoneSet || len(c.Keystone.Unused) > 0
-	errs = append(errs, c.applyAliases(set, keystoneSet)...)
+	for k, v := range set {
+		if k[0] == KeystoneSection {
+			earlier(v.pos)
+		}
+	}
+	for _, u := range c.Unused {
+		if u.Section == KeystoneSection {
+			earlier(u.Pos)
+		}
+	}
+	errs = append(errs, c.applyAliases(set, keystoneAt)...)
 	if v, ok := set[[2]string{"compute", "driver"}]; ok && c.Compute.Driver == "nova" && c.Nova.AuthURL == "" && c.Nova.Endpoint == "" {
 		fail(v, "compute", "driver", errors.New("the nova driver needs [nova] auth_url (or Masakari's [DEFAULT] os_privileged_user_auth_url), or [nova] token and endpoint"))
 	}
@@ -244,7 +259,7 @@ func (c *Config) noteUnused(section string, e entry) {
 
 // applyAliases lets Masakari's [DEFAULT] options fill [nova] and [api] where
 // those sections do not set the option themselves.
-func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []error {
+func (c *Config) applyAliases(set map[[2]string]setting, keystoneAt Pos) []error {
 	var errs []error
 	names := make([]string, 0, len(aliases))
 	for a := range aliases {
@@ -283,7 +298,7 @@ func (c *Config) applyAliases(set map[[2]string]setting, keystoneSet bool) []err
 		}
 	}
 	errs = append(errs, c.apiCertificate(set)...)
-	return append(errs, c.authStrategy(set, keystoneSet)...)
+	return append(errs, c.authStrategy(set, keystoneAt)...)
 }
 
 // apiCertificate takes Masakari's [ssl] cert_file and key_file (with
@@ -313,7 +328,7 @@ func (c *Config) apiCertificate(set map[[2]string]setting) []error {
 // keystone when the files configure [keystone_authtoken] (a masakari.conf
 // relying on Masakari's default) and the static token file when they do
 // not (kaifuku serve with no configuration).
-func (c *Config) authStrategy(set map[[2]string]setting, keystoneSet bool) []error {
+func (c *Config) authStrategy(set map[[2]string]setting, keystoneAt Pos) []error {
 	v, fromDefault := set[[2]string{"DEFAULT", aliasAuth}]
 	if _, ok := set[[2]string{"api", "auth_strategy"}]; !ok {
 		switch {
@@ -323,13 +338,13 @@ func (c *Config) authStrategy(set map[[2]string]setting, keystoneSet bool) []err
 				return []error{&Error{Pos: v.pos, Section: "DEFAULT", Key: aliasAuth, Err: err}}
 			}
 			c.API.AuthStrategy = map[string]string{"keystone": "keystone", "noauth2": "noauth", "token": "token"}[s]
-		case keystoneSet:
+		case keystoneAt.File != "":
 			c.API.AuthStrategy = "keystone"
 		}
 	}
 	if c.API.AuthStrategy == "keystone" && c.Keystone.AuthURL == "" {
 		why := "the files configure [keystone_authtoken] and set no auth_strategy, so Masakari's default keystone applies"
-		pos := Pos{}
+		pos := keystoneAt
 		if fromDefault {
 			why, pos = "[DEFAULT] auth_strategy is keystone", v.pos
 		}
