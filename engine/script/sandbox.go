@@ -164,6 +164,7 @@ func (s *set) newState() *runState {
 		rs.base.RawSetString(name, rs.disabled(name, "it is not available in kaifuku tasks"))
 	}
 	rs.base.RawSetString("setmetatable", L.NewFunction(baseSetMetatable))
+	rs.base.RawSetString(concatName, L.NewFunction(luaConcat))
 
 	rs.arrayMT = rs.protectedTable()
 	rs.objMT = rs.protectedTable()

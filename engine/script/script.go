@@ -244,7 +244,7 @@ func parseChunk(src []byte, chunk string) ([]ast.Stmt, error) {
 
 // compileChunk compiles a parsed file into its main function.
 func compileChunk(stmts []ast.Stmt, chunk string) (*lua.FunctionProto, error) {
-	proto, err := lua.Compile(stmts, chunk)
+	proto, err := lua.Compile(capConcat(stmts), chunk)
 	if err != nil {
 		var ce *lua.CompileError
 		if errors.As(err, &ce) {
@@ -284,6 +284,13 @@ func compileScript(src []byte, chunk string) (full, run *lua.FunctionProto, err 
 		return full, full, nil
 	}
 	return full, run, nil
+}
+
+// Compile compiles Lua source that runs beside the tasks in a Sandbox (a
+// test file of kaifuku test) exactly as a task script is compiled: the same
+// syntax error messages, chunk name and size-capped `..`.
+func Compile(src []byte, chunk string) (*lua.FunctionProto, error) {
+	return compileModule(src, chunk)
 }
 
 // compileModule compiles a lib/ module.

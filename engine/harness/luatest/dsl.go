@@ -10,7 +10,6 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/kaifuku-ha/kaifuku/engine/script"
 )
@@ -62,13 +61,9 @@ func loadFile(ctx context.Context, path string, setup func(f *file)) (*file, err
 	if err != nil {
 		return nil, err
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(src)), path)
+	proto, err := script.Compile(src, path)
 	if err != nil {
-		return nil, syntaxError(path, err)
-	}
-	proto, err := lua.Compile(chunk, path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	sb := script.NewSandbox()
 	f := &file{path: path, sb: sb, L: sb.State(), current: &block{}}
@@ -99,20 +94,6 @@ func withPath(path, msg string) string {
 		return msg
 	}
 	return path + ": " + msg
-}
-
-// syntaxError turns gopher-lua's "x line:3(column:7) near 'y': msg" into
-// "x:3:7: syntax error near 'y'".
-func syntaxError(path string, err error) error {
-	var pe *parse.Error
-	if errors.As(err, &pe) {
-		msg := strings.TrimSpace(pe.Message)
-		if pe.Pos.Line == parse.EOF {
-			return fmt.Errorf("%s: %s at end of file", path, msg)
-		}
-		return fmt.Errorf("%s:%d:%d: %s near '%s'", path, pe.Pos.Line, pe.Pos.Column, msg, pe.Token)
-	}
-	return fmt.Errorf("%s: %w", path, err)
 }
 
 func (f *file) openDSL() {

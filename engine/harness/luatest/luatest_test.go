@@ -253,13 +253,20 @@ it("has no io, debug, loaders or process control", function()
   assert.has_error(function() string.upper = nil end, "library tables are read-only")
 end)
 
+it("caps '..' as tasks do", function()
+  assert.has_error(function()
+    local s = "x"
+    for i = 1, 40 do s = s .. s end
+  end, "the result of '..' would be 33554432 bytes, more than the 16 MiB limit")
+end)
+
 it("cannot replace the harness's functions", function()
   assert.has_error(function() harness.run_task = function() end end)
   assert.equals("function", type(harness.run_task))
 end)
 `})
 	rep, out, err := run(t, Options{Paths: []string{dir}})
-	if err != nil || rep.Passed != 2 {
+	if err != nil || rep.Passed != 3 {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
 }
