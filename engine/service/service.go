@@ -4,6 +4,15 @@
 // the flow store as they change (so that a restart resumes a run from the
 // first task that had not succeeded), Masakari's periodic tasks, and a
 // graceful drain for shutdown.
+//
+// A run's final status is written until the database takes it, even after
+// the lease has run out, for as long as no other engine has claimed the
+// notification and this engine runs: an errored flow ends error instead of
+// being run again. What remains: when the database stays unreachable longer
+// than the lease and another engine claims the notification before this
+// one's write gets through, or this engine stops before that, the next run
+// resumes the flow from its persisted progress and runs its failed part
+// again, as after a crash at that moment.
 package service
 
 import (
@@ -121,7 +130,8 @@ type Service struct {
 	Clock clock.Timers
 
 	wg      sync.WaitGroup
-	running sync.Map // notification uuid -> struct{}
+	running sync.Map     // notification uuid -> struct{}
+	ended   atomic.Int64 // runs of process that have returned
 }
 
 // New returns a Service; set the engine with SetEngine before Start. The
@@ -209,12 +219,16 @@ func (s *Service) worker(ctx context.Context, i int) {
 		}
 		e := s.engine.Load()
 		until := s.now().Add(e.Options.Lease)
+		ended := s.ended.Load()
 		n, ok, err := s.store.Claim(ctx, s.owner, until)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Errorf("claim a notification: %v", err)
 			}
 			ok = false
+		}
+		if ok && n.Resumed && s.ownRun(ctx, n, ended) {
+			continue
 		}
 		if ok {
 			s.process(ctx, e, n, until)
@@ -224,6 +238,27 @@ func (s *Service) worker(ctx context.Context, i int) {
 			return
 		}
 	}
+}
+
+// ownRun reports whether a resumed claim n may be of a notification this
+// engine is still finishing: its lease ran out while process was storing
+// its final status, which is stored by that write, not by running the flow
+// again. n is left alone while that write goes on (the claim keeps this
+// engine its owner, which the write needs). When some run of this engine
+// ended during the claim (ended is the count before it), its final status
+// may have been stored just after the claim: the claim is handed back, and
+// the next one finds out.
+func (s *Service) ownRun(ctx context.Context, n db.Notification, ended int64) bool {
+	if _, busy := s.running.Load(n.UUID); busy {
+		return true
+	}
+	if s.ended.Load() == ended {
+		return false
+	}
+	if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
+		s.log.WithField("notification_uuid", n.UUID).Errorf("release the lease: %v", err)
+	}
+	return true
 }
 
 // The first wait before a failed final status write is tried again, and
@@ -238,7 +273,11 @@ const (
 func (s *Service) process(ctx context.Context, e *Engine, n db.Notification, leaseUntil time.Time) {
 	log := s.log.WithField("notification_uuid", n.UUID)
 	s.running.Store(n.UUID, struct{}{})
-	defer s.running.Delete(n.UUID)
+	defer func() {
+		// Counted before the entry goes (ownRun relies on that order).
+		s.ended.Add(1)
+		s.running.Delete(n.UUID)
+	}()
 	start := s.now()
 
 	// The reserved hosts the flow claims in the database are held by this
@@ -262,15 +301,19 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification, lea
 	defer func() { cancel(); <-renewDone }()
 
 	// finish stores the final status. A failed write is tried again, with
-	// backoff, for as long as this engine holds the lease (the renewal goes
-	// on meanwhile): giving up would let another engine resume the
-	// notification and run its flow again.
+	// backoff, until it is stored, another engine has taken the
+	// notification over, or this engine stops: giving up while the
+	// notification still names this engine would let a claim of its
+	// expired lease run the ended flow again. The write is conditional on
+	// this engine still holding the notification (db Finish), so it is
+	// safe after the lease has run out; this engine's own workers leave a
+	// notification alone while it is being finished (worker).
 	finish := func(status string, msg *string) {
 		for delay, tries := finishRetry, 1; ; delay, tries = min(2*delay, finishRetryMax), tries+1 {
 			ok, err := s.store.Finish(context.WithoutCancel(ctx), n.UUID, s.owner, status, msg)
 			switch {
 			case err == nil && !ok:
-				log.Warnf("final status %s not stored: the notification is no longer held by this engine", status)
+				log.Warnf("final status %s not stored: another engine has taken the notification over and resumes it", status)
 				return
 			case err == nil:
 				if tries > 1 {
@@ -282,14 +325,14 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification, lea
 				}
 				return
 			case tries == 1:
-				log.Errorf("store final status %s: %v; trying again while this engine holds the lease", status, err)
+				log.Errorf("store final status %s: %v; trying again until the database answers", status, err)
 			}
 			t := s.Clock.NewTimer(delay)
 			select {
 			case <-t.C():
-			case <-rctx.Done():
+			case <-ctx.Done():
 				t.Stop()
-				log.Errorf("final status %s not stored after %d attempts (lease lost or engine stopped): another engine resumes the notification", status, tries)
+				log.Errorf("final status %s not stored after %d attempts before this engine stopped: the next engine to claim the notification resumes it and runs its flow again", status, tries)
 				return
 			}
 		}
@@ -309,11 +352,11 @@ func (s *Service) process(ctx context.Context, e *Engine, n db.Notification, lea
 	}
 	out := e.Manager.Recover(rctx, job, segmentSource{s.store, n.SourceHostUUID})
 
-	if leaseLost.Load() {
-		log.Warn("lease lost while running; another engine resumes the notification")
-		return
-	}
 	if out.Interrupted {
+		if leaseLost.Load() {
+			log.Warn("lease lost while running; nothing was reverted: the engine that claims the notification next resumes it")
+			return
+		}
 		if err := s.store.Release(context.WithoutCancel(ctx), n.UUID, s.owner); err != nil {
 			log.Errorf("release the lease: %v", err)
 		}
@@ -396,7 +439,7 @@ func (s *Service) renew(ctx context.Context, lease time.Duration, id string, log
 				}
 				log.Errorf("renew lease: %v", err)
 				if s.now().Sub(renewed) >= lease-period {
-					log.Error("lease expired while the database was unreachable: stopping the run; another engine resumes it")
+					log.Error("lease expired while the database was unreachable: the run stops (a run that has ended keeps trying to store its final status); another engine may claim the notification")
 					lost()
 					return
 				}

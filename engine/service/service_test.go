@@ -808,3 +808,94 @@ func TestWritesStopWhenTheLeaseHasExpired(t *testing.T) {
 	}
 	svc.Stop(ctx)
 }
+
+// unreachableEnd is a database that stops answering the final status write
+// and the lease renewals while down is set; everything else works.
+type unreachableEnd struct {
+	*db.DB
+	down          atomic.Bool
+	finishes      atomic.Int32
+	failedRenewal atomic.Bool
+}
+
+func (u *unreachableEnd) Finish(ctx context.Context, id, owner, status string, message *string) (bool, error) {
+	u.finishes.Add(1)
+	if u.down.Load() {
+		return false, errors.New("database is locked")
+	}
+	return u.DB.Finish(ctx, id, owner, status, message)
+}
+
+func (u *unreachableEnd) RenewLease(ctx context.Context, id, owner string, until time.Time) (bool, error) {
+	if u.down.Load() {
+		u.failedRenewal.Store(true)
+		return false, errors.New("database is locked")
+	}
+	return u.DB.RenewLease(ctx, id, owner, until)
+}
+
+// A final status that cannot be written before the lease runs out is
+// still written once the database answers: the errored flow ends error and
+// is not run again by the claim of its expired lease, not even by another
+// worker of the same engine.
+func TestFinalStatusOutlastsTheLease(t *testing.T) {
+	r := newRig(t, true, nil, true)
+	store := &unreachableEnd{DB: r.db}
+	store.down.Store(true)
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &messages{}
+	log.AddHook(hook)
+	const lease = 3 * time.Second
+	svc := r.serviceOn(store, log, Options{Workers: 3, Lease: lease, Poll: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc.Start(ctx)
+	id := r.notify()
+	svc.Wake()
+	waitFor(t, "the final status write", func() bool { return store.finishes.Load() > 0 })
+	// Three leases go by with the database refusing the end of the run;
+	// the other workers poll meanwhile.
+	for end := r.clk.Now().Add(3 * lease); r.clk.Now().Before(end); {
+		r.clk.Advance(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	if !store.failedRenewal.Load() {
+		t.Fatal("no lease renewal was refused: the lease did not run out")
+	}
+	if n, _ := r.db.Notification(ctx, id); n.Status != "running" {
+		t.Fatalf("status %s while the database refused the write", n.Status)
+	}
+	store.down.Store(false)
+	for i := 0; ; i++ {
+		n, err := r.db.Notification(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Status == "error" {
+			break
+		}
+		if i == 2000 {
+			t.Fatalf("status %s after %d write attempts", n.Status, store.finishes.Load())
+		}
+		r.clk.Advance(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	// Polls go on for another lease: nothing runs the flow again.
+	for end := r.clk.Now().Add(lease); r.clk.Now().Before(end); {
+		r.clk.Advance(50 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	if err := svc.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.first.Load() != 1 || r.last.Load() != 1 {
+		t.Errorf("runs: first %d, second %d; want 1 and 1 (the ended flow ran again)", r.first.Load(), r.last.Load())
+	}
+	if n, _ := r.db.Notification(ctx, id); n.Status != "error" {
+		t.Errorf("final status %s, want error", n.Status)
+	}
+	if !hook.has("trying again until the database answers") {
+		t.Errorf("log: %q", hook.msgs)
+	}
+}
