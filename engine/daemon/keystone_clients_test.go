@@ -252,23 +252,21 @@ print(json.dumps({"segments": segs, "notifications": notes, "vmoves": r.json()["
 	// The real masakari-processmonitor with its default Keystone login
 	// ([api] auth_type = password) reports a process that is gone.
 	mon := t.TempDir()
-	monConf := fmt.Sprintf(`[api]
-auth_url = %s
-username = monitor
-password = monitor-secret
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region = RegionOne
-api_interface = public
-[process]
-check_interval = 1
-restart_retries = 1
-restart_interval = 1
-api_retry_max = 3
-api_retry_interval = 1
-process_list_path = %s
-`, bed, filepath.Join(mon, "process_list.yaml"))
+	// The shipped example, pointed at the bed with the bed's monitor user.
+	example, err := os.ReadFile(filepath.Join("..", "..", "conf", "examples", "masakarimonitors.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	monConf := string(example)
+	for key, value := range map[string]string{"auth_url": bed, "username": "monitor", "password": "monitor-secret",
+		"check_interval": "1", "restart_interval": "1", "restart_retries": "1", "api_retry_max": "3", "api_retry_interval": "1",
+		"process_list_path": filepath.Join(mon, "process_list.yaml")} {
+		re := regexp.MustCompile(`(?m)^` + key + ` = .*$`)
+		if !re.MatchString(monConf) {
+			t.Fatalf("conf/examples/masakarimonitors.conf has no %s", key)
+		}
+		monConf = re.ReplaceAllLiteralString(monConf, key+" = "+value)
+	}
 	procs := `-
     process_name: /usr/local/bin/nova-compute
     start_command: /bin/true
