@@ -10,11 +10,14 @@ package budget
 import (
 	"context"
 	"sync"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // Slots bounds the evacuations in flight across every host recovery. A zero
 // or negative limit means unlimited.
 type Slots struct {
+	clk    clock.Clock
 	mu     sync.Mutex
 	limit  int
 	n      int                   // slots granted and not released
@@ -26,14 +29,15 @@ type Slots struct {
 type hostQueue struct{ ha, other []*waiter }
 
 type waiter struct {
-	ch      chan struct{} // closed when granted
+	sig     *clock.Signal // fired when granted
 	granted bool
 }
 
 // NewSlots returns slots for at most limit evacuations at once (limit <= 0:
-// unlimited).
-func NewSlots(limit int) *Slots {
-	return &Slots{limit: limit, queues: map[string]*hostQueue{}}
+// unlimited) on clk: on a dry run's discrete-event clock, waiting for a slot
+// is waiting on the clock.
+func NewSlots(clk clock.Clock, limit int) *Slots {
+	return &Slots{clk: clk, limit: limit, queues: map[string]*hostQueue{}}
 }
 
 // Acquire waits for a slot for one evacuation from host; ha marks a server
@@ -46,7 +50,7 @@ func (s *Slots) Acquire(ctx context.Context, host string, ha bool) (release func
 		return func() {}, nil
 	}
 	s.mu.Lock()
-	w := &waiter{ch: make(chan struct{})}
+	w := &waiter{sig: clock.NewSignal(s.clk)}
 	q := s.queues[host]
 	if q == nil {
 		q = &hostQueue{}
@@ -60,20 +64,19 @@ func (s *Slots) Acquire(ctx context.Context, host string, ha bool) (release func
 	}
 	s.grantLocked()
 	s.mu.Unlock()
-	select {
-	case <-w.ch:
+	err = w.sig.Wait(ctx)
+	if err == nil {
 		return s.releaser(), nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if w.granted {
-			s.n--
-			s.grantLocked()
-		} else {
-			s.removeLocked(host, w)
-		}
-		return nil, ctx.Err()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.granted {
+		s.n--
+		s.grantLocked()
+	} else {
+		s.removeLocked(host, w)
+	}
+	return nil, err
 }
 
 func (s *Slots) releaser() func() {
@@ -103,7 +106,7 @@ func (s *Slots) grantLocked() {
 			w, q.other = q.other[0], q.other[1:]
 		}
 		w.granted = true
-		close(w.ch)
+		w.sig.Fire()
 		s.n++
 		if len(q.ha) == 0 && len(q.other) == 0 {
 			s.dropLocked(s.next)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // queued reports how many waiters s holds, for tests that must know a
@@ -37,7 +39,7 @@ func waitQueued(t *testing.T, s *Slots, n int) {
 // and checks the order they are granted: the hosts in turn, and within a
 // host the HA-enabled server before the others queued ahead of it.
 func TestSlotsRoundRobinHAFirst(t *testing.T) {
-	s := NewSlots(1)
+	s := NewSlots(clock.Real{}, 1)
 	ctx := context.Background()
 	hold, err := s.Acquire(ctx, "x", false)
 	if err != nil {
@@ -88,7 +90,7 @@ func TestSlotsRoundRobinHAFirst(t *testing.T) {
 // TestSlotsCancelledWaiterLeaves checks that a waiter whose context ends
 // gives up its place and does not hold a slot.
 func TestSlotsCancelledWaiterLeaves(t *testing.T) {
-	s := NewSlots(1)
+	s := NewSlots(clock.Real{}, 1)
 	hold, _ := s.Acquire(context.Background(), "a", false)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -117,7 +119,7 @@ func TestSlotsCancelledWaiterLeaves(t *testing.T) {
 // slots and checks that never more than three run and every one runs.
 func TestSlotsBound(t *testing.T) {
 	const limit = 3
-	s := NewSlots(limit)
+	s := NewSlots(clock.Real{}, limit)
 	var cur, peak, total atomic.Int64
 	var wg sync.WaitGroup
 	for h := range 10 {
@@ -151,7 +153,7 @@ func TestSlotsBound(t *testing.T) {
 
 func TestSlotsUnlimited(t *testing.T) {
 	var nilSlots *Slots
-	for _, s := range []*Slots{nilSlots, NewSlots(0)} {
+	for _, s := range []*Slots{nilSlots, NewSlots(clock.Real{}, 0)} {
 		rel, err := s.Acquire(context.Background(), "a", false)
 		if err != nil {
 			t.Fatal(err)
