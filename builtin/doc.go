@@ -42,6 +42,7 @@
 //	| `[DEFAULT] wait_period_after_power_off` | 180 s | `stop_instance_task`; `evacuate_instances_task` when it stops a server after evacuating it |
 //	| `[DEFAULT] wait_period_after_power_on` | 60 s | `confirm_instance_active_task` |
 //	| `[DEFAULT] host_failure_recovery_threads` | 3 | `evacuate_instances_task`: evacuations in parallel (values below 1 count as 1) |
+//	| `[compute] max_concurrent_evacuations` (kaifuku) | 0 (none) | `evacuate_instances_task`: evacuations in flight across every host the engine recovers, granted to the hosts in turn, HA-enabled servers first; a server waits for a slot after its first read, before it is locked |
 //	| `[host_failure] evacuate_all_instances` | true | `prepare_HA_enabled_instances_task`: also evacuate servers that are not HA-enabled, after the HA-enabled ones |
 //	| `[host_failure] ha_enabled_instance_metadata_key` | `HA_Enabled` | `prepare_HA_enabled_instances_task` |
 //	| `[host_failure] ignore_instances_in_error_state` | false | `prepare_HA_enabled_instances_task`: leave servers in vm_state `error` behind |

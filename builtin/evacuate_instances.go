@@ -248,6 +248,15 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		}
 		return nil
 	}
+	if env.Evacuations != nil {
+		// The engine's bound on evacuations in flight across every host
+		// being recovered ([compute] max_concurrent_evacuations).
+		release, err := env.Evacuations.Acquire(ctx, host, truthy(srv.Metadata, t.opt.host.HAEnabledInstanceMetadataKey))
+		if err != nil {
+			return fmt.Errorf("wait for an evacuation slot for server %s: %w", id, err)
+		}
+		defer release()
+	}
 	if !srv.Locked || ours {
 		// Keep users away from the server until it is recovered; a server the
 		// user locked stays locked and is not unlocked afterwards. A lock of

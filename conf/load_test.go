@@ -133,6 +133,8 @@ client_timeout = 45s
 [compute]
 driver = nova
 fixture = cloud.json
+max_concurrent_evacuations = 32
+max_requests_per_second = 50
 
 [nova]
 auth_url = https://keystone.example.com:5000/v3
@@ -199,7 +201,7 @@ func TestEveryOption(t *testing.T) {
 	want.Lua = Lua{filepath.Join(etc, "lua"), 90 * time.Second, []string{"alerts.example.com", "10.0.0.5:8080", "[::1]:443"}, 64}
 	want.SMTP = SMTP{"mail.example.com", 587, "ha@example.com", true, "ha", "s3cret", 5 * time.Second}
 	want.API = API{"0.0.0.0:8080", "noauth", filepath.Join(etc, "tokens.txt"), true, 2048, 2, 500 * time.Millisecond, 45 * time.Second, "", ""}
-	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json")}
+	want.Compute = Compute{"nova", filepath.Join(etc, "cloud.json"), 32, 50}
 	want.Nova = Nova{"https://keystone.example.com:5000/v3", "masakari", "pw", "service", "Users", "Projects", "RegionTwo", "internal", filepath.Join(etc, "ca.pem"), true, 20 * time.Second, "tok", "https://nova.example.com:8774/v2.1"}
 	want.Database = Database{"sqlite:///" + filepath.Join(etc, "db/k.db"), 15 * time.Second}
 	want.Log = Log{Debug: true, Dir: "/var/log/masakari"}
@@ -207,11 +209,11 @@ func TestEveryOption(t *testing.T) {
 		"service", "Users", "users", "Projects", "projects", "RegionTwo", filepath.Join(etc, "ks-ca.pem"), true, -time.Second, 3 * time.Second,
 		[]string{"memcached_servers"}}
 	want.Policy = Policy{filepath.Join(etc, "masakari-policy.yaml")}
-	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 105},
-		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 106}}}}
+	want.Sections = map[string]Section{"send_alert_mail": {Name: "send_alert_mail", Pos: Pos{File: f, Line: 107},
+		Values: map[string]string{"to": "ops@example.com"}, KeyPos: map[string]Pos{"to": {File: f, Line: 108}}}}
 	want.Unused = []UnusedOption{
-		{Pos{File: f, Line: 17}, "DEFAULT", "transport_url"}, {Pos{File: f, Line: 80}, "database", "max_pool_size"},
-		{Pos{File: f, Line: 99}, KeystoneSection, "memcached_servers"}, {Pos{File: f, Line: 103}, "oslo_policy", "enforce_scope"}}
+		{Pos{File: f, Line: 17}, "DEFAULT", "transport_url"}, {Pos{File: f, Line: 82}, "database", "max_pool_size"},
+		{Pos{File: f, Line: 101}, KeystoneSection, "memcached_servers"}, {Pos{File: f, Line: 105}, "oslo_policy", "enforce_scope"}}
 	if d := cmp.Diff(want, c); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}

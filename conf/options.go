@@ -262,6 +262,8 @@ var sectionDefs = []sectionDef{
 	{name: "compute", opts: []option{
 		choiceOpt("driver", func(c *Config) *string { return &c.Compute.Driver }, "simulated", "nova"),
 		pathOpt("fixture", func(c *Config) *string { return &c.Compute.Fixture }),
+		intOpt("max_concurrent_evacuations", 0, func(c *Config) *int { return &c.Compute.MaxConcurrentEvacuations }),
+		intOpt("max_requests_per_second", 0, func(c *Config) *int { return &c.Compute.MaxRequestsPerSecond }),
 	}},
 	{name: "nova", opts: []option{
 		urlOpt("auth_url", func(c *Config) *string { return &c.Nova.AuthURL }),

@@ -246,6 +246,14 @@ func (l Log) Path() string {
 type Compute struct {
 	Driver  string // simulated (default) | nova
 	Fixture string // simulated cloud fixture; default conf/examples/demo-cloud.json (embedded)
+	// MaxConcurrentEvacuations bounds the evacuations in flight across
+	// every host recovery of the engine, shared in turn between the hosts,
+	// HA-enabled servers first; 0: no bound beyond
+	// host_failure_recovery_threads per host.
+	MaxConcurrentEvacuations int
+	// MaxRequestsPerSecond is a budget of compute API requests per second
+	// for the whole engine; 0: none.
+	MaxRequestsPerSecond int
 }
 
 // Nova is [nova] (Masakari's [DEFAULT] os_privileged_user_* are aliases).

@@ -47,6 +47,9 @@ type Request struct {
 	// ServerLocks is given to the tasks (Env.ServerLocks); nil where
 	// nothing records the servers a recovery locks.
 	ServerLocks ServerLocker
+	// Evacuations is given to the tasks (Env.Evacuations); nil where
+	// nothing bounds evacuations across recoveries.
+	Evacuations EvacuationSlots
 	// Retry, when set, runs the main phase once per item of a store list
 	// until an attempt succeeds; nil runs it once. The recovery layer sets
 	// it (the reserved hosts of a host failure); the runner knows no list.
@@ -289,6 +292,7 @@ func (ru *run) env(t FlowTask, log *logrus.Entry) *Env {
 		Claims:           ru.req.Claims,
 		VMoves:           ru.req.VMoves,
 		ServerLocks:      ru.req.ServerLocks,
+		Evacuations:      ru.req.Evacuations,
 		shared:           &ru.shared,
 		progress: func(msg string, p float64) {
 			ru.mu.Lock()

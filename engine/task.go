@@ -24,6 +24,14 @@ type Task interface {
 	Revert(ctx context.Context, env *Env, in Store, cause error) error
 }
 
+// EvacuationSlots hands out the engine's evacuation slots, fairly between
+// the hosts being recovered (budget.Slots). Acquire waits for one for an
+// evacuation from host (ha: a server with HA metadata, served first) and
+// returns the function that gives it back, or ctx's error.
+type EvacuationSlots interface {
+	Acquire(ctx context.Context, host string, ha bool) (release func(), err error)
+}
+
 // Env is what a running task may use besides its store: who it runs for,
 // the clock, a logger and the progress recorder.
 type Env struct {
@@ -43,6 +51,9 @@ type Env struct {
 	// ServerLocks records the servers the recovery locked in Nova until it
 	// unlocks them; nil where nothing records them.
 	ServerLocks ServerLocker
+	// Evacuations bounds the evacuations in flight across every host
+	// recovery of the engine; nil where only each task bounds its own.
+	Evacuations EvacuationSlots
 
 	progress func(message string, fraction float64)
 	shared   *shared

@@ -21,8 +21,11 @@ import (
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/budget"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 	"github.com/kaifuku-ha/kaifuku/engine/recovery"
 )
 
@@ -188,7 +191,16 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 	if err != nil {
 		return exitCode(2, err)
 	}
-	s, err := buildSetup(cfg, engineParts{Cloud: cloud, Log: log})
+	// [compute]'s request budget on the run's clock; the simulated cloud's
+	// BMCs stay visible to fence_host_task.
+	var engineCloud compute.Cloud = cloud
+	if r := cfg.Compute.MaxRequestsPerSecond; r > 0 {
+		engineCloud = struct {
+			compute.Cloud
+			fence.Devices
+		}{budget.Limit(cloud, clk, float64(r)), cloud}
+	}
+	s, err := buildSetup(cfg, engineParts{Cloud: engineCloud, Log: log})
 	if err != nil {
 		return exitCode(2, err)
 	}
@@ -205,7 +217,7 @@ func runNotification(ctx context.Context, stdout, stderr io.Writer, o runOptions
 		fmt.Fprintf(stdout, "%s notification %s for host %s (recovery method %s, %s)\n", n.Type, n.UUID, n.Hostname, o.method, mode)
 	}
 	mgr := &recovery.Manager{Runner: runner, Flows: s.Flows, Claims: engine.NewLocalClaims(), VMoves: &engine.MemoryVMoves{},
-		ServerLocks: engine.NewLocalServerLocks(), Unlocker: cloud}
+		ServerLocks: engine.NewLocalServerLocks(), Unlocker: cloud, Evacuations: budget.NewSlots(clk, cfg.Compute.MaxConcurrentEvacuations)}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := mgr.Recover(ctx, recovery.Job{Notification: n}, segment)

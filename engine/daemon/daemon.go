@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/api"
+	"github.com/kaifuku-ha/kaifuku/engine/budget"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
@@ -94,6 +96,7 @@ type Daemon struct {
 	// late is the compute backend the engine and the API use: the cloud,
 	// or until it is reached, the failure to reach it.
 	late        *lateCloud
+	slots       *budget.Slots      // [compute] max_concurrent_evacuations
 	stopConnect context.CancelFunc // ends the background connection
 
 	// engineMu guards starting the engine, which happens once both Run has
@@ -162,6 +165,14 @@ func New(ctx context.Context, cfg *conf.Config, deps Deps) (*Daemon, error) {
 	return d, nil
 }
 
+// limitText says a [compute] budget option's value, 0 being none.
+func limitText(n int) string {
+	if n <= 0 {
+		return "any number of"
+	}
+	return strconv.Itoa(n)
+}
+
 // start is New once the database is open: on an error the caller closes it.
 func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Settings) error {
 	if d.db.Dialect().SingleNode {
@@ -189,8 +200,14 @@ func (d *Daemon) start(ctx context.Context, cfg *conf.Config, settings api.Setti
 	default:
 		return configError(err)
 	}
-	// Every write of a recovery checks its lease first (service.process).
-	d.cloud.Compute = compute.Guarded(d.metrics.Compute(d.late))
+	// Every write of a recovery checks its lease first (service.process),
+	// once the request budget let it through.
+	d.cloud.Compute = budget.Limit(compute.Guarded(d.metrics.Compute(d.late)), clock.Real{}, float64(cfg.Compute.MaxRequestsPerSecond))
+	// One bound on evacuations for every recovery, kept across reloads.
+	d.slots = budget.NewSlots(clock.Real{}, cfg.Compute.MaxConcurrentEvacuations)
+	if n, r := cfg.Compute.MaxConcurrentEvacuations, cfg.Compute.MaxRequestsPerSecond; n > 0 || r > 0 {
+		d.log.Infof("compute budget: at most %s evacuations in flight across hosts, %s requests per second", limitText(n), limitText(r))
+	}
 
 	d.svc = service.New(d.db, d.log)
 	d.svc.Observer = d.metrics
@@ -388,7 +405,8 @@ func (d *Daemon) buildEngine(cfg *conf.Config) (*service.Engine, error) {
 	// The servers the recoveries lock are recorded there too, so that the
 	// engine resuming a notification releases the locks a dead one took.
 	mgr := &recovery.Manager{Runner: runner, Flows: flows, Claims: &db.ReservedHostClaims{DB: d.db, Owner: d.svc.Owner()},
-		Storm: cfg.StormGuard, VMoves: d.db, ServerLocks: db.ServerLocks{DB: d.db}, Unlocker: d.cloud.Compute}
+		Storm: cfg.StormGuard, VMoves: d.db, ServerLocks: db.ServerLocks{DB: d.db}, Unlocker: d.cloud.Compute,
+		Evacuations: d.slots}
 	return &service.Engine{Manager: mgr, Options: service.OptionsFrom(cfg)}, nil
 }
 

@@ -101,3 +101,29 @@ func TestHostRecoveryVMoves(t *testing.T) {
 		t.Errorf("finished notification's message at 1.3: %v (present %v)", m, ok)
 	}
 }
+
+// [compute] max_concurrent_evacuations reaches the daemon's recoveries: with
+// a bound of one, the host's two evacuations follow one another although
+// host_failure_recovery_threads would run them together.
+func TestEvacuationBoundOfTheDaemon(t *testing.T) {
+	r := newEnv(t, 300, "[compute]\nmax_concurrent_evacuations = 1\n").start(t)
+	r.waitLog("compute budget: at most 1 evacuations in flight across hosts, any number of requests per second")
+	r.segment("compute1", "compute2", "compute3")
+	id := r.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+		t.Fatalf("ended %s", n.Notification.Status)
+	}
+	var out struct {
+		VMoves []struct {
+			Start string `json:"start_time"`
+			End   string `json:"end_time"`
+		} `json:"vmoves"`
+	}
+	r.get13("/v1/notifications/"+id+"/vmoves?sort_key=start_time&sort_dir=asc", &out)
+	if len(out.VMoves) != 2 {
+		t.Fatalf("vmoves: %+v", out.VMoves)
+	}
+	if first, second := out.VMoves[0], out.VMoves[1]; second.Start < first.End {
+		t.Errorf("the evacuations overlapped: %+v", out.VMoves)
+	}
+}

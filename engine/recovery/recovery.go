@@ -102,6 +102,10 @@ type Manager struct {
 	// the daemon that took it, or engine.LocalServerLocks in one process;
 	// nil records none.
 	ServerLocks engine.ServerLocker
+	// Evacuations bounds the evacuations in flight across every recovery
+	// of the engine (engine.Env.Evacuations); nil: no bound beyond each
+	// task's own.
+	Evacuations engine.EvacuationSlots
 	// Unlocker releases, when a notification's recovery ends, the locks
 	// still recorded for it (the compute cloud); nil leaves them recorded.
 	Unlocker ServerUnlocker
@@ -311,7 +315,7 @@ func (m *Manager) run(ctx context.Context, kind conf.FlowKind, n Notification, s
 	}
 	store[engine.KeyNotificationUUID] = n.UUID
 	req := engine.Request{NotificationUUID: n.UUID, Flow: f, Store: store, Hosts: hosts, Claims: m.Claims, VMoves: m.VMoves,
-		ServerLocks: m.ServerLocks, Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
+		ServerLocks: m.ServerLocks, Evacuations: m.Evacuations, Retry: MainRetry(kind), Resume: resume[kind], Fallback: fallback}
 	return Run{Flow: kind, Result: m.Runner.Run(ctx, req), ran: true}
 }
 
