@@ -1,19 +1,22 @@
-// Package bench measures time to recovery: it builds a simulated cloud with a
-// failed host carrying N servers and Nova-like latencies, runs the host
-// recovery flow on it with the real engine and the tasks it is given, and
-// compares the time taken with the ideal one.
+// Package bench measures time to recovery: it builds a simulated cloud with
+// one or several failed hosts carrying N servers each and Nova-like
+// latencies, runs their host recovery flows at once on it with the real
+// engine and the tasks it is given, and compares the time taken with the
+// ideal one.
 package bench
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
+	"github.com/kaifuku-ha/kaifuku/engine/budget"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
@@ -25,8 +28,13 @@ type Register func(reg *engine.Registry, nova compute.Cloud, cfg *conf.Config)
 
 // Case is one measurement.
 type Case struct {
-	Servers int // on the failed host, all HA-enabled and active
+	Servers int // on each failed host, all HA-enabled and active
 	Threads int // host_failure_recovery_threads
+	// Hosts is the number of failed hosts, recovered at once (0: one).
+	Hosts int
+	// MaxConcurrent is [compute] max_concurrent_evacuations, the bound
+	// across hosts (0: none).
+	MaxConcurrent int
 	// Latencies of the simulated Nova.
 	API, Evacuate time.Duration
 	// ServiceDownTime is how long after the failure Nova reports the host
@@ -38,19 +46,28 @@ type Case struct {
 }
 
 // Ideal is the time to recovery if the engine cost nothing: the wait for
-// Nova to report the host down, then ceil(servers/threads) evacuations one
-// after another.
+// Nova to report the hosts down, then ceil(servers/threads) evacuations one
+// after another, or with a bound across hosts, ceil(hosts × servers /
+// bound) when that is more.
 func (c Case) Ideal() time.Duration {
 	rounds := (c.Servers + c.Threads - 1) / c.Threads
+	if m := c.MaxConcurrent; m > 0 {
+		rounds = max(rounds, (c.hosts()*c.Servers+m-1)/m)
+	}
 	return c.ServiceDownTime + time.Duration(rounds)*c.Evacuate
 }
+
+func (c Case) hosts() int { return max(c.Hosts, 1) }
 
 // Result is what one case measured.
 type Result struct {
 	Case
-	// TimeToRecovery is from the notification to the end of the flow, on the
-	// clock the case ran on.
-	TimeToRecovery time.Duration
+	// TimeToRecovery is from the notifications to the end of the last
+	// flow, on the clock the case ran on; FirstHost is to the end of the
+	// first (equal when hosts share Nova fairly and the bound is reached).
+	TimeToRecovery, FirstHost time.Duration
+	// Hosts is each failed host's time to recovery, in host order.
+	HostTimes []time.Duration
 	// Requests is the number of calls to Nova.
 	Requests int
 	// CPU is the process's user and system time during the run (the
@@ -74,7 +91,7 @@ func (r Result) RequestsPerServer() float64 {
 	if r.Servers == 0 {
 		return 0
 	}
-	return float64(r.Requests) / float64(r.Servers)
+	return float64(r.Requests) / float64(r.Servers*r.hosts())
 }
 
 // ClockName says which clock the case ran on.
@@ -85,37 +102,46 @@ func (r Result) ClockName() string {
 	return "virtual"
 }
 
-const failedHost = "compute1"
+// failedHost is the name of failed host i (from 1).
+func failedHost(i int) string { return fmt.Sprintf("compute%d", i) }
 
-// fixture is a failed host with the servers, one host to evacuate them to,
-// with room for all.
+// spareHost takes the evacuated servers; it has room for all.
+const spareHost = "spare"
+
+// fixture is the failed hosts with their servers and one host to evacuate
+// them to.
 func (c Case) fixture() simulated.Fixture {
 	fx := simulated.Fixture{
-		Hosts: []simulated.Host{
-			{Name: failedHost, Aggregates: []string{"agg1"}},
-			{Name: "compute2", Aggregates: []string{"agg1"}},
-		},
+		Hosts:   []simulated.Host{{Name: spareHost, Aggregates: []string{"agg1"}}},
 		Latency: simulated.Latency{API: int(c.API / time.Millisecond), Evacuate: int(c.Evacuate / time.Millisecond)},
 	}
 	if c.ServiceDownTime > 0 {
-		fx.Hosts[0].Failed = true
 		fx.ServiceDownTime = int(c.ServiceDownTime / time.Second)
-	} else {
-		fx.Hosts[0].State = "down"
 	}
-	for i := 1; i <= c.Servers; i++ {
-		fx.Servers = append(fx.Servers, simulated.Server{
-			ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: fmt.Sprintf("vm%d", i), Host: failedHost,
-			Metadata: map[string]string{"HA_Enabled": "True"}})
+	for h := 1; h <= c.hosts(); h++ {
+		host := simulated.Host{Name: failedHost(h), Aggregates: []string{"agg1"}}
+		if c.ServiceDownTime > 0 {
+			host.Failed = true
+		} else {
+			host.State = "down"
+		}
+		fx.Hosts = append(fx.Hosts, host)
+		for i := 1; i <= c.Servers; i++ {
+			fx.Servers = append(fx.Servers, simulated.Server{
+				ID: fmt.Sprintf("00000000-0000-4000-8%03d-%012d", h, i), Name: fmt.Sprintf("vm%d-%d", h, i), Host: failedHost(h),
+				Metadata: map[string]string{"HA_Enabled": "True"}})
+		}
 	}
 	return fx
 }
 
-// Run measures one case: the default host flow (auto) of cfg, with
-// host_failure_recovery_threads set to the case's, on a fresh cloud.
+// Run measures one case: the default host flow (auto) of cfg for every
+// failed host at once, with host_failure_recovery_threads and
+// max_concurrent_evacuations set to the case's, on a fresh cloud.
 func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Result, error) {
-	if c.Servers < 1 || c.Threads < 1 {
-		return Result{}, fmt.Errorf("bench: servers (%d) and threads (%d) must be at least 1", c.Servers, c.Threads)
+	if c.Servers < 1 || c.Threads < 1 || c.Hosts < 0 || c.MaxConcurrent < 0 {
+		return Result{}, fmt.Errorf("bench: servers (%d) and threads (%d) must be at least 1, hosts (%d) and the bound (%d) at least 0",
+			c.Servers, c.Threads, c.Hosts, c.MaxConcurrent)
 	}
 	if c.ServiceDownTime%time.Second != 0 {
 		return Result{}, fmt.Errorf("bench: service_down_time %s is not whole seconds", c.ServiceDownTime)
@@ -140,23 +166,42 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	runner := &engine.Runner{Clock: clk, Log: log}
-	req := engine.Request{NotificationUUID: "00000000-0000-4000-8000-b0000000000b", Flow: flow, Claims: engine.NewLocalClaims(),
-		Store: engine.Store{engine.KeyHostName: failedHost, "notification_uuid": "00000000-0000-4000-8000-b0000000000b"}}
+	slots := budget.NewSlots(clk, c.MaxConcurrent)
+	claims := engine.NewLocalClaims()
 
 	cpu0 := cpuTime()
 	began := clk.Now()
-	res := runner.Run(ctx, req)
-	ttr := clk.Now().Sub(began)
-	cpu := cpuTime() - cpu0
-	if res.Status != engine.StatusFinished {
-		return Result{}, fmt.Errorf("bench: the host flow ended %s: %v", res.Status, res.Err)
-	}
-	for _, s := range cloud.Snapshot().Servers {
-		if s.Host == failedHost {
-			return Result{}, fmt.Errorf("bench: server %s still on the failed host", s.ID)
+	// The hosts' recoveries run at once, as an engine's workers run them; a
+	// clock.Group, so that on the virtual clock they overlap in time.
+	g := clock.NewGroup(clk, c.hosts())
+	results := make([]engine.Result, c.hosts())
+	ends := make([]time.Duration, c.hosts())
+	for h := range c.hosts() {
+		id := fmt.Sprintf("00000000-0000-4000-8000-b%011d", h+1)
+		req := engine.Request{NotificationUUID: id, Flow: flow, Claims: claims, Evacuations: slots,
+			Store: engine.Store{engine.KeyHostName: failedHost(h + 1), engine.KeyNotificationUUID: id}}
+		if err := g.Go(ctx, func() {
+			results[h] = runner.Run(ctx, req)
+			ends[h] = clk.Now().Sub(began)
+		}); err != nil {
+			return Result{}, fmt.Errorf("bench: %w", err)
 		}
 	}
-	return Result{Case: c, TimeToRecovery: ttr, Requests: requests(cloud.Counters()), CPU: cpu, PeakRSS: peakRSS()}, nil
+	g.Wait()
+	ttr := clk.Now().Sub(began)
+	cpu := cpuTime() - cpu0
+	for h, res := range results {
+		if res.Status != engine.StatusFinished {
+			return Result{}, fmt.Errorf("bench: the host flow of %s ended %s: %v", failedHost(h+1), res.Status, res.Err)
+		}
+	}
+	for _, s := range cloud.Snapshot().Servers {
+		if s.Host != spareHost {
+			return Result{}, fmt.Errorf("bench: server %s still on the failed host %s", s.ID, s.Host)
+		}
+	}
+	first := slices.Min(ends)
+	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(cloud.Counters()), CPU: cpu, PeakRSS: peakRSS()}, nil
 }
 
 // requests sums the calls the cloud received. A service update is counted

@@ -55,3 +55,51 @@ func TestRunRejectsBadCases(t *testing.T) {
 		}
 	}
 }
+
+// Ten failed hosts of a hundred servers each under a bound of 32
+// evacuations across them: Nova never has more in flight, so the recovery
+// takes at least 1000/32 evacuation times and no more than 1.10 × the
+// ideal; the hosts share the slots in turn, so they are done together.
+// Without the bound each host would run its
+// own 32 at once.
+func TestManyHostsShareTheEvacuationBound(t *testing.T) {
+	c := bench.Case{Hosts: 10, Servers: 100, Threads: 32, MaxConcurrent: 32, API: 20 * time.Millisecond, Evacuate: 2 * time.Second}
+	r, err := bench.Run(context.Background(), conf.Defaults(), builtin.Register, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	floor := time.Duration(float64(c.Hosts*c.Servers) / float64(c.MaxConcurrent) * float64(c.Evacuate))
+	if r.TimeToRecovery < floor || r.Ratio() > 1.10 {
+		t.Errorf("time to recovery %s: want at least %s (the bound) and at most 1.10 × the ideal %s (ratio %.3f)", r.TimeToRecovery, floor, r.Ideal(), r.Ratio())
+	}
+	// Host 1 reaches its evacuations first, at the same virtual instant as
+	// the others, and takes the free slots; from then on they go in turn.
+	late := 0
+	for _, d := range r.HostTimes {
+		if d >= r.TimeToRecovery*9/10 {
+			late++
+		}
+	}
+	if late < 8 {
+		t.Errorf("hosts recovered after %v: fewer than 8 of 10 within a tenth of the last; the hosts did not share the slots", r.HostTimes)
+	}
+	unbounded := c
+	unbounded.MaxConcurrent = 0
+	u, err := bench.Run(context.Background(), conf.Defaults(), builtin.Register, unbounded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.TimeToRecovery >= r.TimeToRecovery/4 || u.Ratio() > 1.10 {
+		t.Errorf("without the bound: %s (ideal %s), with it %s", u.TimeToRecovery, u.Ideal(), r.TimeToRecovery)
+	}
+	again, err := bench.Run(context.Background(), conf.Defaults(), builtin.Register, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.TimeToRecovery != r.TimeToRecovery || again.FirstHost != r.FirstHost || again.Requests != r.Requests {
+		t.Errorf("not the same timeline twice: %s/%s/%d then %s/%s/%d", r.TimeToRecovery, r.FirstHost, r.Requests,
+			again.TimeToRecovery, again.FirstHost, again.Requests)
+	}
+	t.Logf("bound 32: %s (ideal %s, hosts %v, %.2f req/server); unbounded: %s (%.2f req/server)",
+		r.TimeToRecovery, r.Ideal(), r.HostTimes, r.RequestsPerServer(), u.TimeToRecovery, u.RequestsPerServer())
+}

@@ -163,7 +163,9 @@ accept_token_file = true
 	if noteID == "" {
 		t.Fatalf("notification create: %v", note)
 	}
-	waitFinal(t, r, noteID, "finished")
+	if n := r.waitFinal(noteID); n.Notification.Status != "finished" {
+		t.Fatalf("host notification ended %s", n.Notification.Status)
+	}
 	var list []map[string]any
 	openstackJSON(t, admin, &list, "notification", "list")
 	if len(list) != 1 || list[0]["notification_uuid"] != noteID || list[0]["status"] != "finished" {
@@ -321,28 +323,7 @@ print(json.dumps({"segments": segs, "notifications": notes, "vmoves": r.json()["
 		t.Errorf("process notification: %v", process)
 	}
 	id, _ := process["notification_uuid"].(string)
-	waitFinal(t, r, id, "finished")
-}
-
-// waitFinal waits until notification id has status want (or another final
-// status, which fails the test).
-func waitFinal(t *testing.T, r *running, id, want string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var out struct {
-			Notification map[string]any `json:"notification"`
-		}
-		r.call("GET", "/v1/notifications/"+id, nil, &out)
-		switch st, _ := out.Notification["status"].(string); st {
-		case want:
-			return
-		case "finished", "error", "failed", "ignored":
-			t.Fatalf("notification %s ended %s, want %s: %v", id, st, want, out.Notification)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("notification %s not %s in 60 s: %v", id, want, out.Notification)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+		t.Fatalf("process notification ended %s", n.Notification.Status)
 	}
 }
