@@ -109,20 +109,9 @@ func TestKeystoneBedClients(t *testing.T) {
 		c.Close()
 		t.Fatalf("%s is in use: the catalog's instance-ha endpoint must be this test's daemon", catalogListen)
 	}
-	e := newEnv(t, 50, fmt.Sprintf(`[keystone_authtoken]
-www_authenticate_uri = %[1]s
-auth_url = %[1]s
-auth_type = password
-username = kaifuku
-password = kaifuku-secret
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region_name = RegionOne
-http_connect_timeout = 60
-[api]
+	e := newEnv(t, 50, bedAuth(bed, bed)+`[api]
 accept_token_file = true
-`, bed))
+`)
 	// masakari-processmonitor reports this machine's host name: the cloud
 	// and the segment get a compute host of that name.
 	self, err := os.Hostname()

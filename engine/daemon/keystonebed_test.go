@@ -44,6 +44,24 @@ func keystoneBed(t *testing.T) string {
 	return ""
 }
 
+// bedAuth is the [keystone_authtoken] section of a daemon behind the bed,
+// as the service user kaifuku, validating at authURL; a loaded bed may take
+// seconds per validation.
+func bedAuth(bed, authURL string) string {
+	return fmt.Sprintf(`[keystone_authtoken]
+www_authenticate_uri = %s
+auth_url = %s
+auth_type = password
+username = kaifuku
+password = kaifuku-secret
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+region_name = RegionOne
+http_connect_timeout = 60
+`, bed, authURL)
+}
+
 // bedToken logs in as a bed user and returns the token.
 func bedToken(t *testing.T, authURL, user, password, project string) string {
 	t.Helper()
@@ -143,21 +161,10 @@ func TestKeystoneBed(t *testing.T) {
 	bed := keystoneBed(t)
 	target := strings.TrimPrefix(strings.TrimSuffix(bed, "/v3"), "http://")
 	px := newProxy(t, target)
-	e := newEnv(t, 10, fmt.Sprintf(`[keystone_authtoken]
-www_authenticate_uri = %s
-auth_url = http://%s/v3
-auth_type = password
-username = kaifuku
-password = kaifuku-secret
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-region_name = RegionOne
-http_connect_timeout = 30
-memcached_servers = 127.0.0.1:11211
+	e := newEnv(t, 10, bedAuth(bed, "http://"+px.addr+"/v3")+`memcached_servers = 127.0.0.1:11211
 [api]
 accept_token_file = true
-`, bed, px.addr))
+`)
 	r := e.start(t)
 	r.client.Timeout = time.Minute // a loaded Keystone bed may take seconds per validation
 	admin := bedToken(t, bed, "admin", "admin-secret", "admin")

@@ -320,15 +320,8 @@ func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
 	release := make(chan struct{}) // never closed: the second task waits for its context
 	r := newRig(t, false, release, true)
 	store := &unreachable{DB: r.db}
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	hook := &messages{}
-	log.AddHook(hook)
 	const lease = 300 * time.Millisecond
-	svc := r.serviceOn(store, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	svc.Start(ctx)
+	svc, hook, ctx := r.startOn(store, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 	id := r.notify()
 	svc.Wake()
 	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
@@ -360,6 +353,20 @@ func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
 	if !hook.has("lease lost while running") || hook.has("for shutdown") {
 		t.Errorf("log: %q", hook.msgs)
 	}
+}
+
+// startOn starts a service over store with opts, its log kept in the
+// returned hook; it runs until the test ends (or its own Stop).
+func (r *rig) startOn(store Store, opts Options) (*Service, *messages, context.Context) {
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	hook := &messages{}
+	log.AddHook(hook)
+	svc := r.serviceOn(store, log, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	r.t.Cleanup(cancel)
+	svc.Start(ctx)
+	return svc, hook, ctx
 }
 
 type messages struct {
@@ -501,14 +508,7 @@ func TestUnrenewedLeaseStopsTheRunBeforeItExpires(t *testing.T) {
 	const lease = 300 * time.Millisecond
 	store := &slowTicks{DB: r.db, clk: r.clk, lease: lease}
 	start := r.clk.Now()
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	hook := &messages{}
-	log.AddHook(hook)
-	svc := r.serviceOn(store, log, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	svc.Start(ctx)
+	svc, hook, ctx := r.startOn(store, Options{Workers: 1, Lease: lease, Poll: 10 * time.Millisecond})
 	r.notify()
 	svc.Wake()
 	waitFor(t, "the second task", func() bool { return r.last.Load() > 0 })
@@ -706,14 +706,7 @@ func TestFailedFinalStatusWriteIsTriedAgain(t *testing.T) {
 	r := newRig(t, true, nil, true)
 	store := &failingFinish{DB: r.db}
 	store.left.Store(3)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	hook := &messages{}
-	log.AddHook(hook)
-	svc := r.serviceOn(store, log, Options{Workers: 1, Poll: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	svc.Start(ctx)
+	svc, hook, ctx := r.startOn(store, Options{Workers: 1, Poll: 10 * time.Millisecond})
 	id := r.notify()
 	svc.Wake()
 	waitFor(t, "the first write", func() bool { return store.calls.Load() > 0 })
@@ -842,15 +835,8 @@ func TestFinalStatusOutlastsTheLease(t *testing.T) {
 	r := newRig(t, true, nil, true)
 	store := &unreachableEnd{DB: r.db}
 	store.down.Store(true)
-	log := logrus.New()
-	log.SetOutput(io.Discard)
-	hook := &messages{}
-	log.AddHook(hook)
 	const lease = 3 * time.Second
-	svc := r.serviceOn(store, log, Options{Workers: 3, Lease: lease, Poll: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	svc.Start(ctx)
+	svc, hook, ctx := r.startOn(store, Options{Workers: 3, Lease: lease, Poll: 10 * time.Millisecond})
 	id := r.notify()
 	svc.Wake()
 	waitFor(t, "the final status write", func() bool { return store.finishes.Load() > 0 })
