@@ -355,6 +355,26 @@ func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
 	}
 }
 
+// advanceUntil moves the rig's clock on by step until notification id has
+// status want; writes counts the final status writes, for the failure.
+func (r *rig) advanceUntil(id, want string, step time.Duration, writes func() int32) {
+	r.t.Helper()
+	for i := 0; ; i++ {
+		n, err := r.db.Notification(context.Background(), id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if n.Status == want {
+			return
+		}
+		if i == 2000 {
+			r.t.Fatalf("status %s after %d write attempts", n.Status, writes())
+		}
+		r.clk.Advance(step)
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // startOn starts a service over store with opts, its log kept in the
 // returned hook; it runs until the test ends (or its own Stop).
 func (r *rig) startOn(store Store, opts Options) (*Service, *messages, context.Context) {
@@ -710,20 +730,7 @@ func TestFailedFinalStatusWriteIsTriedAgain(t *testing.T) {
 	id := r.notify()
 	svc.Wake()
 	waitFor(t, "the first write", func() bool { return store.calls.Load() > 0 })
-	for i := 0; ; i++ {
-		n, err := r.db.Notification(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Status == "error" {
-			break
-		}
-		if i == 1000 {
-			t.Fatalf("status %s after %d write attempts", n.Status, store.calls.Load())
-		}
-		r.clk.Advance(finishRetry)
-		time.Sleep(2 * time.Millisecond)
-	}
+	r.advanceUntil(id, "error", finishRetry, func() int32 { return store.calls.Load() })
 	if got := store.calls.Load(); got != 4 {
 		t.Errorf("write attempts: %d, want 4", got)
 	}
@@ -853,20 +860,7 @@ func TestFinalStatusOutlastsTheLease(t *testing.T) {
 		t.Fatalf("status %s while the database refused the write", n.Status)
 	}
 	store.down.Store(false)
-	for i := 0; ; i++ {
-		n, err := r.db.Notification(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n.Status == "error" {
-			break
-		}
-		if i == 2000 {
-			t.Fatalf("status %s after %d write attempts", n.Status, store.finishes.Load())
-		}
-		r.clk.Advance(50 * time.Millisecond)
-		time.Sleep(time.Millisecond)
-	}
+	r.advanceUntil(id, "error", 50*time.Millisecond, func() int32 { return store.finishes.Load() })
 	// Polls go on for another lease: nothing runs the flow again.
 	for end := r.clk.Now().Add(lease); r.clk.Now().Before(end); {
 		r.clk.Advance(50 * time.Millisecond)
