@@ -68,8 +68,9 @@ type Result struct {
 	TimeToRecovery, FirstHost time.Duration
 	// Hosts is each failed host's time to recovery, in host order.
 	HostTimes []time.Duration
-	// Requests is the number of calls to Nova.
+	// Requests is the number of calls to Nova; Ops, per operation.
 	Requests int
+	Ops      map[string]int
 	// CPU is the process's user and system time during the run (the
 	// simulated cloud's included: it runs in the same process).
 	CPU time.Duration
@@ -201,7 +202,7 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 		}
 	}
 	first := slices.Min(ends)
-	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(cloud.Counters()), CPU: cpu, PeakRSS: peakRSS()}, nil
+	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(cloud.Counters()), Ops: cloud.Counters().Ops, CPU: cpu, PeakRSS: peakRSS()}, nil
 }
 
 // requests sums the calls the cloud received. A service update is counted
