@@ -321,16 +321,9 @@ func (s *Server) listSegments(req *request) (int, any, error) {
 }
 
 func (s *Server) createSegment(req *request) (int, any, error) {
-	doc, err := req.body()
+	doc, err := req.validBody(req.since12(s.schemas.segmentCreate, s.schemas.segmentCreate12))
 	if err != nil {
 		return 0, nil, err
-	}
-	sch := s.schemas.segmentCreate
-	if req.minor >= 2 {
-		sch = s.schemas.segmentCreate12
-	}
-	if msg, ok := validate(sch, doc); !ok {
-		return 0, nil, errorf(400, "%s", msg)
 	}
 	b := doc.Get("segment")
 	sg := db.Segment{Name: b.Get("name").Str, RecoveryMethod: b.Get("recovery_method").Str, ServiceType: b.Get("service_type").Str, Enabled: true}
@@ -364,16 +357,9 @@ func (s *Server) showSegment(req *request) (int, any, error) {
 
 func (s *Server) updateSegment(req *request) (int, any, error) {
 	id := req.r.PathValue("segment_id")
-	doc, err := req.body()
+	doc, err := req.validBody(req.since12(s.schemas.segmentUpdate, s.schemas.segmentUpdate12))
 	if err != nil {
 		return 0, nil, err
-	}
-	sch := s.schemas.segmentUpdate
-	if req.minor >= 2 {
-		sch = s.schemas.segmentUpdate12
-	}
-	if msg, ok := validate(sch, doc); !ok {
-		return 0, nil, errorf(400, "%s", msg)
 	}
 	b := doc.Get("segment")
 	var p db.SegmentPatch
@@ -493,12 +479,9 @@ func (s *Server) listHosts(req *request) (int, any, error) {
 
 func (s *Server) createHost(req *request) (int, any, error) {
 	id := req.r.PathValue("segment_id")
-	doc, err := req.body()
+	doc, err := req.validBody(s.schemas.hostCreate)
 	if err != nil {
 		return 0, nil, err
-	}
-	if msg, ok := validate(s.schemas.hostCreate, doc); !ok {
-		return 0, nil, errorf(400, "%s", msg)
 	}
 	if err := s.segmentExists(req, id); err != nil {
 		return 0, nil, err
@@ -540,12 +523,9 @@ func (s *Server) showHost(req *request) (int, any, error) {
 
 func (s *Server) updateHost(req *request) (int, any, error) {
 	sid, hid := req.r.PathValue("segment_id"), req.r.PathValue("host_id")
-	doc, err := req.body()
+	doc, err := req.validBody(s.schemas.hostUpdate)
 	if err != nil {
 		return 0, nil, err
-	}
-	if msg, ok := validate(s.schemas.hostUpdate, doc); !ok {
-		return 0, nil, errorf(400, "%s", msg)
 	}
 	if err := s.segmentExists(req, sid); err != nil {
 		return 0, nil, err
@@ -627,12 +607,9 @@ func (s *Server) listNotifications(req *request) (int, any, error) {
 }
 
 func (s *Server) createNotification(req *request) (int, any, error) {
-	doc, err := req.body()
+	doc, err := req.validBody(s.schemas.notification)
 	if err != nil {
 		return 0, nil, err
-	}
-	if msg, ok := validate(s.schemas.notification, doc); !ok {
-		return 0, nil, errorf(400, "%s", msg)
 	}
 	b := doc.Get("notification")
 	typ, hostname := b.Get("type").Str, b.Get("hostname").Str

@@ -191,6 +191,28 @@ func compileSchemas() (*schemas, error) {
 }
 
 // validate checks doc against sch and returns Masakari's 400 message.
+// validBody is the request's body checked against sch; a body that does
+// not match is Masakari's 400, saying what is wrong.
+func (req *request) validBody(sch *jsonschema.Schema) (*jsontree.Node, error) {
+	doc, err := req.body()
+	if err != nil {
+		return nil, err
+	}
+	if msg, ok := validate(sch, doc); !ok {
+		return nil, errorf(400, "%s", msg)
+	}
+	return doc, nil
+}
+
+// since12 is the schema for the request's microversion: v12 from 1.2 on
+// (segment descriptions and enabled), v10 before.
+func (req *request) since12(v10, v12 *jsonschema.Schema) *jsonschema.Schema {
+	if req.minor >= 2 {
+		return v12
+	}
+	return v10
+}
+
 func validate(sch *jsonschema.Schema, doc *jsontree.Node) (string, bool) {
 	err := sch.Validate(doc.Value())
 	if err == nil {
