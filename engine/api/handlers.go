@@ -297,6 +297,24 @@ func optString(q url.Values, key string) *string {
 
 // ---- segments
 
+// patchString is the value an update body gives key, nil when it leaves
+// key as it is.
+func patchString(b *jsontree.Node, key string) *string {
+	if v := b.Get(key); v != nil {
+		return &v.Str
+	}
+	return nil
+}
+
+// patchBool is patchString for a boolean, read as Masakari reads it.
+func patchBool(b *jsontree.Node, key string) *bool {
+	if v := b.Get(key); v != nil {
+		x := pyBool(v)
+		return &x
+	}
+	return nil
+}
+
 func segmentNotFound(id string) error { return errorf(404, "No failover segment with id %s.", id) }
 
 func (s *Server) listSegments(req *request) (int, any, error) {
@@ -362,26 +380,14 @@ func (s *Server) updateSegment(req *request) (int, any, error) {
 		return 0, nil, err
 	}
 	b := doc.Get("segment")
-	var p db.SegmentPatch
-	if v := b.Get("name"); v != nil {
-		p.Name = &v.Str
-	}
-	if v := b.Get("recovery_method"); v != nil {
-		p.RecoveryMethod = &v.Str
-	}
-	if v := b.Get("service_type"); v != nil {
-		p.ServiceType = &v.Str
-	}
+	p := db.SegmentPatch{Name: patchString(b, "name"), RecoveryMethod: patchString(b, "recovery_method"),
+		ServiceType: patchString(b, "service_type"), Enabled: patchBool(b, "enabled")}
 	if v := b.Get("description"); v != nil {
 		var d *string
 		if v.Kind == jsontree.String {
 			d = &v.Str
 		}
 		p.Description = &d
-	}
-	if v := b.Get("enabled"); v != nil {
-		e := pyBool(v)
-		p.Enabled = &e
 	}
 	sg, err := s.store.UpdateSegment(req.r.Context(), id, p)
 	switch {
@@ -531,26 +537,12 @@ func (s *Server) updateHost(req *request) (int, any, error) {
 		return 0, nil, err
 	}
 	b := doc.Get("host")
-	var p db.HostPatch
-	if v := b.Get("name"); v != nil {
-		p.Name = &v.Str
-		if err := s.checkCompute(req, v.Str); err != nil {
+	p := db.HostPatch{Name: patchString(b, "name"), Type: patchString(b, "type"), ControlAttributes: patchString(b, "control_attributes"),
+		Reserved: patchBool(b, "reserved"), OnMaintenance: patchBool(b, "on_maintenance")}
+	if p.Name != nil {
+		if err := s.checkCompute(req, *p.Name); err != nil {
 			return 0, nil, err
 		}
-	}
-	if v := b.Get("type"); v != nil {
-		p.Type = &v.Str
-	}
-	if v := b.Get("control_attributes"); v != nil {
-		p.ControlAttributes = &v.Str
-	}
-	if v := b.Get("reserved"); v != nil {
-		r := pyBool(v)
-		p.Reserved = &r
-	}
-	if v := b.Get("on_maintenance"); v != nil {
-		m := pyBool(v)
-		p.OnMaintenance = &m
 	}
 	h, err := s.store.UpdateHost(req.r.Context(), sid, hid, p)
 	switch {
