@@ -78,10 +78,8 @@ func (g *Group) Wait() {
 	}
 	e := s.newWakeLocked()
 	g.waiters = append(g.waiters, e)
-	s.running--
-	s.dispatchLocked()
+	s.parkLocked(context.Background(), e)
 	s.mu.Unlock()
-	<-e.wake
 }
 
 func (g *Group) simGo(ctx context.Context, f func()) error {
@@ -95,18 +93,9 @@ func (g *Group) simGo(ctx context.Context, f func()) error {
 	} else {
 		e := s.newWakeLocked()
 		g.slotQ = append(g.slotQ, e)
-		s.running--
-		s.dispatchLocked()
-		s.mu.Unlock()
-		select {
-		case <-e.wake:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		if !e.woken {
-			// Cancelled before its turn: out of the queue, running again.
+		if !s.parkLocked(ctx, e) {
+			// Cancelled before its turn: out of the queue.
 			g.dropLocked(e)
-			s.running++
 			if e.granted {
 				g.releaseLocked()
 			}

@@ -76,24 +76,14 @@ func (g *Signal) Wait(ctx context.Context) error {
 	}
 	e := s.newWakeLocked()
 	g.e = e
-	s.running--
-	s.dispatchLocked()
-	s.mu.Unlock()
-	select {
-	case <-e.wake:
-		return nil
-	case <-ctx.Done():
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e.woken {
+	if s.parkLocked(ctx, e) {
 		return nil
 	}
 	// Ended from outside the run before its turn: out of the queue (when
-	// it fired meanwhile), running beside the others again.
+	// it fired meanwhile).
 	s.unscheduleLocked(e)
 	e.woken = true
 	g.e = nil
-	s.running++
 	return ctx.Err()
 }

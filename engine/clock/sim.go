@@ -158,6 +158,26 @@ func (s *Sim) addTimer(d, period time.Duration) *simTimer {
 	return t
 }
 
+// parkLocked makes the calling participant wait on the clock until e is
+// woken or ctx ends; it is called and returns with s.mu held. It reports
+// whether e was woken. If not, ctx ended first: the participant runs beside
+// the others again, and the caller takes e out of whatever queue holds it.
+func (s *Sim) parkLocked(ctx context.Context, e *event) bool {
+	s.running--
+	s.dispatchLocked()
+	s.mu.Unlock()
+	select {
+	case <-e.wake:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	if e.woken {
+		return true
+	}
+	s.running++
+	return false
+}
+
 func (s *Sim) newWakeLocked() *event {
 	return &event{index: -1, wake: make(chan struct{})}
 }
