@@ -87,22 +87,13 @@ func (s *Sim) Sleep(ctx context.Context, d time.Duration) error {
 		s.endable++
 	}
 	s.scheduleLocked(e, target)
-	s.running--
-	s.dispatchLocked()
-	s.mu.Unlock()
-	select {
-	case <-e.wake:
-	case <-ctx.Done():
-		s.mu.Lock()
-		if !e.woken {
-			// Ended from outside the run: this goroutine runs beside the
-			// others until it waits again.
-			s.unscheduleLocked(e)
-			e.woken, e.ended = true, true
-			s.running++
-		}
-		s.mu.Unlock()
+	if !s.parkLocked(ctx, e) {
+		// Ended from outside the run: this goroutine runs beside the
+		// others until it waits again.
+		s.unscheduleLocked(e)
+		e.woken, e.ended = true, true
 	}
+	s.mu.Unlock()
 	if e.ended {
 		return ctx.Err()
 	}
