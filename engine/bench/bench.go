@@ -202,7 +202,8 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 		}
 	}
 	first := slices.Min(ends)
-	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(cloud.Counters()), Ops: cloud.Counters().Ops, CPU: cpu, PeakRSS: peakRSS()}, nil
+	k := cloud.Counters()
+	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(k), Ops: k.Ops, CPU: cpu, PeakRSS: peakRSS()}, nil
 }
 
 // requests sums the calls the cloud received. A service update is counted
