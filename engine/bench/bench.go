@@ -2,13 +2,17 @@
 // one or several failed hosts carrying N servers each and Nova-like
 // latencies, runs their host recovery flows at once on it with the real
 // engine and the tasks it is given, and compares the time taken with the
-// ideal one.
+// ideal one. The engine drives the cloud directly, or (Case.HTTP) through
+// the Nova driver and simcloud over HTTP, simcloud in this process or in a
+// `kaifuku simcloud` process of its own.
 package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -43,6 +47,15 @@ type Case struct {
 	// RealTime runs on the wall clock; otherwise on the discrete-event
 	// clock, in virtual time.
 	RealTime bool
+	// HTTP serves the cloud over HTTP with simcloud on a loopback listener
+	// and drives it with the Nova driver, logged in through simcloud's
+	// Keystone. simcloud runs on the wall clock: HTTP needs RealTime.
+	HTTP bool
+	// Simcloud, with HTTP, is a kaifuku binary: `Simcloud simcloud` serves
+	// the cloud in a process of its own, so that the requests cross
+	// processes and CPU is the engine's alone. Empty: simcloud is served
+	// in this process.
+	Simcloud string
 }
 
 // Ideal is the time to recovery if the engine cost nothing: the wait for
@@ -68,12 +81,26 @@ type Result struct {
 	TimeToRecovery, FirstHost time.Duration
 	// Hosts is each failed host's time to recovery, in host order.
 	HostTimes []time.Duration
-	// Requests is the number of calls to Nova; Ops, per operation.
+	// Requests is the number of calls to Nova; Ops, per operation. Over
+	// HTTP, Requests is what simcloud received on its compute API
+	// (refused requests and version documents included; Keystone's and
+	// the bench's own reads of /sim/ not), and Ops what the cloud behind
+	// it counted.
 	Requests int
 	Ops      map[string]int
-	// CPU is the process's user and system time during the run (the
-	// simulated cloud's included: it runs in the same process).
+	// Keystone is, over HTTP, the requests simcloud's Keystone received:
+	// the driver's login, and any login again.
+	Keystone int
+	// Placement is the host of each server at the end, by server id.
+	Placement map[string]string
+	// CPU is this process's user and system time during the run: the
+	// engine's, with the Nova driver's over HTTP, and the simulated
+	// cloud's too unless it ran in a process of its own (CloudApart).
 	CPU time.Duration
+	// CloudCPU is, when CloudApart, the simcloud process's user and
+	// system time over its life (start-up and fixture loading included).
+	CloudCPU   time.Duration
+	CloudApart bool
 	// PeakRSS is the process's largest resident set so far, in bytes (0
 	// where the platform does not tell).
 	PeakRSS int64
@@ -147,8 +174,25 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 	if c.ServiceDownTime%time.Second != 0 {
 		return Result{}, fmt.Errorf("bench: service_down_time %s is not whole seconds", c.ServiceDownTime)
 	}
-	cc := *cfg
-	cc.Engine.HostFailureRecoveryThreads = c.Threads
+	if c.HTTP && !c.RealTime {
+		return Result{}, errors.New("bench: HTTP needs RealTime: simcloud serves on the wall clock")
+	}
+	if c.Simcloud != "" && !c.HTTP {
+		return Result{}, fmt.Errorf("bench: a simcloud binary (%s) is for HTTP only", c.Simcloud)
+	}
+	run := runDirect
+	if c.HTTP {
+		run = runHTTP
+	}
+	r, err := run(ctx, cfg, register, c)
+	if err != nil {
+		return Result{}, fmt.Errorf("bench: %w", err)
+	}
+	return r, nil
+}
+
+// runDirect measures c with the engine driving the simulated cloud itself.
+func runDirect(ctx context.Context, cfg *conf.Config, register Register, c Case) (Result, error) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var clk clock.Clock = clock.NewSim(start)
 	if c.RealTime {
@@ -156,13 +200,68 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 	}
 	cloud, err := simulated.New(c.fixture(), clk)
 	if err != nil {
-		return Result{}, fmt.Errorf("bench: cloud: %w", err)
+		return Result{}, fmt.Errorf("cloud: %w", err)
 	}
+	r, err := measure(ctx, cfg, register, c, clk, cloud)
+	if err != nil {
+		return Result{}, err
+	}
+	k := cloud.Counters()
+	r.Requests, r.Ops = requests(k), k.Ops
+	r.Placement = map[string]string{}
+	for _, s := range cloud.Snapshot().Servers {
+		r.Placement[s.ID] = s.Host
+	}
+	return r, r.allOnSpare()
+}
+
+// runHTTP measures c with the engine driving simcloud through the Nova
+// driver, on the wall clock.
+func runHTTP(ctx context.Context, cfg *conf.Config, register Register, c Case) (r Result, err error) {
+	var srv *served
+	if c.Simcloud != "" {
+		srv, err = serveProcess(ctx, c.Simcloud, c.fixture())
+	} else {
+		srv, err = serveInProcess(c.fixture())
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() {
+		cpu, serr := srv.stop()
+		if err == nil && serr != nil {
+			r, err = Result{}, serr
+		}
+		r.CloudCPU, r.CloudApart = cpu, srv.apart
+	}()
+	driver, err := srv.driver(ctx, cfg.Nova.Timeout)
+	if err != nil {
+		return Result{}, err
+	}
+	if r, err = measure(ctx, cfg, register, c, clock.Real{}, driver); err != nil {
+		return Result{}, err
+	}
+	k, err := srv.counts(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Requests, r.Keystone, r.Ops = k.nova, k.keystone, k.ops
+	if r.Placement, err = srv.placement(ctx); err != nil {
+		return Result{}, err
+	}
+	return r, r.allOnSpare()
+}
+
+// measure runs the host flows of c on cloud, timed on clk; the result
+// lacks what only the cloud can tell (requests, placement).
+func measure(ctx context.Context, cfg *conf.Config, register Register, c Case, clk clock.Clock, cloud compute.Cloud) (Result, error) {
+	cc := *cfg
+	cc.Engine.HostFailureRecoveryThreads = c.Threads
 	reg := engine.NewRegistry()
 	register(reg, cloud, &cc)
 	flow, err := engine.Build(reg, &cc, conf.FlowHostAuto)
 	if err != nil {
-		return Result{}, fmt.Errorf("bench: build the host flow: %w", err)
+		return Result{}, fmt.Errorf("build the host flow: %w", err)
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -185,7 +284,7 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 			results[h] = runner.Run(ctx, req)
 			ends[h] = clk.Now().Sub(began)
 		}); err != nil {
-			return Result{}, fmt.Errorf("bench: %w", err)
+			return Result{}, err
 		}
 	}
 	g.Wait()
@@ -193,17 +292,22 @@ func Run(ctx context.Context, cfg *conf.Config, register Register, c Case) (Resu
 	cpu := cpuTime() - cpu0
 	for h, res := range results {
 		if res.Status != engine.StatusFinished {
-			return Result{}, fmt.Errorf("bench: the host flow of %s ended %s: %v", failedHost(h+1), res.Status, res.Err)
+			return Result{}, fmt.Errorf("the host flow of %s ended %s: %v", failedHost(h+1), res.Status, res.Err)
 		}
 	}
-	for _, s := range cloud.Snapshot().Servers {
-		if s.Host != spareHost {
-			return Result{}, fmt.Errorf("bench: server %s still on the failed host %s", s.ID, s.Host)
+	return Result{Case: c, TimeToRecovery: ttr, FirstHost: slices.Min(ends), HostTimes: ends, CPU: cpu, PeakRSS: peakRSS()}, nil
+}
+
+// allOnSpare fails unless every server of the placement is on the spare
+// host.
+func (r Result) allOnSpare() error {
+	ids := slices.Sorted(maps.Keys(r.Placement))
+	for _, id := range ids {
+		if h := r.Placement[id]; h != spareHost {
+			return fmt.Errorf("server %s still on the failed host %s", id, h)
 		}
 	}
-	first := slices.Min(ends)
-	k := cloud.Counters()
-	return Result{Case: c, TimeToRecovery: ttr, FirstHost: first, HostTimes: ends, Requests: requests(k), Ops: k.Ops, CPU: cpu, PeakRSS: peakRSS()}, nil
+	return nil
 }
 
 // requests sums the calls the cloud received. A service update is counted
