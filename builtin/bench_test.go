@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,11 +155,13 @@ type durable struct {
 // errorCount counts the errors logged: a write the database refused is
 // logged by the listener and the run goes on, which must fail the
 // benchmark.
-type errorCount struct{ n int }
+type errorCount struct{ n atomic.Int32 }
 
-func (e *errorCount) Levels() []logrus.Level { return []logrus.Level{logrus.ErrorLevel, logrus.WarnLevel} }
+func (e *errorCount) Levels() []logrus.Level {
+	return []logrus.Level{logrus.ErrorLevel, logrus.WarnLevel}
+}
 
-func (e *errorCount) Fire(*logrus.Entry) error { e.n++; return nil }
+func (e *errorCount) Fire(*logrus.Entry) error { e.n.Add(1); return nil }
 
 func newDurable(b *testing.B) *durable {
 	ctx := context.Background()
@@ -213,8 +216,8 @@ func (du *durable) request(b *testing.B, req engine.Request) engine.Request {
 // status, as the service does.
 func (du *durable) check(b *testing.B, id string, kind conf.FlowKind, res engine.Result) {
 	ctx := context.Background()
-	if du.errs.n > 0 {
-		b.Fatalf("%d errors or warnings logged", du.errs.n)
+	if n := du.errs.n.Load(); n > 0 {
+		b.Fatalf("%d errors or warnings logged", n)
 	}
 	runs, err := du.db.FlowRuns(ctx, id)
 	if err != nil || len(runs) != 1 || runs[0].Flow != string(kind) || runs[0].Store == nil || len(runs[0].Records) != len(res.Tasks) {
