@@ -3,6 +3,7 @@ package simulated
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -35,8 +36,12 @@ type Cloud struct {
 	faults     []*activeFault
 	migrations []*Migration
 	counts     counters
-	nextDue    time.Time // earliest completion of a pending operation
-	hasDue     bool
+	// pending holds every server with a pending operation (and, until the
+	// next recomputeDue, some whose operation ended), so that settling
+	// looks at those alone.
+	pending []*server
+	nextDue time.Time // earliest completion of a pending operation
+	hasDue  bool
 }
 
 var _ compute.Cloud = (*Cloud)(nil)
@@ -68,7 +73,10 @@ type server struct {
 	tenantID   string
 	userID     string
 	op         *pending
-	updated    time.Time // last change through the API or its completion (Nova's updated_at)
+	updated    time.Time      // last change through the API or its completion (Nova's updated_at)
+	index      int            // position in the fixture
+	inPending  bool           // in Cloud.pending
+	calls      map[string]int // API calls about the server, by operation
 }
 
 // pending is work a compute host does after the API accepted it.
@@ -174,6 +182,7 @@ func New(f Fixture, clk clock.Clock) (*Cloud, error) {
 			metadata:   map[string]string{},
 			tenantID:   fs.TenantID,
 			userID:     fs.UserID,
+			index:      len(c.servers),
 		}
 		if s.vmState == "" {
 			s.vmState = "active"
@@ -256,33 +265,50 @@ func (c *Cloud) reportedUp(h *host, now time.Time) bool {
 	return !h.failedAt.IsZero() && now.Sub(h.failedAt) <= c.downTime
 }
 
-// settle completes every pending operation that is due.
+// settle completes every pending operation that is due, in the order they
+// are due (servers in fixture order when due at once).
 func (c *Cloud) settle(now time.Time) {
 	if !c.hasDue || now.Before(c.nextDue) {
 		return
 	}
 	var due []*server
-	for _, s := range c.servers {
+	for _, s := range c.pending {
 		if op := s.op; op != nil && !op.waiting && !op.never && !op.due.After(now) {
 			due = append(due, s)
 		}
 	}
-	sort.SliceStable(due, func(i, j int) bool { return due[i].op.due.Before(due[j].op.due) })
+	sort.Slice(due, func(i, j int) bool {
+		if !due[i].op.due.Equal(due[j].op.due) {
+			return due[i].op.due.Before(due[j].op.due)
+		}
+		return due[i].index < due[j].index
+	})
 	for _, s := range due {
 		c.complete(s)
 	}
 	c.recomputeDue()
 }
 
+// recomputeDue finds the earliest completion again, dropping the servers
+// whose operation ended from pending.
 func (c *Cloud) recomputeDue() {
 	c.hasDue = false
-	for _, s := range c.servers {
-		if op := s.op; op != nil && !op.waiting && !op.never {
+	kept := c.pending[:0]
+	for _, s := range c.pending {
+		op := s.op
+		if op == nil {
+			s.inPending = false
+			continue
+		}
+		kept = append(kept, s)
+		if !op.waiting && !op.never {
 			if !c.hasDue || op.due.Before(c.nextDue) {
 				c.nextDue, c.hasDue = op.due, true
 			}
 		}
 	}
+	clear(c.pending[len(kept):])
+	c.pending = kept
 }
 
 // complete applies the end of s's pending operation, at its due time.
@@ -320,6 +346,10 @@ func (c *Cloud) complete(s *server) {
 // compute that must do it is dead.
 func (c *Cloud) dispatch(s *server, op *pending, worker string, now time.Time, d time.Duration) {
 	s.op = op
+	if !s.inPending {
+		s.inPending = true
+		c.pending = append(c.pending, s)
+	}
 	if op.never {
 		return
 	}
@@ -336,10 +366,6 @@ func (c *Cloud) dispatch(s *server, op *pending, worker string, now time.Time, d
 func (c *Cloud) hostOf(s *server) *host { return c.hostByName[s.host] }
 
 func (c *Cloud) view(s *server) compute.Server {
-	md := make(map[string]string, len(s.metadata))
-	for k, v := range s.metadata {
-		md[k] = v
-	}
 	hyp := s.host
 	if h := c.hostOf(s); h != nil {
 		hyp = h.hyp
@@ -354,7 +380,7 @@ func (c *Cloud) view(s *server) compute.Server {
 		TaskState:          s.taskState,
 		PowerState:         s.powerState,
 		Locked:             s.locked,
-		Metadata:           md,
+		Metadata:           maps.Clone(s.metadata),
 		TenantID:           s.tenantID,
 		UserID:             s.userID,
 	}
@@ -381,12 +407,17 @@ func (c *Cloud) service(h *host, now time.Time) compute.Service {
 
 // serverFor looks a server up for an API call, counting the call.
 func (c *Cloud) serverFor(op, id string) (*server, error) {
-	s, ok := c.serverByID[strings.ToLower(id)]
+	key := strings.ToLower(id)
+	s, ok := c.serverByID[key]
 	if !ok {
-		c.counts.add(op, id, "")
+		c.counts.add(op, key, "")
 		return nil, errInstanceNotFound(id)
 	}
-	c.counts.add(op, s.id, "")
+	c.counts.add(op, "", "")
+	if s.calls == nil {
+		s.calls = map[string]int{}
+	}
+	s.calls[op]++
 	return s, nil
 }
 
@@ -402,7 +433,16 @@ func (c *Cloud) ListServers(ctx context.Context, hostName string) ([]compute.Ser
 	if err := c.injected("list_servers", nil, hostName); err != nil {
 		return nil, err
 	}
-	var out []compute.Server
+	n := 0
+	for _, s := range c.servers {
+		if hostName == "" || s.host == hostName {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]compute.Server, 0, n)
 	for _, s := range c.servers {
 		if hostName == "" || s.host == hostName {
 			out = append(out, c.view(s))
@@ -423,9 +463,19 @@ func (c *Cloud) ListServersChangedSince(ctx context.Context, since time.Time) ([
 	if err := c.injected("list_servers_changed", nil, ""); err != nil {
 		return nil, err
 	}
-	var out []compute.Server
+	changed := func(s *server) bool { return !s.updated.IsZero() && !s.updated.Before(since) }
+	n := 0
 	for _, s := range c.servers {
-		if !s.updated.IsZero() && !s.updated.Before(since) {
+		if changed(s) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]compute.Server, 0, n)
+	for _, s := range c.servers {
+		if changed(s) {
 			out = append(out, c.view(s))
 		}
 	}
@@ -634,14 +684,9 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 // than the source (the requested target only, when there is one), the least
 // loaded first, then by name. "" is Nova's NoValidHost.
 func (c *Cloud) schedule(s *server, target string, now time.Time) string {
-	load := map[string]int{}
-	for _, o := range c.servers {
-		load[o.host]++
-		if o.op != nil && o.op.kind == "evacuate" {
-			load[o.op.dest]++
-		}
-	}
-	best := ""
+	// The load counts only where it decides: on the hosts that may take
+	// the server.
+	var cands []*host
 	for _, h := range c.hosts {
 		if h.name == s.host || (target != "" && h.name != target) {
 			continue
@@ -649,14 +694,36 @@ func (c *Cloud) schedule(s *server, target string, now time.Time) string {
 		if h.disabled || !c.reportedUp(h, now) {
 			continue
 		}
-		if h.maxServers > 0 && load[h.name] >= h.maxServers {
-			continue
-		}
-		if best == "" || load[h.name] < load[best] || (load[h.name] == load[best] && h.name < best) {
-			best = h.name
+		cands = append(cands, h)
+	}
+	if len(cands) == 0 {
+		return ""
+	}
+	load := make([]int, len(cands))
+	for _, o := range c.servers {
+		evac := o.op != nil && o.op.kind == "evacuate"
+		for i, h := range cands {
+			if o.host == h.name {
+				load[i]++
+			}
+			if evac && o.op.dest == h.name {
+				load[i]++
+			}
 		}
 	}
-	return best
+	best := -1
+	for i, h := range cands {
+		if h.maxServers > 0 && load[i] >= h.maxServers {
+			continue
+		}
+		if best < 0 || load[i] < load[best] || (load[i] == load[best] && h.name < cands[best].name) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return cands[best].name
 }
 
 // ResetState sets vm_state to active or error and clears task_state

@@ -3,39 +3,37 @@ package simulated
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
 // counters count API calls. Calls that Nova refuses count too: they are
-// calls the engine made.
+// calls the engine made. The calls about a server of the fixture are counted
+// on the server (server.calls); servers holds those about unknown ids. Per
+// server and per host they are kept flat, by key and operation, and nested
+// only when read (Counters).
 type counters struct {
 	ops         map[string]int
-	servers     map[string]map[string]int
-	hosts       map[string]map[string]int
+	servers     map[keyOp]int
+	hosts       map[keyOp]int
 	evacuations map[string]int
 }
 
+// keyOp is a server id or host name and an operation.
+type keyOp struct{ key, op string }
+
 func newCounters() counters {
-	return counters{ops: map[string]int{}, servers: map[string]map[string]int{},
-		hosts: map[string]map[string]int{}, evacuations: map[string]int{}}
+	return counters{ops: map[string]int{}, servers: map[keyOp]int{}, hosts: map[keyOp]int{}, evacuations: map[string]int{}}
 }
 
+// add counts a call; serverID is lower case (as the cloud keys servers).
 func (k *counters) add(op, serverID, hostName string) {
 	k.ops[op]++
 	if serverID != "" {
-		bump(k.servers, strings.ToLower(serverID), op)
+		k.servers[keyOp{serverID, op}]++
 	}
 	if hostName != "" {
-		bump(k.hosts, hostName, op)
+		k.hosts[keyOp{hostName, op}]++
 	}
-}
-
-func bump(m map[string]map[string]int, key, op string) {
-	if m[key] == nil {
-		m[key] = map[string]int{}
-	}
-	m[key][op]++
 }
 
 // Counters are the numbers of API calls the cloud received.
@@ -58,14 +56,23 @@ type Counters struct {
 func (c *Cloud) Counters() Counters {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cp := func(m map[string]map[string]int) map[string]map[string]int {
-		out := make(map[string]map[string]int, len(m))
+	cp := func(m map[keyOp]int) map[string]map[string]int {
+		out := map[string]map[string]int{}
 		for k, v := range m {
-			out[k] = copyCounts(v)
+			if out[k.key] == nil {
+				out[k.key] = map[string]int{}
+			}
+			out[k.key][k.op] = v
 		}
 		return out
 	}
-	return Counters{Ops: copyCounts(c.counts.ops), Servers: cp(c.counts.servers), Hosts: cp(c.counts.hosts),
+	servers := cp(c.counts.servers)
+	for _, s := range c.servers {
+		if len(s.calls) > 0 {
+			servers[s.id] = copyCounts(s.calls)
+		}
+	}
+	return Counters{Ops: copyCounts(c.counts.ops), Servers: servers, Hosts: cp(c.counts.hosts),
 		Evacuations: copyCounts(c.counts.evacuations)}
 }
 
