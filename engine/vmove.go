@@ -60,7 +60,11 @@ type VMoveRecorder interface {
 type MemoryVMoves struct {
 	mu    sync.Mutex
 	moves []VMove
+	index map[vmoveKey]int // position in moves
 }
+
+// vmoveKey is a notification's server.
+type vmoveKey struct{ notification, instance string }
 
 // AddVMoves implements VMoveRecorder.
 func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
@@ -70,7 +74,7 @@ func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost
 		if m.find(notificationUUID, id) >= 0 {
 			continue
 		}
-		m.moves = append(m.moves, VMove{NotificationUUID: notificationUUID, InstanceUUID: id, SourceHost: sourceHost, Type: moveType, Status: VMovePending})
+		m.add(VMove{NotificationUUID: notificationUUID, InstanceUUID: id, SourceHost: sourceHost, Type: moveType, Status: VMovePending})
 	}
 	return nil
 }
@@ -81,8 +85,7 @@ func (m *MemoryVMoves) UpdateVMove(_ context.Context, notificationUUID, instance
 	defer m.mu.Unlock()
 	i := m.find(notificationUUID, instanceUUID)
 	if i < 0 {
-		m.moves = append(m.moves, VMove{NotificationUUID: notificationUUID, InstanceUUID: instanceUUID, Type: VMoveEvacuation})
-		i = len(m.moves) - 1
+		i = m.add(VMove{NotificationUUID: notificationUUID, InstanceUUID: instanceUUID, Type: VMoveEvacuation})
 	}
 	applyVMoveUpdate(&m.moves[i], u)
 	return nil
@@ -103,12 +106,21 @@ func (m *MemoryVMoves) VMoves(notificationUUID string) []VMove {
 }
 
 func (m *MemoryVMoves) find(notificationUUID, instanceUUID string) int {
-	for i, v := range m.moves {
-		if v.NotificationUUID == notificationUUID && v.InstanceUUID == instanceUUID {
-			return i
-		}
+	if i, ok := m.index[vmoveKey{notificationUUID, instanceUUID}]; ok {
+		return i
 	}
 	return -1
+}
+
+// add appends a record and returns its position.
+func (m *MemoryVMoves) add(v VMove) int {
+	if m.index == nil {
+		m.index = map[vmoveKey]int{}
+	}
+	m.moves = append(m.moves, v)
+	i := len(m.moves) - 1
+	m.index[vmoveKey{v.NotificationUUID, v.InstanceUUID}] = i
+	return i
 }
 
 func applyVMoveUpdate(v *VMove, u VMoveUpdate) {
