@@ -41,11 +41,13 @@ type sighting struct {
 	at  time.Time
 }
 
-// round is one list call; its group's Wait waits for it through the clock.
+// round is one list call, made by the reader that started the round; the
+// others wait for it through the clock, each on a signal of its own.
 type round struct {
-	start time.Time
-	g     *clock.Group
-	err   error // set before the group's goroutine returns
+	start   time.Time
+	done    bool            // the list has returned (guarded by the confirmer's mu)
+	waiters []*clock.Signal // fired when it has
+	err     error           // set before done
 }
 
 func newConfirmer(nova compute.Cloud, clk clock.Clock, interval time.Duration) *confirmer {
@@ -85,23 +87,29 @@ func (c *confirmer) align(t time.Time) time.Time {
 func (c *confirmer) read(ctx context.Context, id string, at time.Time) (srv compute.Server, ok bool, err error) {
 	key := strings.ToLower(id)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	r := c.round
-	if r == nil || r.start.Before(at) {
-		r = &round{start: c.clk.Now(), g: clock.NewGroup(c.clk, 1)}
+	switch {
+	case r == nil || r.start.Before(at):
+		r = &round{start: c.clk.Now()}
 		c.round = r
 		since := r.start
 		for _, t := range c.inflight {
 			since = minTime(since, t)
 		}
 		since = since.Add(-changesSlack)
-		if gerr := r.g.Go(ctx, func() { c.list(ctx, r, since) }); gerr != nil {
-			r.err = gerr
-		}
+		c.mu.Unlock()
+		list, err := c.list(ctx, since)
+		c.mu.Lock()
+		c.record(r, list, err)
+	case !r.done:
+		w := clock.NewSignal(c.clk)
+		r.waiters = append(r.waiters, w)
+		c.mu.Unlock()
+		// The list is waited for to its end, as its maker's context allows.
+		_ = w.Wait(context.Background())
+		c.mu.Lock()
 	}
-	c.mu.Unlock()
-	r.g.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if r.err != nil {
 		return compute.Server{}, false, r.err
 	}
@@ -109,16 +117,27 @@ func (c *confirmer) read(ctx context.Context, id string, at time.Time) (srv comp
 	return seen.srv, ok, nil
 }
 
-// list makes round r's call and records what it shows of the watched
-// servers.
-func (c *confirmer) list(ctx context.Context, r *round, since time.Time) {
-	list, err := c.nova.ListServersChangedSince(ctx, since)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		r.err = fmt.Errorf("list servers changed since %s: %w", since.UTC().Format(time.RFC3339Nano), err)
-		return
+// list makes a round's call, unless the reader's context or clock deadline
+// has ended.
+func (c *confirmer) list(ctx context.Context, since time.Time) ([]compute.Server, error) {
+	if err := interrupted(ctx, c.clk); err != nil {
+		return nil, err
 	}
+	list, err := c.nova.ListServersChangedSince(ctx, since)
+	if err != nil {
+		return nil, fmt.Errorf("list servers changed since %s: %w", since.UTC().Format(time.RFC3339Nano), err)
+	}
+	return list, nil
+}
+
+// record ends round r with what its list showed of the watched servers, and
+// wakes the readers waiting for it. Callers hold c.mu.
+func (c *confirmer) record(r *round, list []compute.Server, err error) {
+	r.err, r.done = err, true
+	for _, w := range r.waiters {
+		w.Fire()
+	}
+	r.waiters = nil
 	for _, s := range list {
 		key := strings.ToLower(s.ID)
 		if _, ok := c.inflight[key]; !ok {
