@@ -86,20 +86,7 @@ func TestBMCBedServeFencesBeforeEvacuating(t *testing.T) {
 			}
 			const novaPassword = "s1mcl0ud-pa55word"
 			simURL := startSimcloud(t, bin, fixture, novaPassword)
-			port := freePort(t)
-			cfg := fmt.Sprintf(`[DEFAULT]
-state_dir = %s
-os_privileged_user_name = masakari
-os_privileged_user_password = %s
-os_privileged_user_tenant = service
-os_privileged_user_auth_url = %s/v3
-[api]
-listen = 127.0.0.1:%d
-[compute]
-driver = nova
-[database]
-connection = sqlite:///%s
-[taskflow_driver_recovery_flows]
+			d := startServe(t, novaEnv(t, tmp, simURL, novaPassword, "sqlite:///"+filepath.Join(tmp, "kaifuku.db"), fmt.Sprintf(`[taskflow_driver_recovery_flows]
 host_auto_failure_recovery_tasks = pre:['fence_host_task', 'disable_compute_service_task'],main:['prepare_HA_enabled_instances_task'],post:['evacuate_instances_task']
 [fencing:compute1]
 agent = fence_ipmilan
@@ -111,16 +98,11 @@ lanplus = 1
 cipher = 3
 power_wait = 0
 power_timeout = 6
-`, filepath.Join(tmp, "state"), novaPassword, simURL, port, filepath.Join(tmp, "kaifuku.db"), c.port, c.password)
-			path := filepath.Join(tmp, "kaifuku.conf")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			d := (&e2eEnv{dir: tmp, config: path, url: fmt.Sprintf("http://127.0.0.1:%d", port)}).start(t)
+`, c.port, c.password)))
 			d.setupSegment("compute1", "compute2")
 			start := time.Now()
-			id := d.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
-			n := d.waitStatus(id, 90*time.Second)
+			id := d.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+			n := d.WaitFinal(id, 90*time.Second)
 			t.Logf("%s: notification %s after %.1f s", c.name, n.Notification.Status, time.Since(start).Seconds())
 			var snap fenceSnapshot
 			getJSON(t, simURL+"/sim/snapshot", &snap)

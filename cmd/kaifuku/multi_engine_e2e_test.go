@@ -45,36 +45,18 @@ func TestMultiEngineOnPostgres(t *testing.T) {
 	var owners []string
 	for i := range 3 {
 		edir := filepath.Join(dir, fmt.Sprintf("engine%d", i))
-		port := freePort(t)
-		cfg := fmt.Sprintf(`[DEFAULT]
-state_dir = %s
-os_privileged_user_name = masakari
-os_privileged_user_password = %s
-os_privileged_user_tenant = service
-os_privileged_user_auth_url = %s/v3
+		env := novaEnv(t, edir, sim, simPassword, dsn, fmt.Sprintf(`[DEFAULT]
 process_unfinished_notifications_interval = 2
 retry_notification_new_status_interval = 2
 [api]
-listen = 127.0.0.1:%d
 workers = 4
 grace_period = 5
-[compute]
-driver = nova
 [database]
-connection = %s
 lease_seconds = %d
 [host_failure]
 force_down_service = true
-`, filepath.Join(edir, "state"), simPassword, sim, port, dsn, lease)
-		if err := os.MkdirAll(edir, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		conf := filepath.Join(edir, "kaifuku.conf")
-		if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env := &e2eEnv{dir: edir, config: conf, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-		d := env.start(t)
+`, lease))
+		d := startServe(t, env)
 		m := regexp.MustCompile(`engine (kaifuku-[0-9a-f-]+)`).FindStringSubmatch(d.log())
 		if m == nil || !strings.Contains(d.log(), "database postgresql") {
 			t.Fatalf("engine %d does not say it runs on PostgreSQL as which engine:\n%s", i, d.log())
@@ -95,10 +77,10 @@ force_down_service = true
 				UUID string `json:"uuid"`
 			} `json:"segment"`
 		}
-		d.mustCall("POST", "/v1/segments", "1.2", map[string]any{"segment": map[string]any{
+		d.At("1.2").MustCall("POST", "/v1/segments", map[string]any{"segment": map[string]any{
 			"name": name, "recovery_method": method, "service_type": "COMPUTE", "enabled": true}}, 201, &s)
 		add := func(h string, r bool) {
-			d.mustCall("POST", "/v1/segments/"+s.Segment.UUID+"/hosts", "", map[string]any{"host": map[string]any{
+			d.MustCall("POST", "/v1/segments/"+s.Segment.UUID+"/hosts", map[string]any{"host": map[string]any{
 				"name": h, "type": "COMPUTE", "control_attributes": "SSH", "reserved": r}}, 201, nil)
 		}
 		for _, h := range hosts {
@@ -122,7 +104,7 @@ force_down_service = true
 	send := func(typ, host string, payload map[string]string, want string) {
 		d := engines[next%len(engines)]
 		next++
-		batch = append(batch, sent{d.notify(typ, host, payload), want, host})
+		batch = append(batch, sent{d.Notify(typ, host, payload), want, host})
 	}
 	ignoredVM := func(host string, j int) {
 		send("VM", host, map[string]string{"event": "LIFECYCLE", "vir_domain_event": fmt.Sprintf("STARTED_BOOTED_%d", j),

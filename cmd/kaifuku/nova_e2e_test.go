@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,35 +27,14 @@ func TestServeWithNovaDriverAgainstSimcloud(t *testing.T) {
 	const password = "s1mcl0ud-pa55word"
 	simURL := startSimcloud(t, bin, fixture, password)
 
-	port := freePort(t)
-	cfg := fmt.Sprintf(`[DEFAULT]
-state_dir = %s
-os_privileged_user_name = masakari
-os_privileged_user_password = %s
-os_privileged_user_tenant = service
-os_privileged_user_auth_url = %s/v3
-os_region_name = RegionOne
-[api]
-listen = 127.0.0.1:%d
-[compute]
-driver = nova
-[database]
-connection = sqlite:///%s
-[host_failure]
-force_down_service = true
-`, filepath.Join(dir, "state"), password, simURL, port, filepath.Join(dir, "kaifuku.db"))
-	conf := filepath.Join(dir, "kaifuku.conf")
-	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := &e2eEnv{dir: dir, config: conf, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	d := env.start(t)
+	env := novaEnv(t, dir, simURL, password, "sqlite:///"+filepath.Join(dir, "kaifuku.db"), "[host_failure]\nforce_down_service = true\n")
+	d := startServe(t, env)
 	if !strings.Contains(d.log(), "Nova at "+simURL+"/v2.1/") {
 		t.Fatalf("daemon does not say it drives simcloud's Nova:\n%s", d.log())
 	}
 	d.setupSegment("compute1", "compute2", "compute3", "compute4")
-	id := d.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
-	n := d.waitStatus(id, 90*time.Second)
+	id := d.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+	n := d.WaitFinal(id, 90*time.Second)
 	if n.Notification.Status != "finished" {
 		t.Fatalf("notification %s: %+v", n.Notification.Status, n.Notification.Details)
 	}

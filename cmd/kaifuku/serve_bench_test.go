@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
@@ -32,7 +32,6 @@ func benchDaemon(b *testing.B) (*daemonProc, []string) {
 // benchDaemonOn is benchDaemon on a given database (empty: a SQLite file).
 func benchDaemonOn(b *testing.B, connection string) (*daemonProc, []string) {
 	b.Helper()
-	dir := b.TempDir()
 	var hosts []string
 	var fx strings.Builder
 	fx.WriteString(`{"hosts": [`)
@@ -45,23 +44,13 @@ func benchDaemonOn(b *testing.B, connection string) (*daemonProc, []string) {
 		fmt.Fprintf(&fx, `{"name": %q, "state": "up"}`, h)
 	}
 	fx.WriteString(`]}`)
-	fixture := filepath.Join(dir, "cloud.json")
-	if err := os.WriteFile(fixture, []byte(fx.String()), 0o600); err != nil {
-		b.Fatal(err)
+	extra := ""
+	if connection != "" {
+		extra = "[database]\nconnection = " + connection + "\n"
 	}
-	port := freePort(b)
-	if connection == "" {
-		connection = "sqlite:///" + filepath.Join(dir, "bench.db")
-	}
-	cfg := fmt.Sprintf("[DEFAULT]\nstate_dir = %s\n[api]\nlisten = 127.0.0.1:%d\n[compute]\nfixture = %s\n[database]\nconnection = %s\n",
-		filepath.Join(dir, "state"), port, fixture, connection)
-	path := filepath.Join(dir, "kaifuku.conf")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	env := &e2eEnv{dir: dir, config: path, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	d := env.start(b)
-	d.createSegment("bench", false, hosts...)
+	env := daemontest.NewEnv(b, fx.String(), extra)
+	d := startServe(b, env)
+	d.Segment("bench", false, hosts...)
 	return d, hosts
 }
 
@@ -106,8 +95,8 @@ func benchAccept(b *testing.B, startDaemon func(*testing.B) (*daemonProc, []stri
 	if out := os.Getenv("KAIFUKU_BENCH_CPUPROFILE"); out != "" {
 		// The daemon's CPU profile of the first 3 s of the run.
 		go func() {
-			req, _ := http.NewRequest("GET", d.url+"/debug/pprof/profile?seconds=3", nil)
-			req.Header.Set("X-Auth-Token", d.token)
+			req, _ := http.NewRequest("GET", d.URL+"/debug/pprof/profile?seconds=3", nil)
+			req.Header.Set("X-Auth-Token", d.Token)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				return
@@ -125,7 +114,7 @@ func benchAccept(b *testing.B, startDaemon func(*testing.B) (*daemonProc, []stri
 		i := 0
 		for pb.Next() {
 			t0 := time.Now()
-			code, err := postNotification(client, d.url, d.token, hosts[i%len(hosts)])
+			code, err := postNotification(client, d.URL, d.Token, hosts[i%len(hosts)])
 			mine = append(mine, time.Since(t0))
 			if err != nil || code != 202 {
 				bad++
@@ -157,14 +146,14 @@ func BenchmarkServeRSS1000(b *testing.B) {
 	d, hosts := benchDaemon(b)
 	client := &http.Client{}
 	for i := 0; i < 1000; i++ {
-		if code, err := postNotification(client, d.url, d.token, hosts[i%len(hosts)]); err != nil || code != 202 {
+		if code, err := postNotification(client, d.URL, d.Token, hosts[i%len(hosts)]); err != nil || code != 202 {
 			b.Fatalf("post %d: %d %v", i, code, err)
 		}
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req, _ := http.NewRequest("GET", d.url+"/v1/notifications?limit=100", nil)
-		req.Header.Set("X-Auth-Token", d.token)
+		req, _ := http.NewRequest("GET", d.URL+"/v1/notifications?limit=100", nil)
+		req.Header.Set("X-Auth-Token", d.Token)
 		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)

@@ -25,12 +25,12 @@ func TestServeOpenStackCLI(t *testing.T) {
 		t.Skipf("openstack CLI not installed: %v", err)
 	}
 	env := newE2EEnv(t, "")
-	d := env.start(t)
+	d := startServe(t, env)
 
 	run := func(out any, args ...string) {
 		t.Helper()
 		cmd := exec.Command(cli, append(args, "-f", "json")...)
-		cmd.Env = append(os.Environ(), "OS_AUTH_TYPE=admin_token", "OS_TOKEN="+d.token, "OS_ENDPOINT="+d.url+"/v1",
+		cmd.Env = append(os.Environ(), "OS_AUTH_TYPE=admin_token", "OS_TOKEN="+d.Token, "OS_ENDPOINT="+d.URL+"/v1",
 			"OS_CLOUD=", "OS_AUTH_URL=")
 		b, err := cmd.Output()
 		if err != nil {
@@ -90,7 +90,7 @@ func TestServeOpenStackCLI(t *testing.T) {
 	if len(list) != 1 || list[0]["notification_uuid"] != nID {
 		t.Fatalf("notification list: %v", list)
 	}
-	d.waitStatus(nID, 60*time.Second)
+	d.WaitFinal(nID, 60*time.Second)
 	run(&n, "notification", "show", nID)
 	if n["status"] != "finished" {
 		t.Fatalf("notification show: %v", n)

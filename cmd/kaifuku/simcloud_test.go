@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 func TestSimcloudServes(t *testing.T) {
@@ -19,7 +20,7 @@ func TestSimcloudServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := newRootCmd()
-	out := &syncWriter{w: &bytes.Buffer{}} // written by the command's goroutine, read by the test
+	out := &daemontest.Buffer{} // written by the command's goroutine, read by the test
 	cmd.SetOut(out)
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs([]string{"simcloud", "--listen", "127.0.0.1:0", "--fixture", fixture})

@@ -24,6 +24,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
@@ -51,7 +52,7 @@ var soakFinal = regexp.MustCompile(`msg="Notification ([0-9a-f-]{36}) exits with
 
 // soakEngine is one `kaifuku serve` of the soak, restarted after each kill.
 type soakEngine struct {
-	env   *e2eEnv
+	env   *daemontest.Env
 	mu    sync.Mutex
 	proc  *daemonProc
 	token string
@@ -73,7 +74,7 @@ func (e *soakEngine) kill(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 	e.logs = append(e.logs, p.log())
-	np := e.env.start(t)
+	np := startServe(t, e.env)
 	e.mu.Lock()
 	e.proc = np
 	e.mu.Unlock()
@@ -180,41 +181,23 @@ func TestSoak(t *testing.T) {
 	var engines []*soakEngine
 	for i := range 3 {
 		edir := filepath.Join(dir, fmt.Sprintf("engine%d", i))
-		port := freePort(t)
-		cfg := fmt.Sprintf(`[DEFAULT]
-state_dir = %s
-os_privileged_user_name = masakari
-os_privileged_user_password = %s
-os_privileged_user_tenant = service
-os_privileged_user_auth_url = %s/v3
+		env := novaEnv(t, edir, sim, simPassword, dsn, fmt.Sprintf(`[DEFAULT]
 process_unfinished_notifications_interval = 2
 retry_notification_new_status_interval = 2
 wait_period_after_evacuation = 30
 wait_period_after_power_off = 30
 wait_period_after_power_on = 30
 [api]
-listen = 127.0.0.1:%d
 workers = 4
 grace_period = 5
 max_body_bytes = %d
-[compute]
-driver = nova
 [database]
-connection = %s
 lease_seconds = 3
 [host_failure]
 force_down_service = true
-`, filepath.Join(edir, "state"), simPassword, sim, port, maxBody, dsn)
-		if err := os.MkdirAll(edir, 0o750); err != nil {
-			t.Fatal(err)
-		}
-		conf := filepath.Join(edir, "kaifuku.conf")
-		if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env := &e2eEnv{dir: edir, config: conf, url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-		e := &soakEngine{env: env, proc: env.start(t)}
-		e.token = e.proc.token
+`, maxBody))
+		e := &soakEngine{env: env, proc: startServe(t, env)}
+		e.token = e.proc.Token
 		engines = append(engines, e)
 	}
 	sqldb, err := sql.Open("pgx", dsn)
@@ -229,18 +212,18 @@ force_down_service = true
 			UUID string `json:"uuid"`
 		} `json:"segment"`
 	}
-	d0.mustCall("POST", "/v1/segments", "1.2", map[string]any{"segment": map[string]any{
+	d0.At("1.2").MustCall("POST", "/v1/segments", map[string]any{"segment": map[string]any{
 		"name": "soak", "recovery_method": "auto", "service_type": "COMPUTE", "enabled": true}}, 201, &s)
 	hosts := append(append(fx.hosts("h", 1, 30), fx.hosts("q", 1, 12)...), fx.hosts("k", 1, 6)...)
 	for _, h := range append(slices.Clone(hosts), fx.hosts("s", 1, 6)...) {
-		d0.mustCall("POST", "/v1/segments/"+s.Segment.UUID+"/hosts", "", map[string]any{"host": map[string]any{
+		d0.MustCall("POST", "/v1/segments/"+s.Segment.UUID+"/hosts", map[string]any{"host": map[string]any{
 			"name": h, "type": "COMPUTE", "control_attributes": "SSH"}}, 201, nil)
 	}
 
 	// Warm up engine 0, then take its baseline.
 	time.Sleep(2 * time.Second)
-	baseGoroutines := scrape(t, d0.url, "go_goroutines")
-	baseHeap := scrape(t, d0.url, "go_memstats_heap_inuse_bytes")
+	baseGoroutines := scrape(t, d0.URL, "go_goroutines")
+	baseHeap := scrape(t, d0.URL, "go_memstats_heap_inuse_bytes")
 
 	stats := &soakStats{codes: map[string]map[int]int{}}
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
@@ -296,14 +279,14 @@ force_down_service = true
 			body, _ = json.Marshal(map[string]any{"notification": map[string]any{"type": "VM", "hostname": h,
 				"generated_time": gen, "payload": map[string]string{"event": ev, "vir_domain_event": vir, "instance_uuid": id}}})
 		}
-		code, id, took, err := soakPost(p.url, e.token, body)
+		code, id, took, err := soakPost(p.URL, e.token, body)
 		if err != nil {
 			continue // the engine is being killed
 		}
 		stats.add(kind, code, took, id)
 		if kind == "valid" && code == 202 && rng.IntN(20) == 0 {
 			other := engines[(seq+1)%3]
-			if code, _, took, err := soakPost(other.current().url, other.token, body); err == nil {
+			if code, _, took, err := soakPost(other.current().URL, other.token, body); err == nil {
 				stats.add("duplicate", code, took, "")
 			}
 		}
@@ -415,8 +398,8 @@ force_down_service = true
 
 	// Engine 0 did not grow.
 	time.Sleep(3 * time.Second)
-	goroutines := scrape(t, d0.url, "go_goroutines")
-	heap := scrape(t, d0.url, "go_memstats_heap_inuse_bytes")
+	goroutines := scrape(t, d0.URL, "go_goroutines")
+	heap := scrape(t, d0.URL, "go_memstats_heap_inuse_bytes")
 	if goroutines > baseGoroutines+20 {
 		t.Errorf("engine 0 has %v goroutines after the soak, %v before", goroutines, baseGoroutines)
 	}

@@ -121,16 +121,16 @@ accept_token_file = true
 	selfJSON, _ := json.Marshal(self)
 	fx := strings.Replace(fmt.Sprintf(fixture, 50), `{"name": "compute3", "status": "enabled", "state": "up"}`,
 		`{"name": "compute3", "status": "enabled", "state": "up"}, {"name": `+string(selfJSON)+`, "status": "enabled", "state": "up"}`, 1)
-	if err := os.WriteFile(filepath.Join(e.dir, "cloud.json"), []byte(fx), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "cloud.json"), []byte(fx), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(e.config)
+	cfg, err := os.ReadFile(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.write(t, regexp.MustCompile(`(?m)^listen = .*$`).ReplaceAllString(string(cfg), "listen = "+catalogListen))
-	r := e.start(t)
-	r.client.Timeout = time.Minute
+	e.Write(t, regexp.MustCompile(`(?m)^listen = .*$`).ReplaceAllString(string(cfg), "listen = "+catalogListen))
+	r := e.Start(t)
+	r.HTTP.Timeout = time.Minute
 	admin := osEnv(bed, "admin", "admin")
 
 	// The openstack CLI: a password login, the endpoint from the catalog.
@@ -152,7 +152,7 @@ accept_token_file = true
 	if noteID == "" {
 		t.Fatalf("notification create: %v", note)
 	}
-	if n := r.waitFinal(noteID); n.Notification.Status != "finished" {
+	if n := r.WaitFinal(noteID, time.Minute); n.Notification.Status != "finished" {
 		t.Fatalf("host notification ended %s", n.Notification.Status)
 	}
 	var list []map[string]any
@@ -288,7 +288,7 @@ print(json.dumps({"segments": segs, "notifications": notes, "vmoves": r.json()["
 		var page struct {
 			Notifications []map[string]any `json:"notifications"`
 		}
-		r.call("GET", "/v1/notifications?type=PROCESS", nil, &page)
+		r.Call("GET", "/v1/notifications?type=PROCESS", nil, &page)
 		if len(page.Notifications) > 0 {
 			process = page.Notifications[0]
 			break
@@ -312,7 +312,7 @@ print(json.dumps({"segments": segs, "notifications": notes, "vmoves": r.json()["
 		t.Errorf("process notification: %v", process)
 	}
 	id, _ := process["notification_uuid"].(string)
-	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+	if n := r.WaitFinal(id, time.Minute); n.Notification.Status != "finished" {
 		t.Fatalf("process notification ended %s", n.Notification.Status)
 	}
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 func keystoneBed(t *testing.T) string {
@@ -88,7 +90,7 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+	p := &proxy{t: t, target: target, addr: fmt.Sprintf("127.0.0.1:%d", daemontest.FreePort(t))}
 	p.up()
 	t.Cleanup(p.down)
 	return p
@@ -137,20 +139,20 @@ type answer struct {
 	header http.Header
 }
 
-func (r *running) as(token, method, path, body string) answer {
-	r.t.Helper()
+func as(t *testing.T, r *daemontest.Daemon, token, method, path, body string) answer {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, _ := http.NewRequest(method, r.url+path, rd)
+	req, _ := http.NewRequest(method, r.URL+path, rd)
 	if token != "" {
 		req.Header.Set("X-Auth-Token", token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.client.Do(req)
+	resp, err := r.HTTP.Do(req)
 	if err != nil {
-		r.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
@@ -165,79 +167,79 @@ func TestKeystoneBed(t *testing.T) {
 [api]
 accept_token_file = true
 `)
-	r := e.start(t)
-	r.client.Timeout = time.Minute // a loaded Keystone bed may take seconds per validation
+	r := e.Start(t)
+	r.HTTP.Timeout = time.Minute // a loaded Keystone bed may take seconds per validation
 	admin := bedToken(t, bed, "admin", "admin-secret", "admin")
 	demo := bedToken(t, bed, "demo", "demo-secret", "demo")
 	reader := bedToken(t, bed, "reader", "reader-secret", "demo")
 	monitor := bedToken(t, bed, "monitor", "monitor-secret", "service")
 
-	if a := r.as(admin, "GET", "/v1/segments", ""); a.code != 200 {
+	if a := as(t, r, admin, "GET", "/v1/segments", ""); a.code != 200 {
 		t.Fatalf("admin: %d %s", a.code, a.body)
 	}
 	for name, tok := range map[string]string{"member": demo, "reader": reader} {
-		a := r.as(tok, "GET", "/v1/segments", "")
+		a := as(t, r, tok, "GET", "/v1/segments", "")
 		if a.code != 403 || a.body != `{"forbidden":{"code":403,"message":"Policy doesn't allow os_masakari_api:segments:index to be performed."}}` {
 			t.Errorf("%s: %d %s", name, a.code, a.body)
 		}
 	}
 	for name, tok := range map[string]string{"garbage": "gAAAAABgarbage-not-a-fernet-token", "none": ""} {
-		a := r.as(tok, "POST", "/v1/notifications", `{}`)
+		a := as(t, r, tok, "POST", "/v1/notifications", `{}`)
 		if a.code != 401 || a.header.Get("WWW-Authenticate") != `Keystone uri="`+bed+`"` ||
 			a.body != `{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}` ||
 			a.header.Get("OpenStack-API-Version") != "" {
 			t.Errorf("%s token: %d %v %s", name, a.code, a.header, a.body)
 		}
 	}
-	if a := r.as(r.token, "GET", "/v1/segments", ""); a.code != 200 {
+	if a := as(t, r, r.Token, "GET", "/v1/segments", ""); a.code != 200 {
 		t.Errorf("token file's token: %d %s", a.code, a.body)
 	}
-	if !strings.Contains(r.log.String(), "[keystone_authtoken]: kaifuku does not use memcached_servers") {
-		t.Errorf("unused options not named:\n%s", r.log)
+	if !strings.Contains(r.Log.String(), "[keystone_authtoken]: kaifuku does not use memcached_servers") {
+		t.Errorf("unused options not named:\n%s", r.Log)
 	}
 
 	// Keystone goes away: confirmed tokens and the token file keep
 	// working, a token never seen gets keystonemiddleware's 503.
 	px.down()
 	seg := `{"segment": {"name": "during-outage", "service_type": "COMPUTE", "recovery_method": "auto"}}`
-	if a := r.as(admin, "POST", "/v1/segments", seg); a.code != 201 {
+	if a := as(t, r, admin, "POST", "/v1/segments", seg); a.code != 201 {
 		t.Errorf("cached admin token during the outage: %d %s", a.code, a.body)
 	}
-	if a := r.as(monitor, "GET", "/v1/segments", ""); a.code != 503 || !strings.Contains(a.body, "The Keystone service is temporarily unavailable.") {
+	if a := as(t, r, monitor, "GET", "/v1/segments", ""); a.code != 503 || !strings.Contains(a.body, "The Keystone service is temporarily unavailable.") {
 		t.Errorf("new token during the outage: %d %s", a.code, a.body)
 	}
-	if a := r.as(r.token, "GET", "/v1/segments", ""); a.code != 200 || !strings.Contains(a.body, "during-outage") {
+	if a := as(t, r, r.Token, "GET", "/v1/segments", ""); a.code != 200 || !strings.Contains(a.body, "during-outage") {
 		t.Errorf("token file during the outage: %d %s", a.code, a.body)
 	}
 	time.Sleep(2 * time.Second)
 	px.up()
 	start := time.Now()
-	if a := r.as(monitor, "GET", "/v1/segments", ""); a.code != 200 {
+	if a := as(t, r, monitor, "GET", "/v1/segments", ""); a.code != 200 {
 		t.Errorf("after the outage: %d %s (%s)", a.code, a.body, time.Since(start))
 	}
 
 	// A policy file read on SIGHUP lets readers look, not change.
 	pol := "\"reader_api\": \"role:reader or rule:admin_api\"\n\"os_masakari_api:segments:index\": \"rule:reader_api\"\n"
-	if err := os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte(pol), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "policy.yaml"), []byte(pol), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.d.Reload(); err != nil {
+	if err := r.D.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if a := r.as(reader, "GET", "/v1/segments", ""); a.code != 200 {
+	if a := as(t, r, reader, "GET", "/v1/segments", ""); a.code != 200 {
 		t.Errorf("reader with the policy file: %d %s", a.code, a.body)
 	}
-	if a := r.as(reader, "POST", "/v1/segments", seg); a.code != 403 {
+	if a := as(t, r, reader, "POST", "/v1/segments", seg); a.code != 403 {
 		t.Errorf("reader creating: %d %s", a.code, a.body)
 	}
 	// A broken policy file keeps the running one.
-	if err := os.WriteFile(filepath.Join(e.dir, "policy.yaml"), []byte("\"x\": \"rule:nope\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "policy.yaml"), []byte("\"x\": \"rule:nope\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.d.Reload(); err == nil || !strings.Contains(err.Error(), "rule:nope names no rule") {
+	if err := r.D.Reload(); err == nil || !strings.Contains(err.Error(), "rule:nope names no rule") {
 		t.Errorf("broken policy: %v", err)
 	}
-	if a := r.as(reader, "GET", "/v1/segments", ""); a.code != 200 {
+	if a := as(t, r, reader, "GET", "/v1/segments", ""); a.code != 200 {
 		t.Errorf("reader after a failed reload: %d %s", a.code, a.body)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 	"github.com/kaifuku-ha/kaifuku/engine/daemon"
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 // lateNova is a Nova and Keystone (simcloud) on a fixed address that a test
@@ -40,7 +41,7 @@ func newLateNova(t *testing.T, fixturePath string) *lateNova {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &lateNova{addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), cloud: c}
+	n := &lateNova{addr: fmt.Sprintf("127.0.0.1:%d", daemontest.FreePort(t)), cloud: c}
 	t.Cleanup(n.stop)
 	return n
 }
@@ -64,28 +65,30 @@ func (n *lateNova) stop() {
 
 // novaDeps composes the daemon as kaifuku serve does with [compute] driver
 // = nova, retrying the login in the background every few milliseconds.
-func (e *env) novaDeps(log *logrus.Logger, out io.Writer) daemon.Deps {
-	d := e.deps(log, out)
-	d.Cloud = func(ctx context.Context, cfg *conf.Config) (daemon.Cloud, error) {
-		c, err := nova.New(ctx, cfg.Nova, logrus.NewEntry(log), nova.WithRetries(1, 0))
-		if err != nil {
-			return daemon.Cloud{}, err
+func novaDeps(e *daemontest.Env) func(*logrus.Logger, io.Writer) daemon.Deps {
+	return func(log *logrus.Logger, out io.Writer) daemon.Deps {
+		d := e.Deps(log, out)
+		d.Cloud = func(ctx context.Context, cfg *conf.Config) (daemon.Cloud, error) {
+			c, err := nova.New(ctx, cfg.Nova, logrus.NewEntry(log), nova.WithRetries(1, 0))
+			if err != nil {
+				return daemon.Cloud{}, err
+			}
+			return daemon.Cloud{Compute: c, Describe: "Nova at " + c.Endpoint()}, nil
 		}
-		return daemon.Cloud{Compute: c, Describe: "Nova at " + c.Endpoint()}, nil
+		d.CloudBackoff, d.CloudBackoffMax = 10*time.Millisecond, 100*time.Millisecond
+		return d
 	}
-	d.CloudBackoff, d.CloudBackoffMax = 10*time.Millisecond, 100*time.Millisecond
-	return d
 }
 
-func (e *env) useNova(t *testing.T, n *lateNova) {
+func useNova(t *testing.T, e *daemontest.Env, n *lateNova) {
 	t.Helper()
-	b, err := os.ReadFile(e.config)
+	b, err := os.ReadFile(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := strings.Replace(string(b), "driver = simulated", "driver = nova", 1)
 	cfg += fmt.Sprintf("[nova]\nauth_url = http://%s/v3\nusername = admin\npassword = secret\nproject_name = admin\ntimeout = 2\n", n.addr)
-	e.write(t, cfg)
+	e.Write(t, cfg)
 }
 
 // With Keystone and Nova unreachable the daemon starts and serves anyway:
@@ -94,68 +97,68 @@ func (e *env) useNova(t *testing.T, n *lateNova) {
 // the login succeeds in the background and the notification is recovered.
 func TestServesWhileNovaIsDownAndRecoversOnceItAnswers(t *testing.T) {
 	e := newEnv(t, 20, "")
-	n := newLateNova(t, e.dir+"/cloud.json")
-	e.useNova(t, n)
+	n := newLateNova(t, e.Dir+"/cloud.json")
+	useNova(t, e, n)
 
 	// The hosts are registered while Nova is up (hosts are checked
 	// against its services), then the cloud goes away with the daemon.
 	n.start(t)
-	r := e.startWith(t, e.novaDeps)
-	r.segment("compute1", "compute2", "compute3")
-	if err := r.shutdown(); err != nil {
+	r := e.StartWith(t, novaDeps(e))
+	r.Segment("inproc", true, "compute1", "compute2", "compute3")
+	if err := r.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
 	n.stop()
 
-	r = e.startWith(t, e.novaDeps)
+	r = e.StartWith(t, novaDeps(e))
 	var h map[string]any
-	r.mustCall("GET", "/healthz", nil, http.StatusOK, &h)
+	r.MustCall("GET", "/healthz", nil, http.StatusOK, &h)
 	c, _ := h["compute"].(map[string]any)
 	if h["status"] != "degraded" || c["status"] != "unavailable" || !strings.Contains(fmt.Sprint(c["error"]), "keystone login") {
 		t.Fatalf("healthz with Nova down: %v", h)
 	}
-	if m := r.metrics(); !strings.Contains(m, "kaifuku_compute_available 0") {
+	if m := r.Metrics(); !strings.Contains(m, "kaifuku_compute_available 0") {
 		t.Errorf("metrics with Nova down lack kaifuku_compute_available 0")
 	}
-	id := r.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+	id := r.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
 	time.Sleep(300 * time.Millisecond) // several login attempts
-	if got := r.notification(id).Notification.Status; got != "new" {
+	if got := r.Notification(id).Notification.Status; got != "new" {
 		t.Fatalf("a notification accepted while Nova is down is %q, want it waiting as new", got)
 	}
 
 	n.start(t)
-	if got := r.waitFinal(id); got.Notification.Status != "finished" {
+	if got := r.WaitFinal(id, time.Minute); got.Notification.Status != "finished" {
 		t.Fatalf("after Nova came back: %s %+v", got.Notification.Status, got.Notification.Details)
 	}
-	r.mustCall("GET", "/healthz", nil, http.StatusOK, &h)
+	r.MustCall("GET", "/healthz", nil, http.StatusOK, &h)
 	if c, _ := h["compute"].(map[string]any); h["status"] != "ok" || c["status"] != "available" {
 		t.Errorf("healthz once Nova answers: %v", h)
 	}
-	if m := r.metrics(); !strings.Contains(m, "kaifuku_compute_available 1") {
+	if m := r.Metrics(); !strings.Contains(m, "kaifuku_compute_available 1") {
 		t.Errorf("metrics once Nova answers lack kaifuku_compute_available 1")
 	}
-	r.waitLog("connected after")
+	r.WaitLog("connected after")
 }
 
 // A cloud that refuses the configuration (here: a wrong password) still
 // stops the start as a configuration error.
 func TestStartRefusesACloudThatRefusesTheLogin(t *testing.T) {
 	e := newEnv(t, 20, "")
-	n := newLateNova(t, e.dir+"/cloud.json")
-	e.useNova(t, n)
+	n := newLateNova(t, e.Dir+"/cloud.json")
+	useNova(t, e, n)
 	n.srv = &http.Server{Handler: simcloud.New(n.cloud, simcloud.Options{Password: "another"}), ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", n.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go n.srv.Serve(ln)
-	cfg, err := conf.Load(e.config)
+	cfg, err := conf.Load(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	_, err = daemon.New(context.Background(), cfg, e.novaDeps(log, io.Discard))
+	_, err = daemon.New(context.Background(), cfg, novaDeps(e)(log, io.Discard))
 	var ce *daemon.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "keystone login") {
 		t.Fatalf("a refused login: %v, want a configuration error", err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 // Through the API of a running daemon: with the storm guard at 50 %, the
@@ -17,21 +19,21 @@ func TestStormGuardHoldsAndReleasesThroughTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(e.dir, "cloud.json"), fx, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.Dir, "cloud.json"), fx, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := e.start(t)
-	r.segment("compute1", "compute2", "compute3", "compute4")
+	r := e.Start(t)
+	r.Segment("inproc", true, "compute1", "compute2", "compute3", "compute4")
 	down := map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}
 	for _, h := range []string{"compute1", "compute2"} {
-		if n := r.waitFinal(r.notify("COMPUTE_HOST", h, down)); n.Notification.Status != "finished" {
+		if n := r.WaitFinal(r.Notify("COMPUTE_HOST", h, down), time.Minute); n.Notification.Status != "finished" {
 			t.Fatalf("%s: %s, want finished (under the threshold)", h, n.Notification.Status)
 		}
 	}
-	third := r.notify("COMPUTE_HOST", "compute3", down)
-	r.waitFor(third, 30*time.Second, "held", func(n shown) bool { return n.Notification.Status == "held" })
+	third := r.Notify("COMPUTE_HOST", "compute3", down)
+	r.WaitFor(third, 30*time.Second, "held", func(n daemontest.Shown) bool { return n.Notification.Status == "held" })
 	hostOf := func(id string) string {
-		for _, s := range r.cloud().Servers {
+		for _, s := range r.Cloud().Servers {
 			if s.ID == id {
 				return s.Host
 			}
@@ -42,8 +44,8 @@ func TestStormGuardHoldsAndReleasesThroughTheAPI(t *testing.T) {
 	if h := hostOf(app3); h != "compute3" {
 		t.Fatalf("the held host's server is on %q, want it left on compute3", h)
 	}
-	r.mustCall("POST", "/v1/notifications/"+third+"/release", nil, 202, nil)
-	if n := r.waitFinal(third); n.Notification.Status != "finished" {
+	r.MustCall("POST", "/v1/notifications/"+third+"/release", nil, 202, nil)
+	if n := r.WaitFinal(third, time.Minute); n.Notification.Status != "finished" {
 		t.Fatalf("released: %s, want finished: %+v", n.Notification.Status, n.Notification.Details)
 	}
 	if h := hostOf(app3); h == "compute3" || h == "" {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 // dribble sends a POST whose body arrives one byte every 100 ms on a real
@@ -54,9 +56,9 @@ func dribble(t *testing.T, addr, token string, limit time.Duration) time.Duratio
 // goroutine) for as long as it likes.
 func TestSlowBodyIsCutOff(t *testing.T) {
 	e := withClientTimeout(t, newEnv(t, 10, ""))
-	r := e.start(t)
-	addr := strings.TrimPrefix(r.url, "http://")
-	for _, token := range []string{"", r.token} {
+	r := e.Start(t)
+	addr := strings.TrimPrefix(r.URL, "http://")
+	for _, token := range []string{"", r.Token} {
 		if held := dribble(t, addr, token, 15*time.Second); held > 8*time.Second {
 			t.Errorf("token %v: a body sent one byte per 100 ms held the connection for %v (client_timeout = 1s)", token != "", held)
 		}
@@ -66,8 +68,8 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 // An idle keep-alive connection is closed after client_timeout.
 func TestIdleConnectionIsClosed(t *testing.T) {
 	e := withClientTimeout(t, newEnv(t, 10, ""))
-	r := e.start(t)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(r.url, "http://"))
+	r := e.Start(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(r.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +89,12 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 }
 
 // withClientTimeout sets [api] client_timeout = 1 in e's configuration.
-func withClientTimeout(t *testing.T, e *env) *env {
+func withClientTimeout(t *testing.T, e *daemontest.Env) *daemontest.Env {
 	t.Helper()
-	b, err := os.ReadFile(e.config)
+	b, err := os.ReadFile(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.write(t, strings.Replace(string(b), "grace_period = 10\n", "grace_period = 10\nclient_timeout = 1\n", 1))
+	e.Write(t, strings.Replace(string(b), "grace_period = 10\n", "grace_period = 10\nclient_timeout = 1\n", 1))
 	return e
 }

@@ -70,17 +70,17 @@ func TestServesHTTPS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, pool := selfSigned(t, dir)
 	e := newEnv(t, 20, "")
-	b, err := os.ReadFile(e.config)
+	b, err := os.ReadFile(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.write(t, strings.Replace(string(b), "[api]\n", "[api]\ncert_file = "+certFile+"\nkey_file = "+keyFile+"\n", 1))
-	r := e.start(t)
-	addr := strings.TrimPrefix(r.url, "http://")
-	r.url = "https://" + addr
-	r.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	e.Write(t, strings.Replace(string(b), "[api]\n", "[api]\ncert_file = "+certFile+"\nkey_file = "+keyFile+"\n", 1))
+	r := e.Start(t)
+	addr := strings.TrimPrefix(r.URL, "http://")
+	r.URL = "https://" + addr
+	r.HTTP = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 
-	resp, err := r.client.Get(r.url + "/healthz")
+	resp, err := r.HTTP.Get(r.URL + "/healthz")
 	if err != nil {
 		t.Fatalf("HTTPS /healthz: %v", err)
 	}
@@ -90,11 +90,11 @@ func TestServesHTTPS(t *testing.T) {
 		resp.TLS.PeerCertificates[0].Subject.CommonName != "kaifuku test" {
 		t.Fatalf("HTTPS /healthz: %d, TLS %+v", resp.StatusCode, resp.TLS)
 	}
-	r.segment("compute1")
+	r.Segment("inproc", true, "compute1")
 	var segs struct {
 		Segments []any `json:"segments"`
 	}
-	r.mustCall("GET", "/v1/segments", nil, http.StatusOK, &segs)
+	r.MustCall("GET", "/v1/segments", nil, http.StatusOK, &segs)
 	if len(segs.Segments) != 1 {
 		t.Errorf("segments over HTTPS: %+v", segs)
 	}
@@ -108,28 +108,28 @@ func TestServesHTTPS(t *testing.T) {
 		}
 	}
 	untrusting := &http.Client{Timeout: 10 * time.Second}
-	if _, err := untrusting.Get(r.url + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, err := untrusting.Get(r.URL + "/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a client not trusting the certificate: %v", err)
 	}
-	r.waitLog("on https://" + addr + "/v1")
+	r.WaitLog("on https://" + addr + "/v1")
 }
 
 // A certificate that cannot be loaded stops the start as a configuration
 // error naming the options.
 func TestStartRefusesABadCertificate(t *testing.T) {
 	e := newEnv(t, 20, "")
-	cfg, err := conf.Load(e.config)
+	cfg, err := conf.Load(e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := filepath.Join(e.dir, "bad.pem")
+	bad := filepath.Join(e.Dir, "bad.pem")
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg.API.CertFile, cfg.API.KeyFile = bad, bad
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	_, err = daemon.New(context.Background(), cfg, e.deps(log, io.Discard))
+	_, err = daemon.New(context.Background(), cfg, e.Deps(log, io.Discard))
 	var ce *daemon.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "[api] cert_file "+bad) {
 		t.Fatalf("a bad certificate: %v", err)

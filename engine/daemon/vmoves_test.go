@@ -1,39 +1,17 @@
 package daemon_test
 
 import (
-	"encoding/json"
-	"io"
-	"net/http"
 	"testing"
+	"time"
 )
 
-// get13 answers GET path at microversion 1.3, decoded into out.
-func (r *running) get13(path string, out any) {
-	r.t.Helper()
-	req, _ := http.NewRequest("GET", r.url+path, nil)
-	req.Header.Set("X-Auth-Token", r.token)
-	req.Header.Set("OpenStack-API-Version", "instance-ha 1.3")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		r.t.Fatalf("GET %s at 1.3: %d %s", path, resp.StatusCode, data)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		r.t.Fatalf("GET %s: %s: %v", path, data, err)
-	}
-}
-
 // A host recovery run by the daemon leaves one vmove per evacuated server,
-// listed and shown at microversion 1.3.
+// listed and daemontest.Shown at microversion 1.3.
 func TestHostRecoveryVMoves(t *testing.T) {
-	r := newEnv(t, 20, "").start(t)
-	r.segment("compute1", "compute2", "compute3")
+	r := newEnv(t, 20, "").Start(t)
+	r.Segment("inproc", true, "compute1", "compute2", "compute3")
 	before := map[string]bool{}
-	for _, s := range r.cloud().Servers {
+	for _, s := range r.Cloud().Servers {
 		if s.Host == "compute1" {
 			before[s.ID] = true
 		}
@@ -41,8 +19,8 @@ func TestHostRecoveryVMoves(t *testing.T) {
 	if len(before) == 0 {
 		t.Fatal("the fixture has no server on compute1")
 	}
-	id := r.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL"})
-	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+	id := r.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL"})
+	if n := r.WaitFinal(id, time.Minute); n.Notification.Status != "finished" {
 		t.Fatalf("host notification: %s %+v", n.Notification.Status, n.Notification.Details)
 	}
 	type vmove struct {
@@ -61,12 +39,12 @@ func TestHostRecoveryVMoves(t *testing.T) {
 	var list struct {
 		VMoves []vmove `json:"vmoves"`
 	}
-	r.get13("/v1/notifications/"+id+"/vmoves", &list)
+	r.At("1.3").MustCall("GET", "/v1/notifications/"+id+"/vmoves", nil, 200, &list)
 	if len(list.VMoves) != len(before) {
 		t.Fatalf("%d vmoves for %d servers of compute1: %+v", len(list.VMoves), len(before), list.VMoves)
 	}
 	hosts := map[string]string{}
-	for _, s := range r.cloud().Servers {
+	for _, s := range r.Cloud().Servers {
 		hosts[s.ID] = s.Host
 	}
 	for _, v := range list.VMoves {
@@ -79,21 +57,21 @@ func TestHostRecoveryVMoves(t *testing.T) {
 	var one struct {
 		VMove vmove `json:"vmove"`
 	}
-	r.get13("/v1/notifications/"+id+"/vmoves/"+list.VMoves[0].UUID, &one)
+	r.At("1.3").MustCall("GET", "/v1/notifications/"+id+"/vmoves/"+list.VMoves[0].UUID, nil, 200, &one)
 	if one.VMove.InstanceUUID != list.VMoves[0].InstanceUUID {
 		t.Errorf("show: %+v, want %+v", one.VMove, list.VMoves[0])
 	}
 	var failed struct {
 		VMoves []vmove `json:"vmoves"`
 	}
-	r.get13("/v1/notifications/"+id+"/vmoves?status=failed", &failed)
+	r.At("1.3").MustCall("GET", "/v1/notifications/"+id+"/vmoves?status=failed", nil, 200, &failed)
 	if len(failed.VMoves) != 0 {
 		t.Errorf("failed vmoves: %+v", failed.VMoves)
 	}
 	var n struct {
 		Notification map[string]any `json:"notification"`
 	}
-	r.get13("/v1/notifications/"+id, &n)
+	r.At("1.3").MustCall("GET", "/v1/notifications/"+id, nil, 200, &n)
 	if s, _ := n.Notification["failover_segment_uuid"].(string); s == "" {
 		t.Errorf("notification at 1.3 lacks failover_segment_uuid: %v", n.Notification)
 	}
@@ -106,11 +84,11 @@ func TestHostRecoveryVMoves(t *testing.T) {
 // a bound of one, the host's two evacuations follow one another although
 // host_failure_recovery_threads would run them together.
 func TestEvacuationBoundOfTheDaemon(t *testing.T) {
-	r := newEnv(t, 300, "[compute]\nmax_concurrent_evacuations = 1\n").start(t)
-	r.waitLog("compute budget: at most 1 evacuations in flight across hosts, any number of requests per second")
-	r.segment("compute1", "compute2", "compute3")
-	id := r.notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
-	if n := r.waitFinal(id); n.Notification.Status != "finished" {
+	r := newEnv(t, 300, "[compute]\nmax_concurrent_evacuations = 1\n").Start(t)
+	r.WaitLog("compute budget: at most 1 evacuations in flight across hosts, any number of requests per second")
+	r.Segment("inproc", true, "compute1", "compute2", "compute3")
+	id := r.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
+	if n := r.WaitFinal(id, time.Minute); n.Notification.Status != "finished" {
 		t.Fatalf("ended %s", n.Notification.Status)
 	}
 	var out struct {
@@ -119,7 +97,7 @@ func TestEvacuationBoundOfTheDaemon(t *testing.T) {
 			End   string `json:"end_time"`
 		} `json:"vmoves"`
 	}
-	r.get13("/v1/notifications/"+id+"/vmoves?sort_key=start_time&sort_dir=asc", &out)
+	r.At("1.3").MustCall("GET", "/v1/notifications/"+id+"/vmoves?sort_key=start_time&sort_dir=asc", nil, 200, &out)
 	if len(out.VMoves) != 2 {
 		t.Fatalf("vmoves: %+v", out.VMoves)
 	}

@@ -1,13 +1,7 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,15 +11,8 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/conf"
-	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
-	"github.com/kaifuku-ha/kaifuku/engine/compute"
-	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
-	"github.com/kaifuku-ha/kaifuku/engine/daemon"
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 // The dashboard in a real browser: Debian's headless Chromium, driven over
@@ -67,111 +54,6 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// startDaemon runs a daemon composed as kaifuku serve composes it (the
-// built-in tasks, the simulated cloud) and returns its URL and token.
-func startDaemon(t *testing.T) (string, string) {
-	t.Helper()
-	dir := t.TempDir()
-	fx := filepath.Join(dir, "cloud.json")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cfgFile := filepath.Join(dir, "kaifuku.conf")
-	for path, text := range map[string]string{fx: browserFixture, cfgFile: fmt.Sprintf(`[DEFAULT]
-state_dir = %s
-[api]
-listen = 127.0.0.1:%d
-grace_period = 10
-[compute]
-driver = simulated
-fixture = %s
-[database]
-connection = sqlite:///%s
-`, filepath.Join(dir, "state"), port, fx, filepath.Join(dir, "kaifuku.db"))} {
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := conf.Load(cfgFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logBuf bytes.Buffer
-	log := logrus.New()
-	log.SetOutput(&logBuf)
-	d, err := daemon.New(context.Background(), cfg, daemon.Deps{
-		Log:        log,
-		LoadConfig: func() (*conf.Config, error) { return conf.Load(cfgFile) },
-		Cloud: func(_ context.Context, cfg *conf.Config) (daemon.Cloud, error) {
-			fx, err := simulated.LoadFixture(cfg.Compute.Fixture)
-			if err != nil {
-				return daemon.Cloud{}, err
-			}
-			c, err := simulated.New(fx, clock.Real{})
-			return daemon.Cloud{Compute: c, Simulated: c, Describe: "simulated"}, err
-		},
-		Flows: func(cfg *conf.Config, cloud compute.Cloud) (map[conf.FlowKind]*engine.Flow, error) {
-			reg := engine.NewRegistry()
-			builtin.Register(reg, cloud, cfg)
-			return engine.BuildAll(reg, cfg)
-		},
-	})
-	if err != nil {
-		t.Fatalf("daemon: %v", err)
-	}
-	tok, err := os.ReadFile(cfg.API.TokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("the daemon did not stop within 30 s")
-		}
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", logBuf.String())
-		}
-	})
-	return "http://" + d.Addr().String(), strings.TrimSpace(string(tok))
-}
-
-// apiCall is an API client's request (what masakari-monitors or the
-// openstack CLI send).
-func apiCall(t *testing.T, base, token, method, path string, body, out any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("X-Auth-Token", token)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("OpenStack-API-Version", "instance-ha 1.2")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-}
-
 func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a real browser")
@@ -183,26 +65,10 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	base, token := startDaemon(t)
+	d := daemontest.NewEnv(t, browserFixture, "").Start(t)
+	base, token := d.URL, d.Token
 
-	var seg struct {
-		Segment struct {
-			UUID string `json:"uuid"`
-		} `json:"segment"`
-	}
-	apiCall(t, base, token, "POST", "/v1/segments", map[string]any{"segment": map[string]any{
-		"name": "rack-a", "recovery_method": "auto", "service_type": "COMPUTE"}}, &seg)
-	hostIDs := map[string]string{}
-	for _, h := range []string{"compute1", "compute2", "compute3"} {
-		var out struct {
-			Host struct {
-				UUID string `json:"uuid"`
-			} `json:"host"`
-		}
-		apiCall(t, base, token, "POST", "/v1/segments/"+seg.Segment.UUID+"/hosts", map[string]any{"host": map[string]any{
-			"name": h, "type": "COMPUTE", "control_attributes": "SSH"}}, &out)
-		hostIDs[h] = out.Host.UUID
-	}
+	segID, hostIDs := d.Segment("rack-a", true, "compute1", "compute2", "compute3")
 
 	// Chromium's helpers may still write to their profile for a moment
 	// after the browser ended, so the profile is removed with retries
@@ -274,15 +140,7 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 	}
 
 	// A host failure, as masakari-hostmonitor posts it.
-	var posted struct {
-		Notification struct {
-			UUID string `json:"notification_uuid"`
-		} `json:"notification"`
-	}
-	apiCall(t, base, token, "POST", "/v1/notifications", map[string]any{"notification": map[string]any{
-		"type": "COMPUTE_HOST", "hostname": "compute1", "generated_time": time.Now().UTC().Format("2006-01-02T15:04:05.000000"),
-		"payload": map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"}}}, &posted)
-	id := posted.Notification.UUID
+	id := d.Notify("COMPUTE_HOST", "compute1", map[string]string{"event": "STOPPED", "host_status": "NORMAL", "cluster_status": "OFFLINE"})
 
 	// The list shows it; its page follows the recovery live, without a
 	// reload, until every task is SUCCESS.
@@ -309,7 +167,7 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 			} `json:"recovery_workflow_details"`
 		} `json:"notification"`
 	}
-	apiCall(t, base, token, "GET", "/v1/notifications/"+id, nil, &api)
+	d.MustCall("GET", "/v1/notifications/"+id, nil, 200, &api)
 	var want []string
 	for _, d := range api.Notification.Details {
 		want = append(want, d.Name+" "+d.State)
@@ -327,7 +185,7 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 	shot("03-notification-finished")
 
 	// The recovery put compute1 on maintenance; take it off, confirmed.
-	off := `form[action="/dashboard/segments/` + seg.Segment.UUID + `/hosts/` + hostIDs["compute1"] + `/maintenance"] button`
+	off := `form[action="/dashboard/segments/` + segID + `/hosts/` + hostIDs["compute1"] + `/maintenance"] button`
 	step("segments", chromedp.Navigate(base+"/dashboard/segments"), chromedp.WaitVisible(off))
 	shot("04-segments-maintenance")
 	var question string
@@ -346,7 +204,7 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 			OnMaintenance bool `json:"on_maintenance"`
 		} `json:"host"`
 	}
-	apiCall(t, base, token, "GET", "/v1/segments/"+seg.Segment.UUID+"/hosts/"+hostIDs["compute1"], nil, &host)
+	d.MustCall("GET", "/v1/segments/"+segID+"/hosts/"+hostIDs["compute1"], nil, 200, &host)
 	if host.Host.OnMaintenance {
 		t.Error("compute1 is still on maintenance")
 	}

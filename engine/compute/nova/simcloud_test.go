@@ -1,7 +1,6 @@
 package nova_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simcloud"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 const (
@@ -56,26 +55,9 @@ func fixture() simulated.Fixture {
 	}
 }
 
-// logBuffer collects everything the driver logs, at debug level.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLog() (*logrus.Entry, *logBuffer) {
-	b := &logBuffer{}
+// testLog collects everything the driver logs, at debug level.
+func testLog() (*logrus.Entry, *daemontest.Buffer) {
+	b := &daemontest.Buffer{}
 	l := logrus.New()
 	l.SetOutput(b)
 	l.SetLevel(logrus.DebugLevel)
