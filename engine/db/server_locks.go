@@ -14,11 +14,17 @@ type ServerLocks struct{ DB *DB }
 
 var _ engine.ServerLocker = ServerLocks{}
 
+// The writes of the records (prepared at open).
+const (
+	recordLockQuery = `INSERT INTO server_locks (notification_uuid, server_id, locked_at) VALUES (?, ?, ?)
+		ON CONFLICT (notification_uuid, server_id) DO NOTHING`
+	forgetLockQuery = `DELETE FROM server_locks WHERE notification_uuid = ? AND server_id = ?`
+)
+
 // RecordServerLock records that the notification's recovery locks the server.
 func (s ServerLocks) RecordServerLock(ctx context.Context, notificationUUID, serverID string) error {
 	db := s.DB
-	_, err := db.w.ExecContext(ctx, db.d.q(`INSERT INTO server_locks (notification_uuid, server_id, locked_at) VALUES (?, ?, ?)
-		ON CONFLICT (notification_uuid, server_id) DO NOTHING`), notificationUUID, serverID, formatTime(db.now()))
+	_, err := db.prepared(nil, db.w, recordLockQuery).ExecContext(ctx, notificationUUID, serverID, formatTime(db.now()))
 	if err != nil {
 		return fmt.Errorf("record the lock of server %s: %w", serverID, err)
 	}
@@ -28,7 +34,7 @@ func (s ServerLocks) RecordServerLock(ctx context.Context, notificationUUID, ser
 // ForgetServerLock drops the record of the server's lock.
 func (s ServerLocks) ForgetServerLock(ctx context.Context, notificationUUID, serverID string) error {
 	db := s.DB
-	_, err := db.w.ExecContext(ctx, db.d.q(`DELETE FROM server_locks WHERE notification_uuid = ? AND server_id = ?`), notificationUUID, serverID)
+	_, err := db.prepared(nil, db.w, forgetLockQuery).ExecContext(ctx, notificationUUID, serverID)
 	if err != nil {
 		return fmt.Errorf("forget the lock of server %s: %w", serverID, err)
 	}

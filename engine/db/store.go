@@ -74,10 +74,13 @@ func (db *DB) Close() error {
 }
 
 // hotQueries are prepared once at open: SQLite parses a statement on every
-// unprepared call.
-var hotQueries = map[string]bool{
-	claimResume: true, claimNew: true, claimTake: true, claimRead: true, finishQuery: true,
-	hostByNameQuery: true, dupQuery: true, insertNotificationQuery: true,
+// unprepared call. They are the claims, the intake of notifications and the
+// writes of a run's progress.
+func (db *DB) hotQueries() []string {
+	return []string{claimResume, claimNew, claimTake, claimRead, finishQuery,
+		hostByNameQuery, dupQuery, insertNotificationQuery,
+		ownsQuery + db.d.RowLock, ensureFlowQuery, saveTaskQuery, saveStoreQuery,
+		recordLockQuery, forgetLockQuery, addVMoveQuery, updateVMoveQuery}
 }
 
 var hotReadQueries = map[string]bool{hostByUUIDQuery: true}
@@ -85,7 +88,7 @@ var hotReadQueries = map[string]bool{hostByUUIDQuery: true}
 // prepareHot prepares the hot statements (before any transaction holds the
 // single writer connection).
 func (db *DB) prepareHot() error {
-	for q := range hotQueries {
+	for _, q := range db.hotQueries() {
 		st, err := db.w.Prepare(db.d.q(q))
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,15 +66,34 @@ func nullString(ns sql.NullString) *string {
 	return &s
 }
 
+// The writes of vm moves (prepared at open). updateVMoveQuery records a
+// server not recorded yet as a pending move with the update applied, and
+// otherwise applies the update: empty values and nil times leave a field as
+// it is.
+const (
+	addVMoveQuery = `INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, source_host, type, status, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`
+	updateVMoveQuery = `INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, instance_name, dest_host, start_time, end_time, type, status, message, created_at, updated_at)
+		VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, COALESCE(NULLIF(?, ''), ?), NULLIF(?, ''), ?, ?)
+		ON CONFLICT (notification_uuid, instance_uuid) DO UPDATE SET
+		  status = COALESCE(NULLIF(?, ''), vmoves.status),
+		  instance_name = COALESCE(NULLIF(excluded.instance_name, ''), vmoves.instance_name),
+		  dest_host = COALESCE(excluded.dest_host, vmoves.dest_host),
+		  message = COALESCE(excluded.message, vmoves.message),
+		  start_time = COALESCE(excluded.start_time, vmoves.start_time),
+		  end_time = COALESCE(excluded.end_time, vmoves.end_time),
+		  updated_at = excluded.updated_at
+		WHERE vmoves.deleted = 0`
+)
+
 // AddVMoves implements engine.VMoveRecorder: each server not yet recorded for
 // the notification gets a pending row.
 func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		now := db.stamp()
+		add := db.prepared(tx, db.w, addVMoveQuery)
 		for _, id := range instances {
-			_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, source_host, type, status, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`),
-				uuid.NewString(), notificationUUID, id, sourceHost, moveType, engine.VMovePending, now)
+			_, err := add.ExecContext(ctx, uuid.NewString(), notificationUUID, id, sourceHost, moveType, engine.VMovePending, now)
 			if err != nil {
 				return fmt.Errorf("record vmove of server %s: %w", id, err)
 			}
@@ -87,38 +105,20 @@ func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveT
 // UpdateVMove implements engine.VMoveRecorder. A server not recorded yet is
 // recorded (an evacuation of a server AddVMoves did not see).
 func (db *DB) UpdateVMove(ctx context.Context, notificationUUID, instanceUUID string, u engine.VMoveUpdate) error {
-	var sets []string
-	var args []any
-	set := func(col string, v any) {
-		sets, args = append(sets, col+" = ?"), append(args, v)
-	}
-	for _, f := range []struct{ col, v string }{{"status", u.Status}, {"instance_name", u.InstanceName}, {"dest_host", u.DestHost}, {"message", u.Message}} {
-		if f.v != "" {
-			set(f.col, f.v)
+	stamp := func(t *time.Time) any {
+		if t == nil {
+			return nil
 		}
-	}
-	if u.StartTime != nil {
-		set("start_time", formatTime(*u.StartTime))
-	}
-	if u.EndTime != nil {
-		set("end_time", formatTime(*u.EndTime))
+		return formatTime(*t)
 	}
 	now := db.stamp()
-	set("updated_at", now)
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, type, status, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`),
-			uuid.NewString(), notificationUUID, instanceUUID, engine.VMoveEvacuation, engine.VMovePending, now)
-		if err != nil {
-			return fmt.Errorf("record vmove of server %s: %w", instanceUUID, err)
-		}
-		_, err = tx.ExecContext(ctx, db.d.q(`UPDATE vmoves SET `+strings.Join(sets, ", ")+` WHERE notification_uuid = ? AND instance_uuid = ? AND deleted = 0`),
-			append(args, notificationUUID, instanceUUID)...)
-		if err != nil {
-			return fmt.Errorf("update vmove of server %s: %w", instanceUUID, err)
-		}
-		return nil
-	})
+	_, err := db.prepared(nil, db.w, updateVMoveQuery).ExecContext(ctx,
+		uuid.NewString(), notificationUUID, instanceUUID, u.InstanceName, u.DestHost, stamp(u.StartTime), stamp(u.EndTime),
+		engine.VMoveEvacuation, u.Status, engine.VMovePending, u.Message, now, now, u.Status)
+	if err != nil {
+		return db.writes.note(fmt.Errorf("update vmove of server %s: %w", instanceUUID, err), db.now())
+	}
+	return db.writes.note(nil, db.now())
 }
 
 // VMoves lists the vm moves of a notification, paged and sorted as the

@@ -74,4 +74,25 @@ func testVMoves(t *testing.T, d *DB) {
 	if _, err := d.VMove(ctx, "44444444-4444-4444-8444-444444444444"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown vmove: %v", err)
 	}
+	// The update of a server AddVMoves did not see records it: a pending
+	// evacuation with the update applied, then updated as the others.
+	other := notify(t, d, "h0", 2)
+	if err := d.UpdateVMove(ctx, other.UUID, ids[0], engine.VMoveUpdate{InstanceName: "vm0", StartTime: &start}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = d.VMoves(ctx, other.UUID, VMoveFilter{}, Page{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("vmoves recorded by an update: %+v, %v", got, err)
+	}
+	if v := got[0]; v.InstanceUUID != ids[0] || *v.Status != "pending" || *v.Type != "evacuation" || v.InstanceName != "vm0" ||
+		v.SourceHost != nil || v.DestHost != nil || v.Message != nil || !v.StartTime.Equal(start) || v.EndTime != nil || v.UpdatedAt == nil {
+		t.Fatalf("vmove recorded by an update: %+v", v)
+	}
+	if err := d.UpdateVMove(ctx, other.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveFailed, Message: "gone", EndTime: &end}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := d.VMove(ctx, got[0].UUID); err != nil || *v.Status != "failed" || *v.Message != "gone" || v.InstanceName != "vm0" ||
+		!v.StartTime.Equal(start) || !v.EndTime.Equal(end) {
+		t.Fatalf("vmove after its second update: %+v, %v", v, err)
+	}
 }

@@ -198,11 +198,23 @@ func (db *DB) WithStatus(ctx context.Context, before time.Time, statuses ...stri
 var ErrNotOwner = errors.New("the notification is not held by this engine")
 
 // owns checks that owner holds the running notification.
+// The writes of a run's progress (prepared at open).
+const (
+	ownsQuery       = `SELECT id FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'` // + the dialect's RowLock
+	ensureFlowQuery = `INSERT INTO flow_runs (notification_uuid, flow, seq, updated_at)
+		VALUES (?, ?, (SELECT COUNT(*) FROM flow_runs WHERE notification_uuid = ?), ?)
+		ON CONFLICT (notification_uuid, flow) DO NOTHING`
+	saveTaskQuery = `INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
+		VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
+		ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`
+	saveStoreQuery = `UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`
+)
+
 func (db *DB) owns(ctx context.Context, tx *sql.Tx, id, owner string) error {
 	// The row stays locked until the write commits: a claim by another
 	// engine after the lease expired cannot slip in between.
 	var n int64
-	err := tx.QueryRowContext(ctx, db.d.q(`SELECT id FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'`+db.d.RowLock), id, owner).Scan(&n)
+	err := db.prepared(tx, db.w, ownsQuery+db.d.RowLock).QueryRowContext(ctx, id, owner).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotOwner
 	}
@@ -255,22 +267,17 @@ func (db *DB) saveProgress(ctx context.Context, id, owner, flow string, write fu
 }
 
 func (db *DB) saveTask(ctx context.Context, tx *sql.Tx, id, flow, task string, record []byte, now string) error {
-	_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO task_records (notification_uuid, flow, task, position, record, updated_at)
-		VALUES (?, ?, ?, (SELECT COUNT(*) FROM task_records WHERE notification_uuid = ? AND flow = ?), ?, ?)
-		ON CONFLICT (notification_uuid, flow, task) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`),
-		id, flow, task, id, flow, string(record), now)
+	_, err := db.prepared(tx, db.w, saveTaskQuery).ExecContext(ctx, id, flow, task, id, flow, string(record), now)
 	return err
 }
 
 func (db *DB) saveStore(ctx context.Context, tx *sql.Tx, id, flow string, store []byte, now string) error {
-	_, err := tx.ExecContext(ctx, db.d.q(`UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`), string(store), now, id, flow)
+	_, err := db.prepared(tx, db.w, saveStoreQuery).ExecContext(ctx, string(store), now, id, flow)
 	return err
 }
 
 func (db *DB) ensureFlow(ctx context.Context, tx *sql.Tx, id, flow, now string) error {
-	_, err := tx.ExecContext(ctx, db.d.q(`INSERT INTO flow_runs (notification_uuid, flow, seq, updated_at)
-		VALUES (?, ?, (SELECT COUNT(*) FROM flow_runs WHERE notification_uuid = ?), ?)
-		ON CONFLICT (notification_uuid, flow) DO NOTHING`), id, flow, id, now)
+	_, err := db.prepared(tx, db.w, ensureFlowQuery).ExecContext(ctx, id, flow, id, now)
 	return err
 }
 
