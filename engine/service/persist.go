@@ -25,11 +25,15 @@ func (s *Service) persist(e engine.Event) {
 		s.persistStore(e)
 		return
 	}
-	if e.Type == engine.FlowFinished || e.Task == "" {
+	if e.Type == engine.FlowFinished {
+		s.records.forget(e.NotificationUUID, string(e.Flow))
+		return
+	}
+	if e.Task == "" {
 		return
 	}
 	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("task", e.Task)
-	rec, err := json.Marshal(e.Record)
+	rec, err := s.records.encode(e)
 	if err != nil {
 		log.Errorf("encode task record: %v", err)
 		return

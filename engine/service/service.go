@@ -132,6 +132,7 @@ type Service struct {
 	wg      sync.WaitGroup
 	running sync.Map     // notification uuid -> struct{}
 	ended   atomic.Int64 // runs of process that have returned
+	records records      // the encoding of the task records persist writes
 }
 
 // New returns a Service; set the engine with SetEngine before Start. The
