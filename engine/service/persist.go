@@ -32,10 +32,14 @@ func (s *Service) persist(e engine.Event) {
 	if e.Task == "" {
 		return
 	}
-	log := s.log.WithField("notification_uuid", e.NotificationUUID).WithField("task", e.Task)
+	// Built only when there is something to say: events come one per
+	// progress entry.
+	log := func() *logrus.Entry {
+		return s.log.WithField("notification_uuid", e.NotificationUUID).WithField("task", e.Task)
+	}
 	rec, err := s.records.encode(e)
 	if err != nil {
-		log.Errorf("encode task record: %v", err)
+		log().Errorf("encode task record: %v", err)
 		return
 	}
 	// A write gets a third of the lease (the renewal period): a database
@@ -48,16 +52,16 @@ func (s *Service) persist(e engine.Event) {
 	if e.Type == engine.TaskSucceeded && e.Store != nil {
 		store, err := json.Marshal(e.Store)
 		if err != nil {
-			log.Errorf("encode flow store: %v", err)
+			log().Errorf("encode flow store: %v", err)
 			return
 		}
 		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, store); err != nil {
-			s.logPersistError(log, e, err)
+			s.logPersistError(log(), e, err)
 		}
 		return
 	}
 	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
-		s.logPersistError(log, e, err)
+		s.logPersistError(log(), e, err)
 	}
 }
 
