@@ -40,6 +40,7 @@ type Cloud struct {
 	// next recomputeDue, some whose operation ended), so that settling
 	// looks at those alone.
 	pending []*server
+	due     []*server // settle's, kept between calls
 	nextDue time.Time // earliest completion of a pending operation
 	hasDue  bool
 }
@@ -271,7 +272,7 @@ func (c *Cloud) settle(now time.Time) {
 	if !c.hasDue || now.Before(c.nextDue) {
 		return
 	}
-	var due []*server
+	due := c.due[:0]
 	for _, s := range c.pending {
 		if op := s.op; op != nil && !op.waiting && !op.never && !op.due.After(now) {
 			due = append(due, s)
@@ -286,6 +287,7 @@ func (c *Cloud) settle(now time.Time) {
 	for _, s := range due {
 		c.complete(s)
 	}
+	c.due = due[:0]
 	c.recomputeDue()
 }
 
