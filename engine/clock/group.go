@@ -10,6 +10,11 @@ import (
 // them: a bounded sync.WaitGroup. On a Sim its goroutines take part in the
 // run, and waiting for a slot or for the group counts as waiting on the
 // clock, so that parallel work overlaps in virtual time.
+//
+// On any other clock a goroutine whose function has returned runs the next
+// function Go is given, until Wait returns: a host's evacuations, one per
+// server, then cost a goroutine (and the growth of its stack) per slot, not
+// per server. Call Wait once the functions are given.
 type Group struct {
 	clk   Clock
 	limit int
@@ -23,6 +28,8 @@ type Group struct {
 	// On any other clock.
 	slots chan struct{}
 	wg    sync.WaitGroup
+	mu    sync.Mutex
+	idle  []chan func() // goroutines done with their function, waiting for another
 }
 
 // NewGroup returns a group of at most limit goroutines at a time (at least
@@ -56,18 +63,45 @@ func (g *Group) Go(ctx context.Context, f func()) error {
 		return err
 	}
 	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		defer func() { <-g.slots }()
-		f()
-	}()
+	g.mu.Lock()
+	if n := len(g.idle); n > 0 {
+		next := g.idle[n-1]
+		g.idle = g.idle[:n-1]
+		g.mu.Unlock()
+		next <- f
+		return nil
+	}
+	g.mu.Unlock()
+	go g.run(f)
 	return nil
+}
+
+// run runs f, then each function Go hands it, until Wait lets it go.
+func (g *Group) run(f func()) {
+	next := make(chan func(), 1)
+	for f != nil {
+		f()
+		// Idle before the slot is free: the Go that takes the slot finds
+		// this goroutine.
+		g.mu.Lock()
+		g.idle = append(g.idle, next)
+		g.mu.Unlock()
+		g.wg.Done()
+		<-g.slots
+		f = <-next
+	}
 }
 
 // Wait waits until every function Go started has returned.
 func (g *Group) Wait() {
 	if g.sim == nil {
 		g.wg.Wait()
+		g.mu.Lock()
+		for _, next := range g.idle {
+			next <- nil
+		}
+		g.idle = nil
+		g.mu.Unlock()
 		return
 	}
 	s := g.sim
