@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -276,5 +277,45 @@ func TestGroupOnTheRealClock(t *testing.T) {
 	cancel()
 	if err := g.Go(ctx, func() {}); err == nil {
 		t.Fatal("started with an ended context")
+	}
+}
+
+// Off the Sim a Group runs its functions on at most limit goroutines, reused
+// from one function to the next, and lets them go when Wait returns.
+func TestGroupReusesItsGoroutinesUntilWait(t *testing.T) {
+	before := runtime.NumGoroutine()
+	g := NewGroup(NewFake(simStart), 2)
+	var mu sync.Mutex
+	peak := 0
+	for round := range 2 {
+		ran := 0
+		for range 50 {
+			if err := g.Go(context.Background(), func() {
+				mu.Lock()
+				ran++
+				if round == 0 {
+					// (The second round may start before the first one's
+					// goroutines have gone.)
+					peak = max(peak, runtime.NumGoroutine()-before)
+				}
+				mu.Unlock()
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.Wait()
+		if ran != 50 {
+			t.Fatalf("round %d: %d functions ran, want 50", round+1, ran)
+		}
+	}
+	if peak > 2 {
+		t.Fatalf("%d goroutines for a group of 2", peak)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left after Wait, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
