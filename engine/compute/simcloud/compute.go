@@ -145,13 +145,13 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
 func stampMicro(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000") }
 
-// hostStatus is Nova's host_status (2.16) of a host, read from a snapshot
-// (which counts no API call).
-func hostStatus(snap simulated.Snapshot, host string) string {
+// hostStatus is Nova's host_status (2.16) of a host, read from the cloud's
+// services (which counts no API call).
+func hostStatus(services []simulated.ServiceState, host string) string {
 	if host == "" {
 		return ""
 	}
-	for _, sv := range snap.Services {
+	for _, sv := range services {
 		if sv.Host != host {
 			continue
 		}
@@ -167,18 +167,9 @@ func hostStatus(snap simulated.Snapshot, host string) string {
 	return "UNKNOWN"
 }
 
-// serverIndex is a server's place in the fixture, for its instance name.
-func serverIndex(snap simulated.Snapshot, id string) int {
-	for i, sv := range snap.Servers {
-		if strings.EqualFold(sv.ID, id) {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-// serverView renders a server as Nova does at the call's microversion.
-func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool) map[string]any {
+// serverView renders a server as Nova does at the call's microversion;
+// services are the cloud's, for host_status.
+func (c call) serverView(sv compute.Server, services []simulated.ServiceState, detail bool) map[string]any {
 	base := baseURL(c.r)
 	links := []any{
 		map[string]any{"rel": "self", "href": base + "/v2.1/servers/" + sv.ID},
@@ -205,7 +196,7 @@ func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool
 		hostID = hex.EncodeToString(sum[:])
 	}
 	created := c.s.started
-	idx := serverIndex(snap, sv.ID)
+	idx := c.s.cloud.ServerPosition(sv.ID) // the server's place in the fixture, for its instance name
 	m := map[string]any{
 		"id": sv.ID, "name": sv.Name, "status": sv.Status, "tenant_id": tenant, "user_id": user,
 		"metadata": md, "hostId": hostID,
@@ -248,7 +239,7 @@ func (c call) serverView(sv compute.Server, snap simulated.Snapshot, detail bool
 		m["locked"] = sv.Locked
 	}
 	if c.mv.atLeast(16) {
-		m["host_status"] = hostStatus(snap, sv.Host)
+		m["host_status"] = hostStatus(services, sv.Host)
 	}
 	if c.mv.atLeast(19) {
 		m["description"] = nil
@@ -317,7 +308,7 @@ func (c call) listServers(detail bool) {
 		}
 		list = list[at+1:]
 	}
-	snap := c.s.cloud.Snapshot()
+	services := c.s.cloud.Services()
 	out := make([]any, 0, len(list))
 	last := ""
 	for _, sv := range list {
@@ -330,7 +321,7 @@ func (c call) listServers(detail bool) {
 		if len(out) == limit {
 			break
 		}
-		out = append(out, c.serverView(sv, snap, detail))
+		out = append(out, c.serverView(sv, services, detail))
 		last = sv.ID
 	}
 	body := map[string]any{"servers": out}
@@ -349,7 +340,7 @@ func (c call) showServer(id string) {
 		c.fail(err)
 		return
 	}
-	m := c.serverView(sv, c.s.cloud.Snapshot(), true)
+	m := c.serverView(sv, c.s.cloud.Services(), true)
 	if c.mv.atLeast(71) {
 		m["server_groups"] = []any{}
 	}
@@ -553,8 +544,8 @@ func (c call) serviceView(sv compute.Service, index int) map[string]any {
 }
 
 // serviceIndex is the integer id services have before 2.53 (fixture order).
-func serviceIndex(snap simulated.Snapshot, id string) int {
-	for i, sv := range snap.Services {
+func serviceIndex(services []simulated.ServiceState, id string) int {
+	for i, sv := range services {
 		if strings.EqualFold(sv.ID, id) {
 			return i + 1
 		}
@@ -569,10 +560,10 @@ func (c call) listServices() {
 		c.fail(err)
 		return
 	}
-	snap := c.s.cloud.Snapshot()
+	services := c.s.cloud.Services()
 	out := make([]any, 0, len(list))
 	for _, sv := range list {
-		out = append(out, c.serviceView(sv, serviceIndex(snap, sv.ID)))
+		out = append(out, c.serviceView(sv, serviceIndex(services, sv.ID)))
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"services": out})
 }
@@ -664,7 +655,7 @@ func (c call) legacyServiceUpdate(action string, body map[string]json.RawMessage
 		return
 	}
 	id := ""
-	for _, sv := range c.s.cloud.Snapshot().Services {
+	for _, sv := range c.s.cloud.Services() {
 		if sv.Host == host && sv.Binary == binary {
 			id = sv.ID
 		}
