@@ -29,6 +29,14 @@ const Microversion = "2.53"
 // DefaultTimeout bounds one HTTP request when [nova] timeout is unset.
 const DefaultTimeout = 60 * time.Second
 
+// maxIdleConnsPerHost is how many idle connections to one host (Nova's
+// endpoint, Keystone's) the driver keeps for the next requests: more than
+// the engine sends at once (host_failure_recovery_threads evacuations, their
+// polls and the confirmations' lists), so that a burst reuses the
+// connections of the previous one instead of opening new ones (Go's default
+// keeps 2).
+const maxIdleConnsPerHost = 64
+
 // Cloud is a compute.Cloud backed by Nova. It is safe for concurrent use.
 type Cloud struct {
 	sc       *gophercloud.ServiceClient
@@ -175,6 +183,8 @@ func httpClient(c conf.Nova) (*http.Client, error) {
 		timeout = DefaultTimeout
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	tr.MaxIdleConns = max(tr.MaxIdleConns, 2*maxIdleConnsPerHost)
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.Insecure} //nolint:gosec // operator's choice ([nova] insecure)
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
