@@ -1,8 +1,11 @@
 package nova
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -88,7 +91,7 @@ func (c *Cloud) listServers(ctx context.Context, what string, q url.Values) ([]c
 		next := first
 		for range maxPages {
 			var page serverPage
-			if _, err := c.sc.Get(ctx, next, &page, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK, http.StatusNonAuthoritativeInfo}}); err != nil {
+			if err := c.getJSON(ctx, next, &page); err != nil {
 				return err
 			}
 			for _, s := range page.Servers {
@@ -112,12 +115,60 @@ func (c *Cloud) listServers(ctx context.Context, what string, q url.Values) ([]c
 	return out, nil
 }
 
-// GetServer is GET /servers/{id}.
+// serverBody is the answer of GET /servers/{id}: the server is decoded on
+// its own, so that a decoding error names its fields as ExtractInto's did.
+type serverBody struct {
+	Server json.RawMessage `json:"server"`
+}
+
+// getOK are the answers of a GET that carry its body, as gophercloud's.
+var getOK = []int{http.StatusOK, http.StatusNonAuthoritativeInfo}
+
+// maxSizedBody bounds the buffer a body's Content-Length sizes at once; a
+// larger body is read as it comes.
+const maxSizedBody = 16 << 20
+
+// getJSON is GET url, its answer decoded into v as gophercloud decodes it,
+// but read whole into a buffer of its Content-Length first: gophercloud's
+// decoder grows its buffer by doubling, allocating about twice the body.
+func (c *Cloud) getJSON(ctx context.Context, url string, v any) error {
+	resp, err := c.sc.Get(ctx, url, nil, &gophercloud.RequestOpts{OkCodes: getOK, KeepResponseBody: true})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body []byte
+	if n := resp.ContentLength; n >= 0 && n <= maxSizedBody {
+		body = make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, body); err != nil {
+			return err
+		}
+		// reach the end, so that the connection can be reused
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			return err
+		}
+	} else if body, err = io.ReadAll(resp.Body); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return io.EOF // as a decoder says of an empty body
+	}
+	return json.Unmarshal(body, v)
+}
+
+// GetServer is GET /servers/{id}. It decodes the answer straight into the
+// fields it needs (servers.Get decodes it into a map, which ExtractInto
+// encodes and decodes again).
 func (c *Cloud) GetServer(ctx context.Context, id string) (compute.Server, error) {
 	var s server
+	url := c.sc.ServiceURL("servers", id)
 	err := c.do(ctx, "get server "+id, true, func(ctx context.Context) error {
 		s = server{}
-		return servers.Get(ctx, c.sc, id).ExtractInto(&s) // descends into "server"
+		var body serverBody
+		if err := c.getJSON(ctx, url, &body); err != nil || len(body.Server) == 0 {
+			return err
+		}
+		return json.Unmarshal(body.Server, &s)
 	})
 	if err != nil {
 		return compute.Server{}, err
