@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -128,32 +130,56 @@ var getOK = []int{http.StatusOK, http.StatusNonAuthoritativeInfo}
 // larger body is read as it comes.
 const maxSizedBody = 16 << 20
 
+// maxPooledBody bounds the buffers kept for the next answers.
+const maxPooledBody = 4 << 20
+
+// bodies are the buffers getJSON reads answers into: json.Unmarshal copies
+// what it keeps, so once an answer is decoded its buffer serves the next.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
 // getJSON is GET url, its answer decoded into v as gophercloud decodes it,
-// but read whole into a buffer of its Content-Length first: gophercloud's
-// decoder grows its buffer by doubling, allocating about twice the body.
+// but read whole into a buffer of its Content-Length first (gophercloud's
+// decoder grows a buffer of its own by doubling, allocating about twice the
+// body), kept for the next answers.
 func (c *Cloud) getJSON(ctx context.Context, url string, v any) error {
 	resp, err := c.sc.Get(ctx, url, nil, &gophercloud.RequestOpts{OkCodes: getOK, KeepResponseBody: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	var body []byte
-	if n := resp.ContentLength; n >= 0 && n <= maxSizedBody {
-		body = make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, body); err != nil {
-			return err
+	buf := bodies.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledBody {
+			bodies.Put(buf)
 		}
-		// reach the end, so that the connection can be reused
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return err
-		}
-	} else if body, err = io.ReadAll(resp.Body); err != nil {
+	}()
+	body, err := readBody(resp, (*buf)[:0])
+	*buf = body[:0]
+	if err != nil {
 		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return io.EOF // as a decoder says of an empty body
 	}
 	return json.Unmarshal(body, v)
+}
+
+// readBody appends resp's body to buf, sized at once by its Content-Length
+// when it has one.
+func readBody(resp *http.Response, buf []byte) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > maxSizedBody {
+		b := bytes.NewBuffer(buf)
+		_, err := b.ReadFrom(resp.Body)
+		return b.Bytes(), err
+	}
+	buf = slices.Grow(buf, int(n))[:n]
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		return buf, err
+	}
+	// reach the end, so that the connection can be reused
+	_, err := io.Copy(io.Discard, resp.Body)
+	return buf, err
 }
 
 // GetServer is GET /servers/{id}. It decodes the answer straight into the
