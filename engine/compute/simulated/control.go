@@ -257,14 +257,7 @@ func (c *Cloud) Snapshot() Snapshot {
 		snap.Servers = append(snap.Servers, st)
 	}
 	for _, h := range c.hosts {
-		v := c.service(h, now)
-		st := ServiceState{ID: v.ID, Host: v.Host, Binary: v.Binary, Status: v.Status, State: v.State,
-			ForcedDown: v.ForcedDown, Failed: h.failed}
-		if v.DisabledReason != "" {
-			r := v.DisabledReason
-			st.DisabledReason = &r
-		}
-		snap.Services = append(snap.Services, st)
+		snap.Services = append(snap.Services, c.serviceState(h, now))
 	}
 	for _, a := range c.aggregates() {
 		snap.Aggregates = append(snap.Aggregates, AggregateState{ID: a.ID, Name: a.Name, Hosts: a.Hosts})

@@ -1,6 +1,9 @@
 package simulated
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // Lookups for a view of the cloud, such as simcloud's rendering of a
 // server: unlike Snapshot they copy only what they return, and unlike the
@@ -26,14 +29,19 @@ func (c *Cloud) Services() []ServiceState {
 	defer c.mu.Unlock()
 	out := make([]ServiceState, 0, len(c.hosts))
 	for _, h := range c.hosts {
-		v := c.service(h, now)
-		st := ServiceState{ID: v.ID, Host: v.Host, Binary: v.Binary, Status: v.Status, State: v.State,
-			ForcedDown: v.ForcedDown, Failed: h.failed}
-		if v.DisabledReason != "" {
-			r := v.DisabledReason
-			st.DisabledReason = &r
-		}
-		out = append(out, st)
+		out = append(out, c.serviceState(h, now))
 	}
 	return out
+}
+
+// serviceState is host h's nova-compute service as Snapshot shows it at now.
+func (c *Cloud) serviceState(h *host, now time.Time) ServiceState {
+	v := c.service(h, now)
+	st := ServiceState{ID: v.ID, Host: v.Host, Binary: v.Binary, Status: v.Status, State: v.State,
+		ForcedDown: v.ForcedDown, Failed: h.failed}
+	if v.DisabledReason != "" {
+		r := v.DisabledReason
+		st.DisabledReason = &r
+	}
+	return st
 }
