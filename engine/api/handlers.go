@@ -100,13 +100,13 @@ func viewHost(h db.Host) hostView {
 		CreatedAt: stamp(h.CreatedAt), UpdatedAt: stampPtr(h.UpdatedAt)}
 }
 
-// viewNotification is a notification as microversion 1.minor shows it:
-// from 1.3 with failover_segment_uuid and message.
-func viewNotification(n db.Notification, minor int) notificationView {
+// viewNotification is a notification as the request's microversion shows
+// it: from 1.3 with failover_segment_uuid and message.
+func (req *request) viewNotification(n db.Notification) notificationView {
 	v := notificationView{ID: n.ID, NotificationUUID: n.UUID, GeneratedTime: stamp(n.GeneratedTime),
 		SourceHostUUID: n.SourceHostUUID, Type: n.Type, Payload: n.Payload, Status: n.Status,
 		CreatedAt: stamp(n.CreatedAt), UpdatedAt: stampPtr(n.UpdatedAt)}
-	if minor >= 3 {
+	if req.minor >= 3 {
 		v.FailoverSegmentUUID = jsonValue(n.SegmentUUID)
 		v.Message = []byte("null")
 		// Masakari's message says why a recovery did not finish; kaifuku
@@ -267,6 +267,16 @@ func (req *request) page(max int) (db.Page, error) {
 	return p, nil
 }
 
+// listed is a list's answer: under key, every item as view shows it (an
+// empty list as [], never null).
+func listed[T, V any](key string, items []T, view func(T) V) (int, any, error) {
+	out := make([]V, len(items))
+	for i, x := range items {
+		out[i] = view(x)
+	}
+	return 200, map[string]any{key: out}, nil
+}
+
 func listError(err error, marker int64) error {
 	switch {
 	case errors.Is(err, db.ErrMarkerNotFound):
@@ -331,11 +341,7 @@ func (s *Server) listSegments(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, listError(err, p.Marker)
 	}
-	out := make([]segmentView, len(segs))
-	for i, sg := range segs {
-		out[i] = viewSegment(sg)
-	}
-	return 200, map[string]any{"segments": out}, nil
+	return listed("segments", segs, viewSegment)
 }
 
 func (s *Server) createSegment(req *request) (int, any, error) {
@@ -476,11 +482,7 @@ func (s *Server) listHosts(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, listError(err, p.Marker)
 	}
-	out := make([]hostView, len(hosts))
-	for i, h := range hosts {
-		out[i] = viewHost(h)
-	}
-	return 200, map[string]any{"hosts": out}, nil
+	return listed("hosts", hosts, viewHost)
 }
 
 func (s *Server) createHost(req *request) (int, any, error) {
@@ -591,11 +593,7 @@ func (s *Server) listNotifications(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, listError(err, p.Marker)
 	}
-	out := make([]notificationView, len(ns))
-	for i, n := range ns {
-		out[i] = viewNotification(n, req.minor)
-	}
-	return 200, map[string]any{"notifications": out}, nil
+	return listed("notifications", ns, req.viewNotification)
 }
 
 func (s *Server) createNotification(req *request) (int, any, error) {
@@ -625,7 +623,22 @@ func (s *Server) createNotification(req *request) (int, any, error) {
 	if s.Created != nil {
 		s.Created(n)
 	}
-	return 202, map[string]any{"notification": viewNotification(n, req.minor)}, nil
+	return 202, map[string]any{"notification": req.viewNotification(n)}, nil
+}
+
+func notificationNotFound(id string) error { return errorf(404, "No notification with id %s.", id) }
+
+// notification is the notification id names: 404 for an id that is not a
+// UUID or names none.
+func (s *Server) notification(req *request, id string) (db.Notification, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return db.Notification{}, notificationNotFound(id)
+	}
+	n, err := s.store.Notification(req.r.Context(), id)
+	if errors.Is(err, db.ErrNotFound) {
+		return n, notificationNotFound(id)
+	}
+	return n, err
 }
 
 // ReleasedMessage is the message of a notification an operator released from
@@ -638,17 +651,11 @@ const ReleasedMessage = "Released from the storm guard by an operator: the host 
 // notification that is not held.
 func (s *Server) releaseNotification(req *request) (int, any, error) {
 	id := req.r.PathValue("notification_id")
-	if _, err := uuid.Parse(id); err != nil {
-		return 0, nil, errorf(404, "No notification with id %s.", id)
-	}
-	ctx := req.r.Context()
-	n, err := s.store.Notification(ctx, id)
-	if errors.Is(err, db.ErrNotFound) {
-		return 0, nil, errorf(404, "No notification with id %s.", id)
-	}
+	n, err := s.notification(req, id)
 	if err != nil {
 		return 0, nil, err
 	}
+	ctx := req.r.Context()
 	ok, err := s.store.ReleaseHeld(ctx, id, ReleasedMessage)
 	if err != nil {
 		return 0, nil, err
@@ -663,22 +670,15 @@ func (s *Server) releaseNotification(req *request) (int, any, error) {
 	if s.Created != nil {
 		s.Created(n)
 	}
-	return 202, map[string]any{"notification": viewNotification(n, req.minor)}, nil
+	return 202, map[string]any{"notification": req.viewNotification(n)}, nil
 }
 
 func (s *Server) showNotification(req *request) (int, any, error) {
-	id := req.r.PathValue("notification_id")
-	if _, err := uuid.Parse(id); err != nil {
-		return 0, nil, errorf(404, "No notification with id %s.", id)
-	}
-	n, err := s.store.Notification(req.r.Context(), id)
-	if errors.Is(err, db.ErrNotFound) {
-		return 0, nil, errorf(404, "No notification with id %s.", id)
-	}
+	n, err := s.notification(req, req.r.PathValue("notification_id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	v := viewNotification(n, req.minor)
+	v := req.viewNotification(n)
 	if req.minor >= 1 {
 		runs, err := s.store.FlowRuns(req.r.Context(), n.UUID)
 		if err != nil {

@@ -40,13 +40,7 @@ func viewVMove(v db.VMove) vmoveView {
 // with vm moves, as Masakari does: 404 for an unknown one, 400 for another
 // type.
 func (s *Server) hostNotification(req *request, id string) error {
-	if _, err := uuid.Parse(id); err != nil {
-		return errorf(404, "No notification with id %s.", id)
-	}
-	n, err := s.store.Notification(req.r.Context(), id)
-	if errors.Is(err, db.ErrNotFound) {
-		return errorf(404, "No notification with id %s.", id)
-	}
+	n, err := s.notification(req, id)
 	if err != nil {
 		return err
 	}
@@ -70,11 +64,7 @@ func (s *Server) listVMoves(req *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, listError(err, p.Marker)
 	}
-	out := make([]vmoveView, len(vs))
-	for i, v := range vs {
-		out[i] = viewVMove(v)
-	}
-	return 200, map[string]any{"vmoves": out}, nil
+	return listed("vmoves", vs, viewVMove)
 }
 
 func (s *Server) showVMove(req *request) (int, any, error) {
