@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
@@ -227,6 +229,17 @@ func (b base) begin(in engine.Store, keys ...string) ([]string, compute.Cloud, e
 		return nil, nil, err
 	}
 	return vals, nova, nil
+}
+
+// beginOne is the start of a task about one host or one server: it reads
+// the task's one string input key (as begin does) and returns it with the
+// cloud and the task's log, which names the input as field.
+func (b base) beginOne(env *engine.Env, in engine.Store, key, field string) (string, compute.Cloud, *logrus.Entry, error) {
+	v, nova, err := b.begin(in, key)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return v[0], nova, envLog(env).WithField(field, v[0]), nil
 }
 
 // Revert does nothing: Masakari's built-in tasks have no revert logic (a

@@ -39,12 +39,10 @@ type DisableComputeService struct{ base }
 
 // Execute disables the compute service of host_name.
 func (t *DisableComputeService) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	v, nova, err := t.begin(in, engine.KeyHostName)
+	host, nova, log, err := t.beginOne(env, in, engine.KeyHostName, "host")
 	if err != nil {
 		return nil, err
 	}
-	host := v[0]
-	log := envLog(env).WithField("host", host)
 	env.Progress(fmt.Sprintf(msgDisablingService, host), 0.0)
 
 	svc, err := findService(ctx, nova, host, novaCompute)

@@ -70,12 +70,10 @@ func newFenceHost(b base, deps Deps) *FenceHost {
 
 // Execute fences host_name.
 func (t *FenceHost) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	v, nova, err := t.begin(in, engine.KeyHostName)
+	host, nova, log, err := t.beginOne(env, in, engine.KeyHostName, "host")
 	if err != nil {
 		return nil, err
 	}
-	host := v[0]
-	log := envLog(env).WithField("host", host)
 	env.Progress(fmt.Sprintf(msgFencing, host), 0.0)
 
 	power, err := t.status(ctx, host)

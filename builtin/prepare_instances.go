@@ -31,12 +31,10 @@ type PrepareHAEnabledInstances struct{ base }
 
 // Execute provides instance_list for host_name.
 func (t *PrepareHAEnabledInstances) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	v, nova, err := t.begin(in, engine.KeyHostName)
+	host, nova, log, err := t.beginOne(env, in, engine.KeyHostName, "host")
 	if err != nil {
 		return nil, err
 	}
-	host := v[0]
-	log := envLog(env).WithField("host", host)
 	env.Progress(msgPreparing, 0.0)
 	servers, err := nova.ListServers(ctx, host)
 	if err != nil {

@@ -28,12 +28,10 @@ type StopInstance struct{ base }
 
 // Execute stops instance_uuid.
 func (t *StopInstance) Execute(ctx context.Context, env *engine.Env, in engine.Store) (engine.Store, error) {
-	v, nova, err := t.begin(in, engine.KeyInstanceUUID)
+	id, nova, log, err := t.beginOne(env, in, engine.KeyInstanceUUID, "instance_uuid")
 	if err != nil {
 		return nil, err
 	}
-	id := v[0]
-	log := envLog(env).WithField("instance_uuid", id)
 	srv, err := getServer(ctx, nova, id)
 	if err != nil {
 		return nil, err
