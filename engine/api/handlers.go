@@ -18,6 +18,20 @@ import (
 
 // ---- views (field order as Masakari sends them)
 
+// recordTimes are the fields every Masakari object shows last: when it was
+// created and last updated, and its soft deletion, which a shown object
+// never has.
+type recordTimes struct {
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt *string `json:"updated_at"`
+	DeletedAt *string `json:"deleted_at"`
+	Deleted   bool    `json:"deleted"`
+}
+
+func timesOf(created time.Time, updated *time.Time) recordTimes {
+	return recordTimes{CreatedAt: stamp(created), UpdatedAt: stampPtr(updated)}
+}
+
 type segmentView struct {
 	ID             int64   `json:"id"`
 	UUID           string  `json:"uuid"`
@@ -26,10 +40,7 @@ type segmentView struct {
 	Enabled        bool    `json:"enabled"`
 	Description    *string `json:"description"`
 	RecoveryMethod string  `json:"recovery_method"`
-	CreatedAt      string  `json:"created_at"`
-	UpdatedAt      *string `json:"updated_at"`
-	DeletedAt      *string `json:"deleted_at"`
-	Deleted        bool    `json:"deleted"`
+	recordTimes
 }
 
 type hostView struct {
@@ -42,10 +53,7 @@ type hostView struct {
 	Reserved          bool        `json:"reserved"`
 	ControlAttributes string      `json:"control_attributes"`
 	OnMaintenance     bool        `json:"on_maintenance"`
-	CreatedAt         string      `json:"created_at"`
-	UpdatedAt         *string     `json:"updated_at"`
-	DeletedAt         *string     `json:"deleted_at"`
-	Deleted           bool        `json:"deleted"`
+	recordTimes
 }
 
 type notificationView struct {
@@ -60,10 +68,7 @@ type notificationView struct {
 	// From 1.3 (nil before: absent); message is null unless set.
 	FailoverSegmentUUID json.RawMessage `json:"failover_segment_uuid,omitempty"`
 	Message             json.RawMessage `json:"message,omitempty"`
-	CreatedAt           string          `json:"created_at"`
-	UpdatedAt           *string         `json:"updated_at"`
-	DeletedAt           *string         `json:"deleted_at"`
-	Deleted             bool            `json:"deleted"`
+	recordTimes
 }
 
 type taskDetail struct {
@@ -91,13 +96,13 @@ func stampPtr(t *time.Time) *string {
 
 func viewSegment(s db.Segment) segmentView {
 	return segmentView{ID: s.ID, UUID: s.UUID, Name: s.Name, ServiceType: s.ServiceType, Enabled: s.Enabled,
-		Description: s.Description, RecoveryMethod: s.RecoveryMethod, CreatedAt: stamp(s.CreatedAt), UpdatedAt: stampPtr(s.UpdatedAt)}
+		Description: s.Description, RecoveryMethod: s.RecoveryMethod, recordTimes: timesOf(s.CreatedAt, s.UpdatedAt)}
 }
 
 func viewHost(h db.Host) hostView {
 	return hostView{ID: h.ID, UUID: h.UUID, Name: h.Name, FailoverSegmentID: h.SegmentUUID, FailoverSegment: viewSegment(h.Segment),
 		Type: h.Type, Reserved: h.Reserved, ControlAttributes: h.ControlAttributes, OnMaintenance: h.OnMaintenance,
-		CreatedAt: stamp(h.CreatedAt), UpdatedAt: stampPtr(h.UpdatedAt)}
+		recordTimes: timesOf(h.CreatedAt, h.UpdatedAt)}
 }
 
 // viewNotification is a notification as the request's microversion shows
@@ -105,7 +110,7 @@ func viewHost(h db.Host) hostView {
 func (req *request) viewNotification(n db.Notification) notificationView {
 	v := notificationView{ID: n.ID, NotificationUUID: n.UUID, GeneratedTime: stamp(n.GeneratedTime),
 		SourceHostUUID: n.SourceHostUUID, Type: n.Type, Payload: n.Payload, Status: n.Status,
-		CreatedAt: stamp(n.CreatedAt), UpdatedAt: stampPtr(n.UpdatedAt)}
+		recordTimes: timesOf(n.CreatedAt, n.UpdatedAt)}
 	if req.minor >= 3 {
 		v.FailoverSegmentUUID = jsonValue(n.SegmentUUID)
 		v.Message = []byte("null")

@@ -23,17 +23,14 @@ type vmoveView struct {
 	Type             *string `json:"type"`
 	Status           *string `json:"status"`
 	Message          *string `json:"message"`
-	CreatedAt        string  `json:"created_at"`
-	UpdatedAt        *string `json:"updated_at"`
-	DeletedAt        *string `json:"deleted_at"`
-	Deleted          bool    `json:"deleted"`
+	recordTimes
 }
 
 func viewVMove(v db.VMove) vmoveView {
 	return vmoveView{ID: v.ID, UUID: v.UUID, NotificationUUID: v.NotificationUUID, InstanceUUID: v.InstanceUUID,
 		InstanceName: v.InstanceName, SourceHost: v.SourceHost, DestHost: v.DestHost, StartTime: stampPtr(v.StartTime),
 		EndTime: stampPtr(v.EndTime), Type: v.Type, Status: v.Status, Message: v.Message,
-		CreatedAt: stamp(v.CreatedAt), UpdatedAt: stampPtr(v.UpdatedAt)}
+		recordTimes: timesOf(v.CreatedAt, v.UpdatedAt)}
 }
 
 // hostNotification checks that id is a host notification, the only kind
