@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
+	"github.com/kaifuku-ha/kaifuku/engine/fence"
 )
 
 func bmcBed(t *testing.T) string {
@@ -61,12 +62,7 @@ func TestBMCBedFenceHostPowersOff(t *testing.T) {
 	h := newHarness(t, aliveCloud("", false))
 	h.nova = noDevices{h.cloud}
 	h.cfg.Fencing = bedFencing("bmcbed-pass")
-	h.wantRun("fence_host_task", hostStore,
-		entry{"Fencing host 'compute1'", 0.0},
-		entry{"Power of host 'compute1' is on", 0.2},
-		entry{"Powering off host 'compute1'", 0.3},
-		entry{"Host 'compute1' is powered off", 0.7},
-		entry{"Forced down compute service on fenced host: 'compute1'", 1.0})
+	h.wantRun("fence_host_task", hostStore, fencedProgress(fence.PowerOn, fencedForcedDown)...)
 	if p := bedPower(t, dir, "compute1"); p != "off" {
 		t.Errorf("the bed reports compute1's power %q, want off", p)
 	}
@@ -74,11 +70,7 @@ func TestBMCBedFenceHostPowersOff(t *testing.T) {
 		t.Errorf("service %+v, want forced down", svc)
 	}
 	// Fenced again (the periodic retry): already off, fenced at once.
-	h.wantRun("fence_host_task", hostStore,
-		entry{"Fencing host 'compute1'", 0.0},
-		entry{"Power of host 'compute1' is off", 0.2},
-		entry{"Host 'compute1' is powered off", 0.7},
-		entry{"Compute service on fenced host 'compute1' is already forced down", 1.0})
+	h.wantRun("fence_host_task", hostStore, fencedProgress(fence.PowerOff, fencedAlreadyForced)...)
 }
 
 func TestBMCBedWrongPasswordStopsTheRecovery(t *testing.T) {

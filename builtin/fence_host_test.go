@@ -2,6 +2,7 @@ package builtin_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,14 +32,29 @@ func power(t *testing.T, h *harness, host string) fence.Power {
 	return p
 }
 
+// Ends of fence_host_task once compute1 is off: what became of its service.
+const (
+	fencedForcedDown    = "Forced down compute service on fenced host: 'compute1'"
+	fencedAlreadyForced = "Compute service on fenced host 'compute1' is already forced down"
+)
+
+// fencedProgress is fence_host_task's progress fencing compute1, whose power
+// was before: powered off when it was on, at once when it was off already;
+// service is the last message, what became of its compute service.
+func fencedProgress(before fence.Power, service string) []entry {
+	want := []entry{
+		{"Fencing host 'compute1'", 0.0},
+		{fmt.Sprintf("Power of host 'compute1' is %s", before), 0.2},
+	}
+	if before == fence.PowerOn {
+		want = append(want, entry{"Powering off host 'compute1'", 0.3})
+	}
+	return append(want, entry{"Host 'compute1' is powered off", 0.7}, entry{service, 1.0})
+}
+
 func TestFenceHostPowersOffAndForcesDown(t *testing.T) {
 	h := newHarness(t, aliveCloud("", false))
-	h.wantRun("fence_host_task", hostStore,
-		entry{"Fencing host 'compute1'", 0.0},
-		entry{"Power of host 'compute1' is on", 0.2},
-		entry{"Powering off host 'compute1'", 0.3},
-		entry{"Host 'compute1' is powered off", 0.7},
-		entry{"Forced down compute service on fenced host: 'compute1'", 1.0})
+	h.wantRun("fence_host_task", hostStore, fencedProgress(fence.PowerOn, fencedForcedDown)...)
 	if power(t, h, "compute1") != fence.PowerOff {
 		t.Error("compute1 is still on")
 	}
@@ -58,11 +74,7 @@ func TestFenceHostPowersOffAndForcesDown(t *testing.T) {
 
 func TestFenceHostAlreadyOff(t *testing.T) {
 	h := newHarness(t, aliveCloud("", true))
-	h.wantRun("fence_host_task", hostStore,
-		entry{"Fencing host 'compute1'", 0.0},
-		entry{"Power of host 'compute1' is off", 0.2},
-		entry{"Host 'compute1' is powered off", 0.7},
-		entry{"Forced down compute service on fenced host: 'compute1'", 1.0})
+	h.wantRun("fence_host_task", hostStore, fencedProgress(fence.PowerOff, fencedForcedDown)...)
 	if n := h.ops("bmc_off"); n != 0 {
 		t.Errorf("a host already off was powered off %d times", n)
 	}
