@@ -86,25 +86,3 @@ func TestTasksWithoutACloudFailWhenRun(t *testing.T) {
 		}
 	}
 }
-
-func TestDefaultsAreMasakaris(t *testing.T) {
-	want, got := masakariConfig(), conf.Defaults()
-	if d := cmp.Diff(want.Flows, got.Flows); d != "" {
-		t.Errorf("default flows (-Masakari +conf.Defaults):\n%s", d)
-	}
-	e := got.Engine
-	e.ProcessUnfinishedNotificationsInterval, e.RetryNotificationNewStatusInterval = 0, 0
-	e.CheckExpiredNotificationsInterval, e.NotificationsExpiredInterval = 0, 0
-	if d := cmp.Diff(want.Engine, e); d != "" {
-		t.Errorf("engine options (-Masakari +conf.Defaults):\n%s", d)
-	}
-	if d := cmp.Diff(want.HostFailure, got.HostFailure); d != "" {
-		t.Errorf("[host_failure] (-Masakari +conf.Defaults):\n%s", d)
-	}
-	if d := cmp.Diff(want.InstanceFailure, got.InstanceFailure); d != "" {
-		t.Errorf("[instance_failure] (-Masakari +conf.Defaults):\n%s", d)
-	}
-	if d := cmp.Diff(want.ProcessFailure, got.ProcessFailure); d != "" {
-		t.Errorf("[process_failure] (-Masakari +conf.Defaults):\n%s", d)
-	}
-}

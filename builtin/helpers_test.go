@@ -26,52 +26,6 @@ var epoch = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // uid returns a server UUID that is easy to read in failures.
 func uid(n int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", n) }
 
-// masakariConfig is Masakari's configuration with every option the tasks
-// read at its documented default and Masakari's four default
-// flows, written out so the tests say what they assume. The
-// harness uses conf.Defaults(); TestDefaultsAreMasakaris checks they agree.
-func masakariConfig() *conf.Config {
-	ref := func(names ...string) []conf.TaskRef {
-		var out []conf.TaskRef
-		for _, n := range names {
-			out = append(out, conf.TaskRef{Name: n})
-		}
-		return out
-	}
-	flow := func(k conf.FlowKind, pre, main, post []conf.TaskRef) conf.FlowSpec {
-		return conf.FlowSpec{Kind: k, Phases: [3][]conf.TaskRef{pre, main, post}}
-	}
-	return &conf.Config{
-		Flows: map[conf.FlowKind]conf.FlowSpec{
-			conf.FlowHostAuto: flow(conf.FlowHostAuto, ref("disable_compute_service_task"),
-				ref("prepare_HA_enabled_instances_task"), ref("evacuate_instances_task")),
-			conf.FlowHostRH: flow(conf.FlowHostRH, ref("disable_compute_service_task"),
-				ref("prepare_HA_enabled_instances_task", "evacuate_instances_task"), nil),
-			conf.FlowInstance: flow(conf.FlowInstance, ref("stop_instance_task"),
-				ref("start_instance_task"), ref("confirm_instance_active_task")),
-			conf.FlowProcess: flow(conf.FlowProcess, ref("disable_compute_node_task"),
-				ref("confirm_compute_node_disabled_task"), nil),
-		},
-		Engine: conf.Engine{
-			DuplicateNotificationDetectionInterval: 180 * time.Second,
-			WaitPeriodAfterServiceUpdate:           180 * time.Second,
-			WaitPeriodAfterEvacuation:              90 * time.Second,
-			VerifyInterval:                         time.Second,
-			WaitPeriodAfterPowerOff:                180 * time.Second,
-			WaitPeriodAfterPowerOn:                 60 * time.Second,
-			HostFailureRecoveryThreads:             3,
-		},
-		HostFailure: conf.HostFailure{
-			EvacuateAllInstances:         true,
-			HAEnabledInstanceMetadataKey: "HA_Enabled",
-			ServiceDisableReason:         "Masakari detected host failed.",
-		},
-		InstanceFailure: conf.InstanceFailure{HAEnabledInstanceMetadataKey: "HA_Enabled"},
-		ProcessFailure:  conf.ProcessFailure{ServiceDisableReason: "Masakari detected process failed."},
-		Sections:        map[string]conf.Section{},
-	}
-}
-
 // entry is a progress entry without its timestamp.
 type entry struct {
 	Msg string

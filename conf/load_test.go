@@ -23,6 +23,10 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	return p
 }
 
+// Defaults is written out in full: the engine, [host_failure],
+// [instance_failure] and [process_failure] options are Masakari's documented
+// defaults, which the built-in tasks assume (their default flows are checked
+// against Masakari's sample by TestFlowMasakariSample).
 func TestDefaults(t *testing.T) {
 	c := Defaults()
 	wd, _ := os.Getwd()
