@@ -19,8 +19,8 @@
 local recovery = require("recovery")
 
 return {
-  requires = {"notification_uuid"},
-  optional = {"host_name", "instance_uuid", "process_name", "instance_list", "reserved_host"},
+  requires = recovery.event_requires,
+  optional = recovery.event_optional,
   timeout = 60,
   settings = {
     url = {type = "string", required = true, doc = "the webhook URL; its host must be listed in [lua] http_allowed_hosts"},

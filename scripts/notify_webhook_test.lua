@@ -3,15 +3,6 @@
 local HOOK = "https://hooks.example.com/services/kaifuku"
 local WEB = "3f0e8a52-5c1d-4b7e-9f7a-2d6c1e0b9a01"
 
--- find returns the first log entry of level whose message contains text.
-local function find_log(r, level, text)
-  for _, e in ipairs(r.logs) do
-    if e.level == level and e.message:find(text, 1, true) then
-      return e
-    end
-  end
-end
-
 describe("notify_webhook", function()
   local opts
 
@@ -117,7 +108,7 @@ describe("notify_webhook", function()
       assert.truthy(r.ok)
       assert.equals(3, #r.http_requests) -- one try and two retries
       assert.equals(15, r.duration)      -- 5 s, then 10 s, on the fake clock
-      local e = find_log(r, "error", "webhook not notified")
+      local e = harness.find_log(r, "error", "webhook not notified")
       assert.truthy(e)
       assert.equals("HTTP 500 from " .. HOOK .. ": upstream broke", e.fields.error)
       -- and the operator sees it in the notification's details
@@ -145,7 +136,7 @@ describe("notify_webhook", function()
       assert.truthy(r.ok)
       assert.equals(2, #r.http_requests)
       assert.equals(1, r.duration)
-      assert.truthy(find_log(r, "warning", "post failed, will retry"))
+      assert.truthy(harness.find_log(r, "warning", "post failed, will retry"))
       assert.equals("webhook notified (HTTP 200)", r.progress[1].message)
     end)
 

@@ -66,8 +66,8 @@ local function mail_owners(ev, servers, subject)
 end
 
 return {
-  requires = {"notification_uuid"},
-  optional = {"host_name", "instance_uuid", "process_name", "instance_list", "reserved_host"},
+  requires = recovery.event_requires,
+  optional = recovery.event_optional,
   timeout = 60,
   settings = {
     to = {type = "list", required = true, doc = "the operators' addresses, comma separated"},

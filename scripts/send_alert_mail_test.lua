@@ -150,12 +150,7 @@ describe("send_alert_mail", function()
       assert.truthy(r.ok)
       assert.equals(0, #r.mails)
       assert.matches("alert mail to the operators not sent: .*554 5%.7%.1 relay access denied", r.progress[1].message)
-      local logged
-      for _, e in ipairs(r.logs) do
-        if e.level == "error" and e.message:find("alert mail not sent", 1, true) then
-          logged = e
-        end
-      end
+      local logged = harness.find_log(r, "error", "alert mail not sent")
       assert.truthy(logged)
       assert.matches("554 5.7.1 relay access denied", logged.fields.error)
       assert.equals("send_alert_mail", logged.fields.task)

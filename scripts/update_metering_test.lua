@@ -26,14 +26,6 @@ local function cloud(web_host, db_host)
   }
 end
 
-local function find_log(r, level, text)
-  for _, e in ipairs(r.logs) do
-    if e.level == level and e.message:find(text, 1, true) then
-      return e
-    end
-  end
-end
-
 describe("update_metering", function()
   local opts
 
@@ -125,7 +117,7 @@ describe("update_metering", function()
       assert.truthy(r.ok)
       assert.same({metering_records = 0}, r.provides)
       assert.equals(2, #r.http_requests)
-      local e = find_log(r, "error", "metering API not updated")
+      local e = harness.find_log(r, "error", "metering API not updated")
       assert.truthy(e)
       assert.matches("connection refused", e.fields.error)
       -- and the operator sees it in the notification's details

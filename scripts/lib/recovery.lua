@@ -12,6 +12,13 @@ function M.iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%SZ", t or os.time())
 end
 
+-- event_requires and event_optional are the store keys event reads. A task
+-- that describes the whole event declares them, so that kaifuku check and
+-- kaifuku flows know what it reads:
+--   requires = recovery.event_requires, optional = recovery.event_optional,
+M.event_requires = {"notification_uuid"}
+M.event_optional = {"host_name", "instance_uuid", "process_name", "instance_list", "reserved_host"}
+
 -- event describes the notification a flow is recovering from, from the
 -- store. The kind is inferred from the keys Masakari's flows start with:
 -- host flows have host_name, the instance flow instance_uuid, the process

@@ -24,11 +24,13 @@ import (
 )
 
 // harnessAPI is the harness global. It reaches Lua through gopher-luar as
-// a struct value: tests call harness.run_task and harness.run_flow, and
-// cannot replace them (luar refuses to set fields of a struct value).
+// a struct value: tests call harness.run_task, harness.run_flow and
+// harness.find_log, and cannot replace them (luar refuses to set fields of
+// a struct value).
 type harnessAPI struct {
 	RunTask func(*luar.LState) int `luar:"run_task"`
 	RunFlow func(*luar.LState) int `luar:"run_flow"`
+	FindLog func(*luar.LState) int `luar:"find_log"`
 }
 
 // openHarness installs the harness global: run_task and run_flow on the
@@ -55,7 +57,34 @@ func openHarness(f *file, suite *harness.Suite) {
 			},
 			(*harness.Suite).RunFlow, flowNotes, flowData)
 	}
+	api.FindLog = func(LL *luar.LState) int {
+		L := LL.LState
+		L.Push(findLog(L, L.CheckTable(1), L.OptString(2, ""), L.CheckString(3)))
+		return 1
+	}
 	f.L.SetGlobal("harness", luar.New(f.L, api))
+}
+
+// findLog is harness.find_log(result, level, text): the first entry of a
+// run's logs at level (any level when it is nil) whose message contains
+// text as plain text, or nil.
+func findLog(L *lua.LState, result *lua.LTable, level, text string) lua.LValue {
+	logs, ok := result.RawGetString("logs").(*lua.LTable)
+	if !ok {
+		L.ArgError(1, "want the result of harness.run_task or harness.run_flow, which has logs")
+	}
+	for i := 1; i <= logs.Len(); i++ {
+		e, ok := logs.RawGetInt(i).(*lua.LTable)
+		if !ok {
+			continue
+		}
+		lv, _ := e.RawGetString("level").(lua.LString)
+		msg, _ := e.RawGetString("message").(lua.LString)
+		if (level == "" || string(lv) == level) && strings.Contains(string(msg), text) {
+			return e
+		}
+	}
+	return lua.LNil
 }
 
 // harnessCall is one call of run_task or run_flow: it reads the options,

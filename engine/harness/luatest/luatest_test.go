@@ -372,6 +372,15 @@ describe("harness", function()
     assert.equals("web-1", r.cloud.servers[1].name)
   end)
 
+  it("finds a log entry by level and plain text", function()
+    local r = harness.run_task("skipper", {store = {host_name = "compute1"}, cloud = CLOUD})
+    assert.equals(r.logs[2], harness.find_log(r, "warning", "seen"))
+    assert.equals(r.logs[2], harness.find_log(r, nil, "see"))
+    assert.is_nil(harness.find_log(r, "error", "seen"))
+    assert.is_nil(harness.find_log(r, "warning", "se.n"))
+    assert.has_error(function() harness.find_log({}, "info", "x") end, "which has logs")
+  end)
+
   it("reports a skip", function()
     local r = harness.run_task("skipper", {store = {host_name = "compute9"}})
     assert.falsy(r.ok)
@@ -430,7 +439,7 @@ func TestHarnessFromLua(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Failed != 0 || rep.Passed != 8 {
+	if rep.Failed != 0 || rep.Passed != 9 {
 		t.Fatalf("output:\n%s", out)
 	}
 }
