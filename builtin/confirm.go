@@ -13,16 +13,24 @@ import (
 
 // changesSlack is how far before the earliest evacuation in flight the
 // confirmer's lists reach back: the difference between this host's clock and
-// Nova's it tolerates. A server no list has shown is read on its own once a
-// verify_interval has passed, so a larger difference costs calls, never a
-// recovery.
-const changesSlack = 2 * time.Second
+// Nova's they absorb on top of the evacuation's own duration. The lists show
+// every server changed in that window, so it is kept short: a difference
+// larger than the window leaves a server unseen, and a server no list has
+// shown is read on its own once a verify_interval has passed, so it costs
+// calls, never a recovery.
+const changesSlack = 250 * time.Millisecond
+
+// roundGrid is the spacing of the confirmer's rounds. An evacuation waiting
+// for its next check looks at every round others made meanwhile, so while
+// many are in flight, each is seen done within a round of it, whatever its
+// own schedule.
+const roundGrid = 25 * time.Millisecond
 
 // confirmer batches the confirmation reads of the evacuations of one host:
 // one list of the servers changed since the earliest evacuation in flight per
 // round, shared by every evacuation waiting then, instead of one read per
-// server. Rounds fall on a grid of firstPollInterval so that evacuations
-// started at different instants meet in the same rounds.
+// server. Rounds fall on a grid of roundGrid so that evacuations started at
+// different instants meet in the same rounds.
 type confirmer struct {
 	nova  compute.Cloud
 	clk   clock.Clock
@@ -52,7 +60,7 @@ type round struct {
 
 func newConfirmer(nova compute.Cloud, clk clock.Clock, interval time.Duration) *confirmer {
 	return &confirmer{
-		nova: nova, clk: clk, epoch: clk.Now(), grid: min(firstPollInterval, interval),
+		nova: nova, clk: clk, epoch: clk.Now(), grid: min(roundGrid, interval),
 		inflight: map[string]time.Time{}, seen: map[string]sighting{},
 	}
 }
@@ -80,11 +88,25 @@ func (c *confirmer) align(t time.Time) time.Time {
 	return c.epoch.Add(max(n, 0) * c.grid)
 }
 
-// read returns the newest state of watched server id that a list started at
-// or after at showed; ok is false when no list has shown it since it was
-// watched (it has not changed since). The first caller of a round makes the
-// list; the others wait for it through the clock.
-func (c *confirmer) read(ctx context.Context, id string, at time.Time) (srv compute.Server, ok bool, err error) {
+// next returns the first round of the grid after t.
+func (c *confirmer) next(t time.Time) time.Time {
+	return c.align(t.Add(1))
+}
+
+// peek returns the newest sighting of watched server id the lists made so far
+// showed, without a call; ok is false when none has shown it.
+func (c *confirmer) peek(id string) (seen sighting, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen, ok = c.seen[strings.ToLower(id)]
+	return seen, ok
+}
+
+// read returns the newest sighting of watched server id, from a list started
+// at or after at or a later one; ok is false when no list has shown it since
+// it was watched (it has not changed since). The first caller of a round
+// makes the list; the others wait for it through the clock.
+func (c *confirmer) read(ctx context.Context, id string, at time.Time) (seen sighting, ok bool, err error) {
 	key := strings.ToLower(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -111,10 +133,10 @@ func (c *confirmer) read(ctx context.Context, id string, at time.Time) (srv comp
 		c.mu.Lock()
 	}
 	if r.err != nil {
-		return compute.Server{}, false, r.err
+		return sighting{}, false, r.err
 	}
-	seen, ok := c.seen[key]
-	return seen.srv, ok, nil
+	seen, ok = c.seen[key]
+	return seen, ok, nil
 }
 
 // list makes a round's call, unless the reader's context or clock deadline

@@ -393,45 +393,49 @@ func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log 
 
 // confirm waits until a server being evacuated from host runs elsewhere
 // (Masakari's confirmation after an evacuation); old is its vm_state when
-// the evacuation was asked for. It reads the
-// server through batch's shared lists, on poll's schedule aligned to batch's
-// rounds; a server no list has shown after a verify_interval is read on its
-// own. It returns the destination, or errTimeout after
-// wait_period_after_evacuation.
+// the evacuation was asked for. It reads the server through batch's shared
+// lists, on poll's schedule aligned to batch's rounds, and between its own
+// checks judges whatever the rounds other evacuations made showed of it; a
+// server no list has shown after a verify_interval is read on its own. It
+// returns the destination, or errTimeout after wait_period_after_evacuation.
 func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, batch *confirmer, id, host, old string) (string, error) {
 	forget := batch.watch(id)
 	defer forget()
 	start := clk.Now()
 	sched := newSchedule(start, t.opt.verifyInterval)
+	var judged time.Time // the round of the newest sighting judged
+	judge := func(s sighting) (string, bool, error) {
+		judged = s.at
+		return evacuatedTo(s.srv, id, host, old)
+	}
 	// Nothing is done at once after the call: the first look is the next
 	// round.
 	at := batch.align(start)
-	if err := clk.Sleep(ctx, at.Sub(start)); err != nil {
-		return "", err
-	}
 	for {
+		for now := clk.Now(); now.Before(at); now = clk.Now() {
+			if err := clk.Sleep(ctx, minTime(batch.next(now), at).Sub(now)); err != nil {
+				return "", err
+			}
+			if s, ok := batch.peek(id); ok && s.at.After(judged) {
+				if dest, done, err := judge(s); done || err != nil {
+					return dest, err
+				}
+			}
+		}
 		began := clk.Now()
-		cur, seen, err := batch.read(ctx, id, at)
+		s, seen, err := batch.read(ctx, id, at)
 		if err != nil {
 			return "", err
 		}
 		if !seen && began.Sub(start) >= t.opt.verifyInterval {
-			if cur, err = getServer(ctx, nova, id); err != nil {
+			if s.srv, err = getServer(ctx, nova, id); err != nil {
 				return "", err
 			}
-			seen = true
+			s.at, seen = began, true
 		}
 		if seen {
-			if strings.EqualFold(cur.Status, "DELETED") {
-				// A list of changes shows deleted servers too, where a
-				// read of the server would have been refused.
-				return "", fmt.Errorf("server %s deleted while being evacuated: %w", id, compute.ErrNotFound)
-			}
-			if cur.VMState == vmError && cur.VMState != old {
-				return "", fmt.Errorf("server %s went to vm_state error while being evacuated", id)
-			}
-			if cur.HypervisorHostname != host && (old == vmError && cur.VMState == vmActive || old == cur.VMState) {
-				return cur.HypervisorHostname, nil
+			if dest, done, err := judge(s); done || err != nil {
+				return dest, err
 			}
 		}
 		now := clk.Now()
@@ -439,10 +443,25 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 			return "", errTimeout
 		}
 		at = batch.align(now.Add(sched.pause(began, now)))
-		if err := clk.Sleep(ctx, at.Sub(now)); err != nil {
-			return "", err
-		}
 	}
+}
+
+// evacuatedTo judges cur, the state of server id being evacuated from host
+// whose vm_state was old when it was asked for: done with the destination
+// once it runs elsewhere, an error once it was deleted or went to error.
+func evacuatedTo(cur compute.Server, id, host, old string) (dest string, done bool, err error) {
+	if strings.EqualFold(cur.Status, "DELETED") {
+		// A list of changes shows deleted servers too, where a read of the
+		// server would have been refused.
+		return "", false, fmt.Errorf("server %s deleted while being evacuated: %w", id, compute.ErrNotFound)
+	}
+	if cur.VMState == vmError && cur.VMState != old {
+		return "", false, fmt.Errorf("server %s went to vm_state error while being evacuated", id)
+	}
+	if cur.HypervisorHostname != host && (old == vmError && cur.VMState == vmActive || old == cur.VMState) {
+		return cur.HypervisorHostname, true, nil
+	}
+	return "", false, nil
 }
 
 // afterEvacuation is the post-step of an evacuated server, as Masakari's:
