@@ -26,21 +26,33 @@ const changesSlack = 250 * time.Millisecond
 // own schedule.
 const roundGrid = 25 * time.Millisecond
 
-// confirmer batches the confirmation reads of the evacuations of one host:
-// one list of the servers changed since the earliest evacuation in flight per
-// round, shared by every evacuation waiting then, instead of one read per
-// server. Rounds fall on a grid of roundGrid so that evacuations started at
-// different instants meet in the same rounds.
+// confirmer batches the reads of the evacuations of one host, instead of
+// reads of one server each:
+//   - before its evacuation, a server's state is what the host's list at the
+//     task's start showed of it, kept up to date by the rounds after it, as
+//     long as they have shown every change since that list without a gap and
+//     one started just now (else it is read on its own);
+//   - to confirm an evacuation, one list per round of the servers changed since
+//     the earliest evacuation in flight is shared by every evacuation waiting
+//     then.
+//
+// Rounds fall on a grid of roundGrid so that evacuations started at different
+// instants meet in the same rounds.
 type confirmer struct {
-	nova  compute.Cloud
-	clk   clock.Clock
-	epoch time.Time
-	grid  time.Duration
+	nova     compute.Cloud
+	clk      clock.Clock
+	epoch    time.Time
+	grid     time.Duration
+	interval time.Duration // verify_interval
 
 	mu       sync.Mutex
 	inflight map[string]time.Time // watched servers, by id: when their evacuation was asked for
-	seen     map[string]sighting  // newest state a list showed of a watched server
+	seen     map[string]sighting  // newest state a list showed of a watched or known server
 	round    *round               // the latest list
+	// covered is the start of the newest list of an unbroken chain from the
+	// host's list: every change since that list up to it has been shown.
+	// Zero when there is no host's list or the chain broke.
+	covered time.Time
 }
 
 // sighting is a server's state as the list started at at showed it.
@@ -60,9 +72,36 @@ type round struct {
 
 func newConfirmer(nova compute.Cloud, clk clock.Clock, interval time.Duration) *confirmer {
 	return &confirmer{
-		nova: nova, clk: clk, epoch: clk.Now(), grid: min(roundGrid, interval),
+		nova: nova, clk: clk, epoch: clk.Now(), grid: min(roundGrid, interval), interval: interval,
 		inflight: map[string]time.Time{}, seen: map[string]sighting{},
 	}
+}
+
+// know starts the chain of lists from the host's list, asked for at at.
+func (c *confirmer) know(list []compute.Server, at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range list {
+		c.seen[strings.ToLower(s.ID)] = sighting{srv: s, at: at}
+	}
+	c.covered = at
+}
+
+// current returns server id's state before its evacuation: from the lists
+// when their chain is unbroken and its newest list started within two rounds
+// of now, else from a read of its own.
+func (c *confirmer) current(ctx context.Context, id string) (compute.Server, error) {
+	c.mu.Lock()
+	s, ok := c.seen[strings.ToLower(id)]
+	fresh := !c.covered.IsZero() && c.clk.Now().Sub(c.covered) <= 2*c.grid
+	c.mu.Unlock()
+	if !ok || !fresh {
+		return getServer(ctx, c.nova, id)
+	}
+	if strings.EqualFold(s.srv.Status, "DELETED") {
+		return compute.Server{}, fmt.Errorf("get server %s: %w", id, compute.ErrNotFound)
+	}
+	return s.srv, nil
 }
 
 // watch makes the lists look out for server id, whose evacuation is about to
@@ -94,12 +133,22 @@ func (c *confirmer) next(t time.Time) time.Time {
 }
 
 // peek returns the newest sighting of watched server id the lists made so far
-// showed, without a call; ok is false when none has shown it.
+// showed, without a call; ok is false when none has shown it since it was
+// watched.
 func (c *confirmer) peek(id string) (seen sighting, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	seen, ok = c.seen[strings.ToLower(id)]
-	return seen, ok
+	return c.sightingLocked(strings.ToLower(id))
+}
+
+// sightingLocked returns the sighting of watched server key made since it
+// was watched. Callers hold c.mu.
+func (c *confirmer) sightingLocked(key string) (sighting, bool) {
+	seen, ok := c.seen[key]
+	if since, watched := c.inflight[key]; !ok || !watched || seen.at.Before(since) {
+		return sighting{}, false
+	}
+	return seen, true
 }
 
 // read returns the newest sighting of watched server id, from a list started
@@ -119,6 +168,15 @@ func (c *confirmer) read(ctx context.Context, id string, at time.Time) (seen sig
 		for _, t := range c.inflight {
 			since = minTime(since, t)
 		}
+		if !c.covered.IsZero() {
+			if r.start.Sub(c.covered) > 2*c.interval {
+				// No list for long (nothing was in flight): the chain
+				// ends rather than make this list reach back that far.
+				c.covered = time.Time{}
+			} else {
+				since = minTime(since, c.covered)
+			}
+		}
 		since = since.Add(-changesSlack)
 		c.mu.Unlock()
 		list, err := c.list(ctx, since)
@@ -135,7 +193,7 @@ func (c *confirmer) read(ctx context.Context, id string, at time.Time) (seen sig
 	if r.err != nil {
 		return sighting{}, false, r.err
 	}
-	seen, ok = c.seen[key]
+	seen, ok = c.sightingLocked(key)
 	return seen, ok, nil
 }
 
@@ -152,17 +210,24 @@ func (c *confirmer) list(ctx context.Context, since time.Time) ([]compute.Server
 	return list, nil
 }
 
-// record ends round r with what its list showed of the watched servers, and
-// wakes the readers waiting for it. Callers hold c.mu.
+// record ends round r with what its list showed of the watched and known
+// servers, and wakes the readers waiting for it. Callers hold c.mu.
 func (c *confirmer) record(r *round, list []compute.Server, err error) {
 	r.err, r.done = err, true
 	for _, w := range r.waiters {
 		w.Fire()
 	}
 	r.waiters = nil
+	if err != nil {
+		return
+	}
+	if !c.covered.IsZero() && r.start.After(c.covered) {
+		c.covered = r.start
+	}
 	for _, s := range list {
 		key := strings.ToLower(s.ID)
-		if _, ok := c.inflight[key]; !ok {
+		_, watched := c.inflight[key]
+		if _, known := c.seen[key]; !watched && !known {
 			continue
 		}
 		// Rounds may overlap: an older one finishing last must not hide

@@ -78,3 +78,49 @@ func TestEvacuationsInFlightAreSeenDoneWithinARound(t *testing.T) {
 		t.Fatalf("%d lists of changed servers for %d servers, want at most %d", lists, n, n/2)
 	}
 }
+
+// userLockCloud locks server other, as a user would, when the evacuation of
+// server first is asked for.
+type userLockCloud struct {
+	*simulated.Cloud
+	first, other string
+}
+
+func (c *userLockCloud) Evacuate(ctx context.Context, id, target string) error {
+	if id == c.first {
+		if err := c.Cloud.Lock(ctx, c.other); err != nil {
+			return err
+		}
+	}
+	return c.Cloud.Evacuate(ctx, id, target)
+}
+
+// A server's state before its evacuation is the host's list at the task's
+// start only until it changes: a user's lock taken after that list, while
+// the server waited for its turn, is seen in the rounds' lists, and the
+// server is evacuated without taking or releasing a lock of its own.
+func TestEvacuateSeesAChangeAfterTheHostsList(t *testing.T) {
+	h := newHarness(t, failedHostCloud(haServer(1, "compute1"), haServer(2, "compute1")))
+	h.cfg.Engine.HostFailureRecoveryThreads = 1
+	h.nova = &userLockCloud{Cloud: h.cloud, first: uid(1), other: uid(2)}
+	h.succeed("evacuate_instances_task", evacStore(uid(1), uid(2)))
+	s := h.server(uid(2))
+	if s.Host != "compute2" || !s.Locked || h.serverOps(uid(2), "unlock") != 0 {
+		t.Fatalf("server 2 on %s, locked %v, calls %v; want it evacuated with the user's lock untouched",
+			s.Host, s.Locked, h.cloud.Counters().Servers[uid(2)])
+	}
+}
+
+// Without the host's list, every server is read on its own before its
+// evacuation, and the recovery goes on.
+func TestEvacuateReadsEachServerWhenTheHostsListFails(t *testing.T) {
+	fx := failedHostCloud(haServer(1, "compute1"), haServer(2, "compute1"))
+	fx.Faults = []simulated.Fault{{Op: "list_servers", Error: "unavailable"}}
+	h := newHarness(t, fx)
+	h.succeed("evacuate_instances_task", evacStore(uid(1), uid(2)))
+	for _, id := range []string{uid(1), uid(2)} {
+		if s := h.server(id); s.Host != "compute2" || h.serverOps(id, "get_server") != 1 {
+			t.Fatalf("server %s on %s after %d reads, want compute2 after one", id, s.Host, h.serverOps(id, "get_server"))
+		}
+	}
+}

@@ -177,9 +177,15 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 	// A clock.Group, so that on a dry run's discrete-event clock the
 	// evacuations overlap in virtual time as they do on the wall clock.
 	g := clock.NewGroup(envClock(env), t.opt.threads)
-	// One confirmer for the host: the evacuations in flight share its list
-	// calls.
+	// One confirmer for the host: the evacuations share its list calls,
+	// starting from the host's list.
 	batch := newConfirmer(nova, envClock(env), t.opt.verifyInterval)
+	listed := envClock(env).Now()
+	if list, err := nova.ListServers(ctx, host); err != nil {
+		log.Warnf("could not list the servers of host %s, each is read on its own: %v", host, err)
+	} else {
+		batch.know(list, listed)
+	}
 	for i, id := range ids {
 		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
 		err := g.Go(ctx, func() {
@@ -226,7 +232,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 	}()
 	clk := envClock(env)
 	log := envLog(env).WithField("instance_uuid", id)
-	srv, err := getServer(ctx, nova, id)
+	srv, err := batch.current(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -138,10 +138,11 @@ func TestEvacuateTimesOutAfterWaitPeriodAfterEvacuation(t *testing.T) {
 	if h.elapsed() != 90*time.Second {
 		t.Fatalf("gave up after %s, want wait_period_after_evacuation (90s)", h.elapsed())
 	}
-	// Read once before; then polled through the list of changed servers
-	// every verify_interval, after early polls at 0.1, 0.2, 0.4 and 0.8 s.
-	if n := h.serverOps(uid(1), "get_server"); n != 1 {
-		t.Fatalf("%d server reads, want 1 (before the evacuation)", n)
+	// Read from the host's list before; then polled through the list of
+	// changed servers every verify_interval, after early polls at 0.1, 0.2,
+	// 0.4 and 0.8 s.
+	if n, lists := h.serverOps(uid(1), "get_server"), h.ops("list_servers"); n != 0 || lists != 1 {
+		t.Fatalf("%d server reads and %d lists of the host, want none and one (before the evacuation)", n, lists)
 	}
 	if n := h.ops("list_servers_changed"); n != 91+4 {
 		t.Fatalf("%d lists, want 95 (polls at 0, 0.1, 0.2, 0.4, 0.8, 1..90 s)", n)
