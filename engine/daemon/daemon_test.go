@@ -24,25 +24,12 @@ import (
 // composes it, on a SQLite file and a simulated cloud; the command's own
 // tests still drive the built binary.
 
-// fixture: compute1's nova-compute is dead (reported down), with two
-// HA-enabled servers; compute2 hosts one more.
-const fixture = `{
-  "hosts": [
-    {"name": "compute1", "status": "enabled", "state": "down"},
-    {"name": "compute2", "status": "enabled", "state": "up"},
-    {"name": "compute3", "status": "enabled", "state": "up"}
-  ],
-  "servers": [
-    {"id": "11111111-1111-4111-8111-111111111111", "name": "app-1", "host": "compute1", "metadata": {"HA_Enabled": "True"}},
-    {"id": "22222222-2222-4222-8222-222222222222", "name": "app-2", "host": "compute1", "metadata": {"HA_Enabled": "True"}},
-    {"id": "44444444-4444-4444-8444-444444444444", "name": "vm-1", "host": "compute2", "metadata": {"HA_Enabled": "True"}}
-  ],
-  "latency_ms": {"api": 1, "stop": 20, "start": 20, "evacuate": %d}
-}`
-
+// newEnv is the daemon of the package's tests: a host failure on the
+// simulated cloud (daemontest.HostDownFixture) whose evacuations take
+// evacuateMS, and a configuration that ends with extra.
 func newEnv(t *testing.T, evacuateMS int, extra string) *daemontest.Env {
 	t.Helper()
-	return daemontest.NewEnv(t, fmt.Sprintf(fixture, evacuateMS), extra)
+	return daemontest.NewEnv(t, daemontest.HostDownFixture(evacuateMS), extra)
 }
 
 // Start, a host failure recovered on the simulated cloud, and a clean stop.

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 )
 
 // catalogListen is where the Keystone bed's catalog says instance-ha is.
@@ -119,7 +121,7 @@ accept_token_file = true
 		t.Fatal(err)
 	}
 	selfJSON, _ := json.Marshal(self)
-	fx := strings.Replace(fmt.Sprintf(fixture, 50), `{"name": "compute3", "status": "enabled", "state": "up"}`,
+	fx := strings.Replace(daemontest.HostDownFixture(50), `{"name": "compute3", "status": "enabled", "state": "up"}`,
 		`{"name": "compute3", "status": "enabled", "state": "up"}, {"name": `+string(selfJSON)+`, "status": "enabled", "state": "up"}`, 1)
 	if err := os.WriteFile(filepath.Join(e.Dir, "cloud.json"), []byte(fx), 0o600); err != nil {
 		t.Fatal(err)

@@ -21,22 +21,6 @@ import (
 // (CI=true), where a missing Chromium is a failure. The screenshots go to
 // $KAIFUKU_SCREENSHOTS (default: the test's temporary directory).
 
-// compute1's nova-compute is dead; its two HA servers are evacuated to the
-// others, slowly enough (4 s, twice the page's refresh) to watch the
-// timeline move.
-const browserFixture = `{
-  "hosts": [
-    {"name": "compute1", "status": "enabled", "state": "down"},
-    {"name": "compute2", "status": "enabled", "state": "up"},
-    {"name": "compute3", "status": "enabled", "state": "up"}
-  ],
-  "servers": [
-    {"id": "11111111-1111-4111-8111-111111111111", "name": "app-1", "host": "compute1", "metadata": {"HA_Enabled": "True"}},
-    {"id": "22222222-2222-4222-8222-222222222222", "name": "app-2", "host": "compute1", "metadata": {"HA_Enabled": "True"}}
-  ],
-  "latency_ms": {"api": 1, "stop": 20, "start": 20, "evacuate": 4000}
-}`
-
 func chromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("KAIFUKU_CHROMIUM"); p != "" {
@@ -65,7 +49,10 @@ func TestBrowserRecoveryAndMaintenance(t *testing.T) {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := daemontest.NewEnv(t, browserFixture, "").Start(t)
+	// compute1's nova-compute is dead; its two HA servers are evacuated to
+	// the others, slowly enough (4 s, twice the page's refresh) to watch
+	// the timeline move.
+	d := daemontest.NewEnv(t, daemontest.HostDownFixture(4000), "").Start(t)
 	base, token := d.URL, d.Token
 
 	segID, hostIDs := d.Segment("rack-a", true, "compute1", "compute2", "compute3")
