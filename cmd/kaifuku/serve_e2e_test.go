@@ -386,24 +386,8 @@ func TestServeReloadAndFirstStart(t *testing.T) {
 		t.Fatalf("after a failed reload: %d", code)
 	}
 	// A valid one: the new token file replaces the old token.
-	newTokens := filepath.Join(env.Dir, "other-tokens")
-	if err := os.WriteFile(newTokens, []byte("# operators\nnew-token-1\nviewer-token member\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(env.Config, []byte(strings.Replace(string(good), "[api]\n", "[api]\ntoken_file = "+newTokens+"\n", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	env.Write(t, daemontest.WithNewTokens(t, env.Dir, string(good)))
 	d.cmd.Process.Signal(syscall.SIGHUP)
 	waitLog("configuration reloaded")
-	if code := d.Call("GET", "/v1/segments", nil, nil); code != 401 {
-		t.Errorf("old token after reload: %d, want 401", code)
-	}
-	d.Token = "viewer-token"
-	if code := d.Call("GET", "/v1/segments", nil, nil); code != 403 {
-		t.Errorf("member token: %d, want 403", code)
-	}
-	d.Token = "new-token-1"
-	if code := d.Call("GET", "/v1/segments", nil, nil); code != 200 {
-		t.Errorf("new token: %d, want 200", code)
-	}
+	d.CheckNewTokens()
 }

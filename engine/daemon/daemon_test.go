@@ -137,25 +137,11 @@ func TestReload(t *testing.T) {
 		t.Fatalf("after a refused reload: %d", code)
 	}
 
-	newTokens := filepath.Join(e.Dir, "other-tokens")
-	if err := os.WriteFile(newTokens, []byte("# operators\nnew-token-1\nviewer-token member\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.Write(t, strings.Replace(string(good), "[api]\n", "[api]\ntoken_file = "+newTokens+"\n", 1))
+	e.Write(t, daemontest.WithNewTokens(t, e.Dir, string(good)))
 	if err := r.D.Reload(); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
-	if code := r.Call("GET", "/v1/segments", nil, nil); code != 401 {
-		t.Errorf("old token after the reload: %d, want 401", code)
-	}
-	r.Token = "viewer-token"
-	if code := r.Call("GET", "/v1/segments", nil, nil); code != 403 {
-		t.Errorf("member token: %d, want 403", code)
-	}
-	r.Token = "new-token-1"
-	if code := r.Call("GET", "/v1/segments", nil, nil); code != 200 {
-		t.Errorf("new token: %d, want 200", code)
-	}
+	r.CheckNewTokens()
 
 	// What cannot change while running is applied at the next start, and
 	// the log says so.
