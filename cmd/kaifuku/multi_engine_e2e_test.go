@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
 	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
@@ -30,22 +31,14 @@ func TestMultiEngineOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a PostgreSQL cluster, a simcloud and three daemons")
 	}
-	dsn := pgtest.Database(t)
-	bin := kaifukuBinary(t)
-	dir := t.TempDir()
-	fx := multiFixture()
-	fixture := filepath.Join(dir, "cloud.json")
-	if err := os.WriteFile(fixture, fx.json, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sim := startSimcloud(t, bin, fixture, simPassword)
+	bed := newMultiBed(t)
+	fx, sim, sqldb := bed.fx, bed.sim, bed.db
 
 	const lease = 3
 	var engines []*daemonProc
 	var owners []string
 	for i := range 3 {
-		edir := filepath.Join(dir, fmt.Sprintf("engine%d", i))
-		env := novaEnv(t, edir, sim, simPassword, dsn, fmt.Sprintf(`[DEFAULT]
+		env := bed.engineEnv(i, fmt.Sprintf(`[DEFAULT]
 process_unfinished_notifications_interval = 2
 retry_notification_new_status_interval = 2
 [api]
@@ -64,11 +57,6 @@ force_down_service = true
 		engines = append(engines, d)
 		owners = append(owners, m[1])
 	}
-	sqldb, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqldb.Close()
 
 	// Segments through one engine; the others see them in the database.
 	seg := func(d *daemonProc, name, method string, hosts []string, reserved []string) {
@@ -511,6 +499,47 @@ func hostOverlaps(byHost map[string][]span) []string {
 		}
 	}
 	return problems
+}
+
+// multiBed is what the multi-engine tests run on until the test ends: a
+// PostgreSQL database, a `kaifuku simcloud` serving multiFixture, and a
+// directory for the engines' configurations.
+type multiBed struct {
+	t   *testing.T
+	dsn string
+	dir string
+	fx  multi
+	sim string  // the simcloud's URL
+	db  *sql.DB // the engines' database
+}
+
+// newMultiBed starts the bed; without PostgreSQL the test skips (see
+// pgtest.Database).
+func newMultiBed(t *testing.T) *multiBed {
+	t.Helper()
+	b := &multiBed{t: t, dsn: pgtest.Database(t)}
+	bin := kaifukuBinary(t)
+	b.dir = t.TempDir()
+	b.fx = multiFixture()
+	fixture := filepath.Join(b.dir, "cloud.json")
+	if err := os.WriteFile(fixture, b.fx.json, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.sim = startSimcloud(t, bin, fixture, simPassword)
+	db, err := sql.Open("pgx", b.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b.db = db
+	return b
+}
+
+// engineEnv writes the configuration of engine i: the Nova of the bed's
+// simcloud and the bed's database, then extra.
+func (b *multiBed) engineEnv(i int, extra string) *daemontest.Env {
+	b.t.Helper()
+	return novaEnv(b.t, filepath.Join(b.dir, fmt.Sprintf("engine%d", i)), b.sim, simPassword, b.dsn, extra)
 }
 
 // multi is the multi-engine test's cloud.

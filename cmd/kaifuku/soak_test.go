@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,10 +20,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
-	"github.com/kaifuku-ha/kaifuku/engine/db/pgtest"
 )
 
 // The chaos soak: go test -tags soak -run TestSoak ./cmd/kaifuku
@@ -168,20 +163,12 @@ func scrape(t *testing.T, url, name string) float64 {
 // notifications per second.
 func TestSoak(t *testing.T) {
 	duration := soakTime(t)
-	dsn := pgtest.Database(t)
-	bin := kaifukuBinary(t)
-	dir := t.TempDir()
-	fx := multiFixture()
-	fixture := filepath.Join(dir, "cloud.json")
-	if err := os.WriteFile(fixture, fx.json, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sim := startSimcloud(t, bin, fixture, simPassword)
+	bed := newMultiBed(t)
+	fx, sim, sqldb := bed.fx, bed.sim, bed.db
 	const maxBody = 16 << 10
 	var engines []*soakEngine
 	for i := range 3 {
-		edir := filepath.Join(dir, fmt.Sprintf("engine%d", i))
-		env := novaEnv(t, edir, sim, simPassword, dsn, fmt.Sprintf(`[DEFAULT]
+		env := bed.engineEnv(i, fmt.Sprintf(`[DEFAULT]
 process_unfinished_notifications_interval = 2
 retry_notification_new_status_interval = 2
 wait_period_after_evacuation = 30
@@ -200,11 +187,6 @@ force_down_service = true
 		e.token = e.proc.Token
 		engines = append(engines, e)
 	}
-	sqldb, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqldb.Close()
 
 	d0 := engines[0].current()
 	var s struct {
