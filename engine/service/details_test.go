@@ -66,13 +66,7 @@ func TestFailedPostTaskIsShownWithItsError(t *testing.T) {
 	r := newRig(t, false, nil, true)
 	fl := r.flows[conf.FlowInstance]
 	fl.Phases[conf.Post] = []engine.FlowTask{{Spec: engine.Spec{Name: "notify_webhook", Kind: "lua"}, Phase: conf.Post, Task: quietFail{}}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r.svc.Start(ctx)
-	id := r.notify()
-	r.waitStatus(id, "error")
-	r.svc.Stop(ctx)
-	d := r.details(id)
+	d := r.details(r.runOne("error").UUID)
 	if len(d) != 4 {
 		t.Fatalf("want the three main tasks and the failed one: %+v", d)
 	}
@@ -91,13 +85,7 @@ func TestFailedPostTaskIsShownWithItsError(t *testing.T) {
 // A notification the manager ignores without running a flow says why.
 func TestDecisionWithoutFlowIsShown(t *testing.T) {
 	r := newRig(t, false, nil, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r.svc.Start(ctx)
-	id := r.notify()
-	r.waitStatus(id, "ignored")
-	r.svc.Stop(ctx)
-	d := r.details(id)
+	d := r.details(r.runOne("ignored").UUID)
 	if len(d) != 1 || d[0].State != engine.StateSuccess || len(d[0].Progress) != 1 || d[0].Progress[0].Message != SegmentDisabledMessage {
 		t.Fatalf("details: %+v", d)
 	}

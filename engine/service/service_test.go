@@ -144,6 +144,20 @@ func (r *rig) waitStatus(id string, want ...string) db.Notification {
 	}
 }
 
+// runOne starts the rig's service, sends a notification, waits for it to
+// reach one of the statuses want and stops the service.
+func (r *rig) runOne(want ...string) db.Notification {
+	r.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r.svc.Start(ctx)
+	n := r.waitStatus(r.notify(), want...)
+	if err := r.svc.Stop(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	return n
+}
+
 func TestErrorIsRetriedOnceThenFailed(t *testing.T) {
 	r := newRig(t, true, nil, true)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -164,14 +178,10 @@ func TestErrorIsRetriedOnceThenFailed(t *testing.T) {
 
 func TestDisabledSegmentIgnores(t *testing.T) {
 	r := newRig(t, false, nil, false)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r.svc.Start(ctx)
-	n := r.waitStatus(r.notify(), "ignored")
+	n := r.runOne("ignored")
 	if n.Message == nil || *n.Message != SegmentDisabledMessage || r.first.Load() != 0 {
 		t.Errorf("message %v, runs %d", n.Message, r.first.Load())
 	}
-	r.svc.Stop(ctx)
 }
 
 // Stop drains at a task boundary: the running task finishes, the next one
