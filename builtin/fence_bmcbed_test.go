@@ -6,43 +6,26 @@
 //
 //	go test -tags bmcbed -run BMCBed -v ./builtin/
 //
-// KAIFUKU_BMCBED names the bed's directory (default .ci/bmcbed from the
-// module root); the bed's default hosts, ports and credentials are assumed.
-// With the tag set, a missing bed fails the tests.
+// testbed.BMC finds the bed (KAIFUKU_BMCBED); the bed's default hosts,
+// ports and credentials are assumed. With the tag set, a missing bed fails
+// the tests.
 package builtin_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine/fence"
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
-func bmcBed(t *testing.T) string {
+// bedPower reads host's power from the bed, or with set sets it.
+func bedPower(t *testing.T, bed testbed.BMCBed, host string, set ...string) string {
 	t.Helper()
-	dir := os.Getenv("KAIFUKU_BMCBED")
-	if dir == "" {
-		dir = filepath.Join("..", ".ci", "bmcbed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bmc.sh")); err != nil {
-		t.Fatalf("no BMC bed at %s (set KAIFUKU_BMCBED): %v", dir, err)
-	}
-	return dir
-}
-
-func bedPower(t *testing.T, dir, host string, set ...string) string {
-	t.Helper()
-	out, err := exec.Command(filepath.Join(dir, "bmc.sh"), append([]string{"power", host}, set...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("bmc.sh power %s %v: %v: %s", host, set, err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return bed.Run(t, append([]string{"power", host}, set...)...)
 }
 
 // bedFencing is compute1's fence_ipmilan section for the bed.
@@ -56,14 +39,14 @@ func bedFencing(password string) conf.Fencing {
 }
 
 func TestBMCBedFenceHostPowersOff(t *testing.T) {
-	dir := bmcBed(t)
-	bedPower(t, dir, "compute1", "on")
-	t.Cleanup(func() { bedPower(t, dir, "compute1", "on") })
+	bed := testbed.BMC(t)
+	bedPower(t, bed, "compute1", "on")
+	t.Cleanup(func() { bedPower(t, bed, "compute1", "on") })
 	h := newHarness(t, aliveCloud("", false))
 	h.nova = noDevices{h.cloud}
 	h.cfg.Fencing = bedFencing("bmcbed-pass")
 	h.wantRun("fence_host_task", hostStore, fencedProgress(fence.PowerOn, fencedForcedDown)...)
-	if p := bedPower(t, dir, "compute1"); p != "off" {
+	if p := bedPower(t, bed, "compute1"); p != "off" {
 		t.Errorf("the bed reports compute1's power %q, want off", p)
 	}
 	if svc := h.service("compute1"); !svc.ForcedDown {
@@ -74,8 +57,8 @@ func TestBMCBedFenceHostPowersOff(t *testing.T) {
 }
 
 func TestBMCBedWrongPasswordStopsTheRecovery(t *testing.T) {
-	dir := bmcBed(t)
-	bedPower(t, dir, "compute1", "on")
+	bed := testbed.BMC(t)
+	bedPower(t, bed, "compute1", "on")
 	h := newHarness(t, aliveCloud("", false))
 	h.nova = noDevices{h.cloud}
 	h.cfg.Fencing = bedFencing("not-the-password")
@@ -87,7 +70,7 @@ func TestBMCBedWrongPasswordStopsTheRecovery(t *testing.T) {
 	if strings.Contains(err.Error(), "not-the-password") {
 		t.Errorf("the error shows the password: %v", err)
 	}
-	if p := bedPower(t, dir, "compute1"); p != "on" {
+	if p := bedPower(t, bed, "compute1"); p != "on" {
 		t.Errorf("the bed reports compute1's power %q, want on", p)
 	}
 	if svc := h.service("compute1"); svc.ForcedDown || svc.Status != "enabled" {

@@ -6,42 +6,21 @@
 //
 //	go test -tags bmcbed -run BMCBed -v ./cmd/kaifuku/
 //
-// KAIFUKU_BMCBED names the bed's directory (default .ci/bmcbed from the
-// module root); the bed's default hosts, ports and credentials are assumed.
+// testbed.BMC finds the bed (KAIFUKU_BMCBED); the bed's default hosts,
+// ports and credentials are assumed.
 // The simulated Nova cannot see the bed's power: the test reads it from the
 // bed (bmc.sh power), and the simulated services from simcloud.
 package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
-
-func bmcBedDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("KAIFUKU_BMCBED")
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".ci", "bmcbed")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "bmc.sh")); err != nil {
-		t.Fatalf("no BMC bed at %s (set KAIFUKU_BMCBED): %v", dir, err)
-	}
-	return dir
-}
-
-func bmcBed(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(filepath.Join(dir, "bmc.sh"), args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("bmc.sh %v: %v: %s", args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 type fenceSnapshot struct {
 	Servers []struct {
@@ -58,7 +37,7 @@ type fenceSnapshot struct {
 // chassis or a dead BMC the notification ends error and neither the host's
 // service nor its servers are touched.
 func TestBMCBedServeFencesBeforeEvacuating(t *testing.T) {
-	dir := bmcBedDir(t)
+	bed := testbed.BMC(t)
 	bin := kaifukuBinary(t)
 	for _, c := range []struct {
 		name, password, port, fault string
@@ -71,13 +50,13 @@ func TestBMCBedServeFencesBeforeEvacuating(t *testing.T) {
 		{name: "dead BMC", password: "bmcbed-pass", port: "9000", reason: "Failed to fence host 'compute1'"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			bmcBed(t, dir, "power", "compute1", "on")
+			bed.Run(t, "power", "compute1", "on")
 			if c.fault != "" {
-				bmcBed(t, dir, "fault", "compute1", c.fault)
+				bed.Run(t, "fault", "compute1", c.fault)
 			}
 			t.Cleanup(func() {
-				bmcBed(t, dir, "fault", "compute1", "none")
-				bmcBed(t, dir, "power", "compute1", "on")
+				bed.Run(t, "fault", "compute1", "none")
+				bed.Run(t, "power", "compute1", "on")
 			})
 			tmp := t.TempDir()
 			fixture, err := filepath.Abs(filepath.Join("testdata", "fence-cloud.json"))
@@ -106,7 +85,7 @@ power_timeout = 6
 			t.Logf("%s: notification %s after %.1f s", c.name, n.Notification.Status, time.Since(start).Seconds())
 			var snap fenceSnapshot
 			getJSON(t, simURL+"/sim/snapshot", &snap)
-			power := bmcBed(t, dir, "power", "compute1")
+			power := bed.Run(t, "power", "compute1")
 			if c.fenced {
 				if n.Notification.Status != "finished" {
 					t.Fatalf("status %s, want finished: %+v\n%s", n.Notification.Status, n.Notification.Details, d.log())

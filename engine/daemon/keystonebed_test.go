@@ -1,9 +1,10 @@
 package daemon_test
 
 // Against a real Keystone: the Keystone bed (a real Keystone on loopback
-// with users admin, kaifuku, monitor, demo and reader). KAIFUKU_KEYSTONEBED_URL
-// is its identity endpoint (default http://127.0.0.1:5001/v3). Outside CI
-// the tests skip when it does not answer; with CI=true they fail.
+// with users admin, kaifuku, monitor, demo and reader), which testbed.Keystone
+// finds: KAIFUKU_KEYSTONEBED_URL is its identity endpoint (default
+// http://127.0.0.1:5001/v3). Outside CI the tests skip when it does not
+// answer; with CI=true they fail.
 
 import (
 	"context"
@@ -22,29 +23,12 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 
 	"github.com/kaifuku-ha/kaifuku/engine/daemon/daemontest"
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
-func keystoneBed(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("KAIFUKU_KEYSTONEBED_URL")
-	if u == "" {
-		u = "http://127.0.0.1:5001/v3"
-	}
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(u)
-	if err == nil {
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			return u
-		}
-		err = fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the Keystone bed must run in CI (start it, or set KAIFUKU_KEYSTONEBED_URL): %v", err)
-	}
-	t.Skipf("no Keystone bed at %s (%v): start it to run this test", u, err)
-	return ""
-}
+// keystoneBed is the bed's identity endpoint; without the bed the test
+// skips, or fails with CI=true.
+var keystoneBed = testbed.Keystone
 
 // bedAuth is the [keystone_authtoken] section of a daemon behind the bed,
 // as the service user kaifuku, validating at authURL; a loaded bed may take

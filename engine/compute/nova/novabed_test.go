@@ -6,11 +6,11 @@
 //
 //	go test -tags novabed -run NovaBed -v ./engine/compute/nova/
 //
-// KAIFUKU_NOVABED names the bed's directory (default .ci/novabed; a
-// relative path is taken from the module root, not from this package's
-// directory); KAIFUKU_NOVABED_NOVA and KAIFUKU_NOVABED_KEYSTONE its
-// endpoints (default 127.0.0.1:8774/v2.1 and 127.0.0.1:5000/v3). With the
-// tag set, an unreachable bed fails the tests.
+// testbed.Nova finds the bed: KAIFUKU_NOVABED names its directory (default
+// .ci/novabed; a relative path is taken from the module root, not from this
+// package's directory); KAIFUKU_NOVABED_NOVA and KAIFUKU_NOVABED_KEYSTONE
+// its endpoints (default 127.0.0.1:8774/v2.1 and 127.0.0.1:5000/v3). With
+// the tag set, an unreachable bed fails the tests.
 package nova_test
 
 import (
@@ -37,6 +37,7 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/nova"
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
 const (
@@ -45,57 +46,13 @@ const (
 	bedToken  = "admin:admin"
 )
 
-type novaBed struct {
-	dir, nova, keystone string
-}
-
-func getenv(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-func findModuleRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
+// novaBed is the running bed, with the calls the tests make to it.
+type novaBed testbed.NovaBed
 
 // theBed finds the running bed or fails.
 func theBed(t *testing.T) novaBed {
 	t.Helper()
-	dir := getenv("KAIFUKU_NOVABED", filepath.Join(".ci", "novabed"))
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(findModuleRoot(t), dir)
-	}
-	b := novaBed{
-		dir:      dir,
-		nova:     strings.TrimSuffix(getenv("KAIFUKU_NOVABED_NOVA", "http://127.0.0.1:8774/v2.1"), "/"),
-		keystone: strings.TrimSuffix(getenv("KAIFUKU_NOVABED_KEYSTONE", "http://127.0.0.1:5000/v3"), "/"),
-	}
-	if _, err := os.Stat(filepath.Join(b.dir, "compute.sh")); err != nil {
-		t.Fatalf("Nova bed not found (set KAIFUKU_NOVABED): %v", err)
-	}
-	for _, u := range []string{b.nova + "/", b.keystone} {
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatalf("Nova bed not reachable at %s (start it: bash %s/start.sh): %v", u, b.dir, err)
-		}
-		resp.Body.Close()
-	}
-	return b
+	return novaBed(testbed.Nova(t))
 }
 
 // api is a raw call to the bed's Nova, for what the driver does not do
@@ -107,7 +64,7 @@ func (b novaBed) api(t *testing.T, method, path string, body any, mv string) (in
 		data, _ := json.Marshal(body)
 		rd = bytes.NewReader(data)
 	}
-	req, _ := http.NewRequest(method, b.nova+path, rd)
+	req, _ := http.NewRequest(method, b.Nova+path, rd)
 	req.Header.Set("X-Auth-Token", bedToken)
 	req.Header.Set("OpenStack-API-Version", "compute "+mv)
 	req.Header.Set("Content-Type", "application/json")
@@ -122,7 +79,7 @@ func (b novaBed) api(t *testing.T, method, path string, body any, mv string) (in
 
 func (b novaBed) compute(t *testing.T, action, host string) {
 	t.Helper()
-	out, err := exec.Command("bash", filepath.Join(b.dir, "compute.sh"), action, host).CombinedOutput()
+	out, err := exec.Command("bash", filepath.Join(b.Dir, "compute.sh"), action, host).CombinedOutput()
 	if err != nil {
 		t.Fatalf("compute.sh %s %s: %v\n%s", action, host, err, out)
 	}
@@ -182,9 +139,9 @@ func bedLogins(b novaBed) []struct {
 		name string
 		c    conf.Nova
 	}{
-		{"keystone", conf.Nova{AuthURL: b.keystone, Username: "admin", Password: "bed-password", ProjectName: "admin",
+		{"keystone", conf.Nova{AuthURL: b.Keystone, Username: "admin", Password: "bed-password", ProjectName: "admin",
 			RegionName: "RegionOne", Interface: "public", Timeout: 90 * time.Second}},
-		{"token", conf.Nova{Token: bedToken, Endpoint: b.nova, Timeout: 90 * time.Second}},
+		{"token", conf.Nova{Token: bedToken, Endpoint: b.Nova, Timeout: 90 * time.Second}},
 	}
 }
 
@@ -238,7 +195,7 @@ func TestNovaBedOperations(t *testing.T) {
 			mustKind(t, err, compute.ErrInvalid, "")
 
 			// forbidden: os-services is for administrators
-			user, err := nova.New(ctx, conf.Nova{Token: "user:user", Endpoint: b.nova}, nil)
+			user, err := nova.New(ctx, conf.Nova{Token: "user:user", Endpoint: b.Nova}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
