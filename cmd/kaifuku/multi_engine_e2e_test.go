@@ -513,8 +513,8 @@ type multiBed struct {
 	db  *sql.DB // the engines' database
 }
 
-// newMultiBed starts the bed; without PostgreSQL the test skips (see
-// pgtest.Database).
+// newMultiBed starts the bed; pgtest.Database decides what a missing
+// PostgreSQL does to the test (a skip, a failure in CI).
 func newMultiBed(t *testing.T) *multiBed {
 	t.Helper()
 	b := &multiBed{t: t, dsn: pgtest.Database(t)}
