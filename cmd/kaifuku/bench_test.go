@@ -55,7 +55,7 @@ func TestBenchOverHTTP(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	r := rows[0]
-	if !r.HTTP || r.Clock != "wall" || r.Servers != 10 || r.Ratio < 1 || r.RequestsPerServer < 4 || r.KeystoneRequests < 1 ||
+	if !r.HTTP || r.Clock != "wall" || r.Servers != 10 || r.Ratio < 1 || r.RequestsPerServer < 3 || r.KeystoneRequests < 1 ||
 		r.CloudCPUSeconds == nil || *r.CloudCPUSeconds <= 0 {
 		t.Errorf("row %+v (cloud cpu %v)", r, r.CloudCPUSeconds)
 	}

@@ -23,8 +23,8 @@ func TestRunMeasuresAHostRecoveryInVirtualTime(t *testing.T) {
 	if r.ClockName() != "virtual" || r.Ratio() < 1 || r.Ratio() > 1.2 {
 		t.Fatalf("ttr %s on the %s clock, ratio %.3f", r.TimeToRecovery, r.ClockName(), r.Ratio())
 	}
-	// Each server: a read, lock, evacuate, polls, unlock; and the host's calls.
-	if r.Requests < 4*c.Servers || r.RequestsPerServer() != float64(r.Requests)/10 {
+	// Each server: lock, evacuate, unlock; the host's lists and the polls.
+	if r.Requests < 3*c.Servers || r.RequestsPerServer() != float64(r.Requests)/10 {
 		t.Fatalf("%d requests", r.Requests)
 	}
 	again, err := bench.Run(context.Background(), conf.Defaults(), builtin.Register, c)
@@ -80,7 +80,7 @@ func TestRunOverHTTP(t *testing.T) {
 			calls += n
 		}
 	}
-	if r.Requests != calls || r.Requests < 4*c.Servers || r.RequestsPerServer() != float64(r.Requests)/float64(c.Servers) {
+	if r.Requests != calls || r.Requests < 3*c.Servers || r.RequestsPerServer() != float64(r.Requests)/float64(c.Servers) {
 		t.Errorf("%d requests received (%.2f per server), %d calls counted by the cloud: %v", r.Requests, r.RequestsPerServer(), calls, r.Ops)
 	}
 	if r.Keystone < 1 {
