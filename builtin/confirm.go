@@ -24,7 +24,7 @@ const changesSlack = 250 * time.Millisecond
 // for its next check looks at every round others made meanwhile, so while
 // many are in flight, each is seen done within a round of it, whatever its
 // own schedule.
-const roundGrid = 25 * time.Millisecond
+const roundGrid = 20 * time.Millisecond
 
 // confirmer batches the reads of the evacuations of one host, instead of
 // reads of one server each:
