@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	fastjson "github.com/goccy/go-json"
 )
 
 // Microversions simcloud accepts, as the Nova it imitates (Zed).
@@ -117,8 +119,11 @@ func writeFault(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]any{faultName(code): map[string]any{"code": code, "message": msg}})
 }
 
+// writeJSON answers body, encoded as encoding/json does (map keys sorted,
+// HTML characters escaped) by goccy/go-json, which is several times faster on
+// server lists.
 func writeJSON(w http.ResponseWriter, code int, body any) {
-	b, err := json.Marshal(body)
+	b, err := fastjson.Marshal(body)
 	if err != nil {
 		code = http.StatusInternalServerError
 		b = []byte(`{"computeFault": {"code": 500, "message": "simcloud could not encode its answer"}}`)
