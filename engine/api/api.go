@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/felixge/httpsnoop"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
@@ -205,26 +206,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w, code: 200}
 	_, pattern := s.mux.Handler(r)
-	s.mux.ServeHTTP(sw, r)
+	m := httpsnoop.CaptureMetrics(s.mux, w, r)
 	if pattern == "" {
 		pattern = "other"
 	}
 	if s.Observe != nil {
-		s.Observe(pattern, sw.code, time.Since(start))
+		s.Observe(pattern, m.Code, m.Duration)
 	}
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
-	w.ResponseWriter.WriteHeader(code)
 }
 
 func (s *Server) selfURL(r *http.Request) string {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/felixge/httpsnoop"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 
@@ -68,17 +69,19 @@ func (s *Server) now() time.Time { return s.opts.Clock.Now() }
 
 // ServeHTTP routes a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	start := time.Now()
-	reqID := "req-" + uuid.NewString()
-	rw.Header().Set("X-Openstack-Request-Id", reqID)
+	w.Header().Set("X-Openstack-Request-Id", "req-"+uuid.NewString())
+	m := httpsnoop.CaptureMetricsFn(w, func(rw http.ResponseWriter) { s.route(rw, r) })
+	s.log.WithFields(logrus.Fields{"method": r.Method, "path": r.URL.RequestURI(), "status": m.Code,
+		"duration": m.Duration.Round(time.Microsecond).String()}).Debug("request")
+}
+
+// route answers r, or a fault when a handler panics.
+func (s *Server) route(rw http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.WithField("panic", v).Error("simcloud handler panicked")
 			writeFault(rw, http.StatusInternalServerError, "Unexpected API Error.")
 		}
-		s.log.WithFields(logrus.Fields{"method": r.Method, "path": r.URL.RequestURI(), "status": rw.code,
-			"duration": time.Since(start).Round(time.Microsecond).String()}).Debug("request")
 	}()
 	p := r.URL.Path
 	switch {
@@ -110,16 +113,6 @@ func (s *Server) count(r *http.Request, route string) {
 	s.mu.Lock()
 	s.requests[r.Method+" "+route]++
 	s.mu.Unlock()
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.code = code
-	w.ResponseWriter.WriteHeader(code)
 }
 
 func (s *Server) computeVersion(r *http.Request, id string) map[string]any {
