@@ -161,3 +161,45 @@ func TestSlotsUnlimited(t *testing.T) {
 		rel()
 	}
 }
+
+// TestSlotsLateHostGetsItsShareFirst fills every slot with one host, then
+// queues a second: the slots freed next go to the second until both hold as
+// many, rather than in turn (which would leave the first host three of four
+// after two releases).
+func TestSlotsLateHostGetsItsShareFirst(t *testing.T) {
+	s := NewSlots(clock.Real{}, 4)
+	ctx := context.Background()
+	var holdA []func()
+	for range 4 {
+		rel, err := s.Acquire(ctx, "a", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holdA = append(holdA, rel)
+	}
+	granted := make(chan string, 20)
+	for i, host := range []string{"a", "a", "b", "b", "a", "b"} {
+		go func() {
+			rel, err := s.Acquire(ctx, host, false)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			granted <- host
+			_ = rel // held to the end of the test
+		}()
+		waitQueued(t, s, i+1)
+	}
+	var got []string
+	for _, rel := range holdA[:2] {
+		rel()
+		got = append(got, <-granted)
+	}
+	if !slices.Equal(got, []string{"b", "b"}) {
+		t.Fatalf("the two slots a freed went to %v, want both to b, which held none", got)
+	}
+	holdA[2]()
+	if g := <-granted; g != "a" {
+		t.Fatalf("with a holding 1 and b 2, a freed slot went to %s, want a, which holds fewer", g)
+	}
+}
