@@ -20,6 +20,11 @@ import (
 // calls, never a recovery.
 const changesSlack = 250 * time.Millisecond
 
+// stateFreshness is how old the newest list may be for a server's state
+// before its evacuation to come from the lists rather than a read of its own:
+// no older than the first pause of a poll.
+const stateFreshness = firstPollInterval
+
 // roundGrid is the spacing of the confirmer's rounds. An evacuation waiting
 // for its next check looks at every round others made meanwhile, so while
 // many are in flight, each is seen done within a round of it, whatever its
@@ -88,12 +93,12 @@ func (c *confirmer) know(list []compute.Server, at time.Time) {
 }
 
 // current returns server id's state before its evacuation: from the lists
-// when their chain is unbroken and its newest list started within two rounds
-// of now, else from a read of its own.
+// when their chain is unbroken and its newest list started within
+// stateFreshness of now, else from a read of its own.
 func (c *confirmer) current(ctx context.Context, id string) (compute.Server, error) {
 	c.mu.Lock()
 	s, ok := c.seen[strings.ToLower(id)]
-	fresh := !c.covered.IsZero() && c.clk.Now().Sub(c.covered) <= 2*c.grid
+	fresh := !c.covered.IsZero() && c.clk.Now().Sub(c.covered) <= stateFreshness
 	c.mu.Unlock()
 	if !ok || !fresh {
 		return getServer(ctx, c.nova, id)
