@@ -8,10 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kaifuku-ha/kaifuku/builtin"
-	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
-	"github.com/kaifuku-ha/kaifuku/engine/clock"
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
@@ -20,43 +17,33 @@ import (
 // the calls the cloud counted.
 func evacuateOnSim(t *testing.T, n, threads int, lat simulated.Latency) (time.Duration, simulated.Counters) {
 	t.Helper()
-	var servers []simulated.Server
-	var ids []string
-	for i := 1; i <= n; i++ {
-		servers = append(servers, haServer(i, "compute1"))
-		ids = append(ids, uid(i))
-	}
-	fx := failedHostCloud(servers...)
+	fx := failedHostCloud()
 	fx.Latency = lat
-	clk := clock.NewSim(epoch)
-	cloud, err := simulated.New(fx, clk)
+	s := newSimBed(t, fx, n, threads)
+	spec, err := s.reg.Lookup("evacuate_instances_task")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := conf.Defaults()
-	cfg.Engine.HostFailureRecoveryThreads = threads
-	reg := engine.NewRegistry()
-	builtin.Register(reg, cloud, cfg)
-	spec, err := reg.Lookup("evacuate_instances_task")
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := spec.New(cfg.TaskSection("evacuate_instances_task"))
+	task, err := spec.New(s.cfg.TaskSection("evacuate_instances_task"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	env := engine.NewEnv(notificationUUID, "evacuate_instances_task", clk, logrus.NewEntry(log), func(string, float64) {})
+	env := engine.NewEnv(notificationUUID, "evacuate_instances_task", s.clk, logrus.NewEntry(log), func(string, float64) {})
+	var ids []string
+	for i := 1; i <= n; i++ {
+		ids = append(ids, uid(i))
+	}
 	if _, err := task.Execute(context.Background(), env, evacStore(ids...)); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range cloud.Snapshot().Servers {
-		if s.Host != "compute2" {
-			t.Fatalf("server %s on %s, want compute2", s.ID, s.Host)
+	for _, srv := range s.cloud.Snapshot().Servers {
+		if srv.Host != "compute2" {
+			t.Fatalf("server %s on %s, want compute2", srv.ID, srv.Host)
 		}
 	}
-	return clk.Now().Sub(epoch), cloud.Counters()
+	return s.clk.Now().Sub(epoch), s.cloud.Counters()
 }
 
 // While many evacuations of a host are in flight, each is seen done within a

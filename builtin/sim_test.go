@@ -17,17 +17,22 @@ import (
 	"github.com/kaifuku-ha/kaifuku/engine/compute/simulated"
 )
 
-// simRun is one host flow on the discrete-event clock: its virtual duration
-// and its timeline (every progress entry with its virtual time, then every
-// migration with its times), as JSON, and the calls the cloud counted.
-func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, string, simulated.Counters) {
+// simBed is the simulated cloud of fx on the discrete-event clock, with n
+// HA-enabled servers on compute1 instead of fx's, and the built-in tasks
+// registered on it with host_failure_recovery_threads = threads.
+type simBed struct {
+	clk   *clock.Sim
+	cloud *simulated.Cloud
+	cfg   *conf.Config
+	reg   *engine.Registry
+}
+
+func newSimBed(t *testing.T, fx simulated.Fixture, n, threads int) simBed {
 	t.Helper()
-	fx := justFailed()
 	fx.Servers = nil
 	for i := 1; i <= n; i++ {
 		fx.Servers = append(fx.Servers, haServer(i, "compute1"))
 	}
-	fx.Latency = simulated.Latency{API: 20, Evacuate: int(evac / time.Millisecond)}
 	clk := clock.NewSim(epoch)
 	cloud, err := simulated.New(fx, clk)
 	if err != nil {
@@ -37,6 +42,18 @@ func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, st
 	cfg.Engine.HostFailureRecoveryThreads = threads
 	reg := engine.NewRegistry()
 	builtin.Register(reg, cloud, cfg)
+	return simBed{clk: clk, cloud: cloud, cfg: cfg, reg: reg}
+}
+
+// simRun is one host flow on the discrete-event clock: its virtual duration
+// and its timeline (every progress entry with its virtual time, then every
+// migration with its times), as JSON, and the calls the cloud counted.
+func simRun(t *testing.T, n, threads int, evac time.Duration) (time.Duration, string, simulated.Counters) {
+	t.Helper()
+	fx := justFailed()
+	fx.Latency = simulated.Latency{API: 20, Evacuate: int(evac / time.Millisecond)}
+	s := newSimBed(t, fx, n, threads)
+	clk, cloud, cfg, reg := s.clk, s.cloud, s.cfg, s.reg
 	flow, err := engine.Build(reg, cfg, conf.FlowHostAuto)
 	if err != nil {
 		t.Fatal(err)
