@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
 // kaifukuTest runs `kaifuku test args...` and returns its exit code and
@@ -36,17 +38,7 @@ func kaifukuTest(t *testing.T, args ...string) (int, string) {
 
 func writeTree(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testbed.WriteFiles(t, t.TempDir(), files)
 }
 
 const greetScript = `

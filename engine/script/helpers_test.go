@@ -3,7 +3,6 @@ package script
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,23 +13,14 @@ import (
 	"github.com/kaifuku-ha/kaifuku/conf"
 	"github.com/kaifuku-ha/kaifuku/engine"
 	"github.com/kaifuku-ha/kaifuku/engine/clock"
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
 // writeScripts writes files (relative paths) into a fresh "scripts"
 // directory and returns it.
 func writeScripts(t testing.TB, files map[string]string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "scripts")
-	for name, src := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testbed.WriteFiles(t, filepath.Join(t.TempDir(), "scripts"), files)
 }
 
 // fixture is a loaded scripts directory with a registry and a runner.

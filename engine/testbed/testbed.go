@@ -1,5 +1,6 @@
-// Package testbed finds the test beds of .ci/ for the tests that run
-// against them, as net/http/httptest serves tests without being one: the
+// Package testbed holds what tests stand on, as net/http/httptest serves
+// tests without being one: the file trees they write (WriteFiles), and the
+// test beds of .ci/ for the tests that run against them: the
 // BMC bed (.ci/bmcbed), the Keystone bed (.ci/keystonebed) and the Nova bed
 // (.ci/novabed). .ci/run sets each up, starts it and points the tests at it
 // with the variables below; without them, a bed is looked for where its

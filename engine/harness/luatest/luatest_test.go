@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,22 +12,13 @@ import (
 	"time"
 
 	"github.com/kaifuku-ha/kaifuku/builtin"
+	"github.com/kaifuku-ha/kaifuku/engine/testbed"
 )
 
 // writeFiles writes name → content into a fresh directory and returns it.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testbed.WriteFiles(t, t.TempDir(), files)
 }
 
 func run(t *testing.T, opts Options) (*Report, string, error) {
