@@ -1,6 +1,8 @@
 #!/bin/bash
 # Build kaifuku from this checkout and start or stop two `kaifuku serve`
-# daemons for the Nova bed, both with every default but what the trials need:
+# daemons for the Nova bed, both with every default but what the trials need
+# (host_failure_recovery_threads is $TTR_KAIFUKU_THREADS, 10 unless set: the
+# bed's quota, so every server at once, as the floor evacuates them):
 #   heartbeat  127.0.0.1:$TTR_KAIFUKU_PORT     force_down_service = false: waits
 #                                              for Nova to report the host down
 #   forced     127.0.0.1:$TTR_KAIFUKU_PORT+1   force_down_service = true
@@ -43,6 +45,8 @@ scripts_dir = $d/scripts
 log_file = $d/kaifuku.log
 # the trials post one notification for compute1 a few minutes apart
 duplicate_notification_detection_interval = 0
+# as many evacuations at once as the floor makes (Masakari's default is 3)
+host_failure_recovery_threads = ${TTR_KAIFUKU_THREADS:-10}
 
 [api]
 listen = 127.0.0.1:$port
