@@ -17,16 +17,12 @@ BIN="$TTR_STATE/kaifuku"
 alive() { [[ -f "$1/pid" ]] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 stop() {
-    local d pid
+    local d
     for d in "$TTR_STATE"/kaifuku-*/; do
         d=${d%/}
-        alive "$d" || { rm -f "$d/pid"; continue; }
-        pid=$(cat "$d/pid")
-        echo "TERM kaifuku ${d##*/} ($pid)"; kill -TERM "$pid"
-        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -0 "$pid" 2>/dev/null && { echo "KILL kaifuku ($pid)"; kill -KILL "$pid"; }
-        rm -f "$d/pid"
+        [[ -d $d ]] && stop_pid "kaifuku ${d##*/}" "$d/pid"
     done
+    return 0
 }
 
 start() {

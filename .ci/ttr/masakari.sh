@@ -16,15 +16,8 @@ DIR="$TTR_STATE/masakari"
 alive() { [[ -f "$DIR/$1.pid" ]] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
 stop() {
-    local p pid
-    for p in api engine; do
-        alive "$p" || { rm -f "$DIR/$p.pid"; continue; }
-        pid=$(cat "$DIR/$p.pid")
-        echo "TERM masakari-$p ($pid)"; kill -TERM "$pid"
-        for ((i = 0; i < 40; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-        kill -0 "$pid" 2>/dev/null && { echo "KILL masakari-$p ($pid)"; kill -KILL "$pid"; }
-        rm -f "$DIR/$p.pid"
-    done
+    local p
+    for p in api engine; do stop_pid "masakari-$p" "$DIR/$p.pid"; done
 }
 
 start() {
