@@ -36,7 +36,7 @@ const roundGrid = 20 * time.Millisecond
 //   - before its evacuation, a server's state is what the host's list at the
 //     task's start showed of it, kept up to date by the rounds after it, as
 //     long as they have shown every change since that list without a gap and
-//     one started just now (else it is read on its own);
+//     the newest started within stateFreshness (else it is read on its own);
 //   - to confirm an evacuation, one list per round of the servers changed since
 //     the earliest evacuation in flight is shared by every evacuation waiting
 //     then.
