@@ -180,11 +180,13 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 	// One confirmer for the host: the evacuations share its list calls,
 	// starting from the host's list.
 	batch := newConfirmer(nova, envClock(env), t.opt.verifyInterval)
-	listed := envClock(env).Now()
-	if list, err := nova.ListServers(ctx, host); err != nil {
-		log.Warnf("could not list the servers of host %s, each is read on its own: %v", host, err)
-	} else {
-		batch.know(list, listed)
+	if len(ids) > 0 {
+		listed := envClock(env).Now()
+		if list, err := nova.ListServers(ctx, host); err != nil {
+			log.Warnf("could not list the servers of host %s, each is read on its own: %v", host, err)
+		} else {
+			batch.know(list, listed)
+		}
 	}
 	for i, id := range ids {
 		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
