@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -361,7 +362,7 @@ func TestRenewFailuresForALeaseStopTheRun(t *testing.T) {
 		t.Error("the flow went on after the lease was given up")
 	}
 	if !hook.has("lease lost while running") || hook.has("for shutdown") {
-		t.Errorf("log: %q", hook.msgs)
+		t.Errorf("log: %q", hook.all())
 	}
 }
 
@@ -411,6 +412,13 @@ func (m *messages) Fire(e *logrus.Entry) error {
 	defer m.mu.Unlock()
 	m.msgs = append(m.msgs, e.Message)
 	return nil
+}
+
+// all returns a copy of the messages so far.
+func (m *messages) all() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.msgs)
 }
 
 func (m *messages) has(s string) bool {
@@ -601,7 +609,7 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 		t.Fatal("a write to a hanging database blocked the listener")
 	}
 	if !hook.has("no answer from the database within 10ms") {
-		t.Errorf("log: %q", hook.msgs)
+		t.Errorf("log: %q", hook.all())
 	}
 
 	// A whole run ends.
@@ -747,9 +755,9 @@ func TestFailedFinalStatusWriteIsTriedAgain(t *testing.T) {
 	if r.first.Load() != 1 || r.last.Load() != 1 {
 		t.Errorf("runs: first %d, second %d; want 1 and 1", r.first.Load(), r.last.Load())
 	}
-	if !hook.has("stored final status error at attempt 4") {
-		t.Errorf("log: %q", hook.msgs)
-	}
+	// The worker logs the write once it has returned, which may be after the
+	// status could be read.
+	waitFor(t, "the log of the fourth write", func() bool { return hook.has("stored final status error at attempt 4") })
 	if err := svc.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -886,6 +894,6 @@ func TestFinalStatusOutlastsTheLease(t *testing.T) {
 		t.Errorf("final status %s, want error", n.Status)
 	}
 	if !hook.has("trying again until the database answers") {
-		t.Errorf("log: %q", hook.msgs)
+		t.Errorf("log: %q", hook.all())
 	}
 }
