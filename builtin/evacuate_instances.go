@@ -374,7 +374,7 @@ func lockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, id str
 			// A refused lock is not ours: were the record kept, the
 			// notification's end would unlock a server someone else may
 			// have locked meanwhile.
-			_ = locks.ForgetServerLock(context.WithoutCancel(ctx), env.NotificationUUID, id)
+			locks.ForgetServerLock(env.NotificationUUID, id, nil)
 		}
 		return fmt.Errorf("lock server %s: %w", id, err)
 	}
@@ -393,9 +393,9 @@ func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log 
 		return
 	}
 	if locks := env.ServerLocks; locks != nil {
-		if err := locks.ForgetServerLock(uctx, env.NotificationUUID, id); err != nil {
+		locks.ForgetServerLock(env.NotificationUUID, id, func(err error) {
 			log.Errorf("server unlocked, but the record of its lock stays: %v", err)
-		}
+		})
 	}
 }
 

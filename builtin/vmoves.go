@@ -36,9 +36,9 @@ func (r *vmoveRecord) update(u engine.VMoveUpdate) {
 	u.InstanceName = r.name
 	// Written even when the task's context ended, so that the record says
 	// how far the move got.
-	if err := r.env.VMoves.UpdateVMove(context.WithoutCancel(r.ctx), r.env.NotificationUUID, r.id, u); err != nil {
+	r.env.VMoves.UpdateVMove(r.env.NotificationUUID, r.id, u, func(err error) {
 		envLog(r.env).WithField("instance_uuid", r.id).Errorf("could not record the vmove as %s: %v", u.Status, err)
-	}
+	})
 }
 
 // start marks the move ongoing.

@@ -64,8 +64,12 @@ type ServerLocker interface {
 	// to lock the server; recording it again is harmless.
 	RecordServerLock(ctx context.Context, notificationUUID, serverID string) error
 	// ForgetServerLock drops the record once the server is unlocked;
-	// forgetting a record that does not exist is harmless.
-	ForgetServerLock(ctx context.Context, notificationUUID, serverID string) error
+	// forgetting a record that does not exist is harmless. It may return
+	// before the record is gone on disk, as VMoveRecorder.UpdateVMove: a
+	// crash before then leaves a record of a lock already released, which
+	// the notification's end releases again. failed is told why the record
+	// could not be dropped.
+	ForgetServerLock(notificationUUID, serverID string, failed func(error))
 	// ServerLocks lists the servers still recorded for the notification, in
 	// server id order.
 	ServerLocks(ctx context.Context, notificationUUID string) ([]string, error)
@@ -97,14 +101,13 @@ func (l *LocalServerLocks) RecordServerLock(_ context.Context, notificationUUID,
 }
 
 // ForgetServerLock drops the record.
-func (l *LocalServerLocks) ForgetServerLock(_ context.Context, notificationUUID, serverID string) error {
+func (l *LocalServerLocks) ForgetServerLock(notificationUUID, serverID string, _ func(error)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.held[notificationUUID], serverID)
 	if len(l.held[notificationUUID]) == 0 {
 		delete(l.held, notificationUUID)
 	}
-	return nil
 }
 
 // ServerLocks lists the servers recorded for the notification.

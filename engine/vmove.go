@@ -51,8 +51,12 @@ type VMoveRecorder interface {
 	// from sourceHost; a server already recorded for the notification (a
 	// retried or resumed recovery) keeps its record.
 	AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error
-	// UpdateVMove changes the record of one server of the notification.
-	UpdateVMove(ctx context.Context, notificationUUID, instanceUUID string, u VMoveUpdate) error
+	// UpdateVMove changes the record of one server of the notification. It
+	// may return before the change is durable: the database writes it with
+	// the run's next write that is waited for (a task's end), before that
+	// write. failed is told why the change could not be recorded, maybe
+	// later and from another goroutine.
+	UpdateVMove(notificationUUID, instanceUUID string, u VMoveUpdate, failed func(error))
 }
 
 // MemoryVMoves is a VMoveRecorder in memory, for runs without a database
@@ -80,7 +84,7 @@ func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost
 }
 
 // UpdateVMove implements VMoveRecorder; an unknown server is recorded.
-func (m *MemoryVMoves) UpdateVMove(_ context.Context, notificationUUID, instanceUUID string, u VMoveUpdate) error {
+func (m *MemoryVMoves) UpdateVMove(notificationUUID, instanceUUID string, u VMoveUpdate, _ func(error)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	i := m.find(notificationUUID, instanceUUID)
@@ -88,7 +92,6 @@ func (m *MemoryVMoves) UpdateVMove(_ context.Context, notificationUUID, instance
 		i = m.add(VMove{NotificationUUID: notificationUUID, InstanceUUID: instanceUUID, Type: VMoveEvacuation})
 	}
 	applyVMoveUpdate(&m.moves[i], u)
-	return nil
 }
 
 // VMoves returns the records of a notification, sorted by server.
@@ -121,6 +124,13 @@ func (m *MemoryVMoves) add(v VMove) int {
 	i := len(m.moves) - 1
 	m.index[vmoveKey{v.NotificationUUID, v.InstanceUUID}] = i
 	return i
+}
+
+// Then returns the one update that does what u and then next do.
+func (u VMoveUpdate) Then(next VMoveUpdate) VMoveUpdate {
+	v := VMove{Status: u.Status, InstanceName: u.InstanceName, DestHost: u.DestHost, StartTime: u.StartTime, EndTime: u.EndTime, Message: u.Message}
+	applyVMoveUpdate(&v, next)
+	return VMoveUpdate{Status: v.Status, InstanceName: v.InstanceName, DestHost: v.DestHost, StartTime: v.StartTime, EndTime: v.EndTime, Message: v.Message}
 }
 
 func applyVMoveUpdate(v *VMove, u VMoveUpdate) {

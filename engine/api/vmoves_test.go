@@ -59,10 +59,12 @@ func TestVMovesAPI(t *testing.T) {
 	}
 	start := time.Date(2026, 11, 25, 21, 44, 20, 0, time.UTC)
 	end := start.Add(5 * time.Second)
-	if err := f.store.UpdateVMove(ctx, n, ids[0], engine.VMoveUpdate{Status: engine.VMoveSucceeded, InstanceName: "vm1", DestHost: "compute-2", StartTime: &start, EndTime: &end}); err != nil {
+	f.store.UpdateVMove(n, ids[0], engine.VMoveUpdate{Status: engine.VMoveSucceeded, InstanceName: "vm1", DestHost: "compute-2", StartTime: &start, EndTime: &end}, func(err error) { t.Error(err) })
+	if err := f.store.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.store.UpdateVMove(ctx, n, ids[1], engine.VMoveUpdate{Status: engine.VMoveFailed, InstanceName: "vm2", StartTime: &start, EndTime: &end, Message: "Failed reason: timeout."}); err != nil {
+	f.store.UpdateVMove(n, ids[1], engine.VMoveUpdate{Status: engine.VMoveFailed, InstanceName: "vm2", StartTime: &start, EndTime: &end, Message: "Failed reason: timeout."}, func(err error) { t.Error(err) })
+	if err := f.store.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	msg := "Failed to evacuate instances '" + ids[1] + "' from host 'compute-1'"

@@ -9,8 +9,14 @@
 //     `running`; a notification of a host waits while another one of the same host runs (Masakari's per-host
 //     lock). The segment-enabled check happens at pickup: a disabled segment makes the notification `ignored`
 //     with Masakari's message `Recovery aboart: the segment HA is disabled.`
-//   - Every task's state, progress entries and, after each success, the flow store are written as they change,
-//     in the task's own transaction, before the next task starts.
+//   - A task's start and end and, after each success, the flow store are on disk before the run goes on; a
+//     server's lock is recorded on disk before Nova is asked for it. Progress entries, vm move updates and the
+//     record of a released lock are written behind: the task does not wait for them, and they are committed
+//     with the next commit, before any write made after them (so always before the task's end). A crash may
+//     lose the newest of them for the task that was running, which its resume runs again.
+//   - The writes of runs go through one writer, which commits every write queued while its previous commit
+//     ran in one transaction: a recovery of many servers makes a few commits, not several per server. A write
+//     that fails in such a batch is made again alone, so that it fails alone.
 //   - After a crash (SIGKILL, power loss of the process), the next start resumes each notification left
 //     `running` from the first task that had not succeeded, with the stored flow store; finished tasks are not
 //     run again (the log says `task already succeeded before the restart; not run again`). Masakari leaves such

@@ -24,7 +24,10 @@ const (
 // RecordServerLock records that the notification's recovery locks the server.
 func (s ServerLocks) RecordServerLock(ctx context.Context, notificationUUID, serverID string) error {
 	db := s.DB
-	_, err := db.prepared(nil, db.w, recordLockQuery).ExecContext(ctx, notificationUUID, serverID, formatTime(db.now()))
+	err := db.commit(ctx, &write{run: func(b *batch) error {
+		_, err := b.stmt(recordLockQuery).ExecContext(b.ctx, notificationUUID, serverID, formatTime(db.now()))
+		return err
+	}})
 	if err != nil {
 		return fmt.Errorf("record the lock of server %s: %w", serverID, err)
 	}
@@ -32,13 +35,13 @@ func (s ServerLocks) RecordServerLock(ctx context.Context, notificationUUID, ser
 }
 
 // ForgetServerLock drops the record of the server's lock.
-func (s ServerLocks) ForgetServerLock(ctx context.Context, notificationUUID, serverID string) error {
-	db := s.DB
-	_, err := db.prepared(nil, db.w, forgetLockQuery).ExecContext(ctx, notificationUUID, serverID)
-	if err != nil {
-		return fmt.Errorf("forget the lock of server %s: %w", serverID, err)
-	}
-	return nil
+func (s ServerLocks) ForgetServerLock(notificationUUID, serverID string, failed func(error)) {
+	s.DB.behind(&write{failed: failed, run: func(b *batch) error {
+		if _, err := b.stmt(forgetLockQuery).ExecContext(b.ctx, notificationUUID, serverID); err != nil {
+			return fmt.Errorf("forget the lock of server %s: %w", serverID, err)
+		}
+		return nil
+	}})
 }
 
 // ServerLocks lists the servers whose lock is recorded for the notification.

@@ -25,7 +25,8 @@ func TestServerLocks(t *testing.T) {
 			t.Fatalf("n1 from the other daemon: %v %v", got, err)
 		}
 		for range 2 {
-			if err := b.ForgetServerLock(ctx, "n1", "vm-a"); err != nil {
+			b.ForgetServerLock("n1", "vm-a", func(err error) { t.Error(err) })
+			if err := b.DB.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}

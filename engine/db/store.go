@@ -30,6 +30,10 @@ type DB struct {
 	closing   chan struct{}
 	batchDone chan struct{}
 	closeOnce sync.Once
+	// writer commits the writes of runs in batches (writer.go); writerDone
+	// is closed when its loop has ended.
+	writer     writer
+	writerDone chan struct{}
 	// Clock gives the time of leases, periodic elections, locks and
 	// created_at/updated_at stamps: the wall clock from Open, replaced (before
 	// the database is used) by the clock the service runs on, a clock.Fake in
@@ -65,6 +69,12 @@ func (db *DB) Close() error {
 	if db.batchDone != nil {
 		<-db.batchDone
 	}
+	db.writer.mu.Lock()
+	writing := db.writer.running
+	db.writer.mu.Unlock()
+	if writing {
+		<-db.writerDone
+	}
 	var errs []error
 	db.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	for _, c := range db.closers {
@@ -80,7 +90,7 @@ func (db *DB) hotQueries() []string {
 	return []string{claimResume, claimNew, claimTake, claimRead, finishQuery,
 		hostByNameQuery, dupQuery, insertNotificationQuery,
 		ownsQuery + db.d.RowLock, ensureFlowQuery, saveTaskQuery, saveStoreQuery,
-		recordLockQuery, forgetLockQuery, addVMoveQuery, updateVMoveQuery}
+		recordLockQuery, forgetLockQuery, addVMovesQuery(addVMovesRows), updateVMoveQuery}
 }
 
 var hotReadQueries = map[string]bool{hostByUUIDQuery: true}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -71,8 +73,6 @@ func nullString(ns sql.NullString) *string {
 // otherwise applies the update: empty values and nil times leave a field as
 // it is.
 const (
-	addVMoveQuery = `INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, source_host, type, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`
 	updateVMoveQuery = `INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, instance_name, dest_host, start_time, end_time, type, status, message, created_at, updated_at)
 		VALUES (?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, COALESCE(NULLIF(?, ''), ?), NULLIF(?, ''), ?, ?)
 		ON CONFLICT (notification_uuid, instance_uuid) DO UPDATE SET
@@ -86,39 +86,72 @@ const (
 		WHERE vmoves.deleted = 0`
 )
 
+// addVMovesRows is how many servers one statement of AddVMoves records (its
+// statement for that many is prepared at open).
+const addVMovesRows = 32
+
+// addVMovesQuery records n servers as pending moves.
+func addVMovesQuery(n int) string {
+	return `INSERT INTO vmoves (uuid, notification_uuid, instance_uuid, source_host, type, status, created_at) VALUES ` +
+		strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n-1) + `(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`
+}
+
 // AddVMoves implements engine.VMoveRecorder: each server not yet recorded for
 // the notification gets a pending row.
 func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
+	return db.commit(ctx, &write{run: func(b *batch) error {
 		now := db.stamp()
-		add := db.prepared(tx, db.w, addVMoveQuery)
-		for _, id := range instances {
-			_, err := add.ExecContext(ctx, uuid.NewString(), notificationUUID, id, sourceHost, moveType, engine.VMovePending, now)
-			if err != nil {
-				return fmt.Errorf("record vmove of server %s: %w", id, err)
+		for chunk := range slices.Chunk(instances, addVMovesRows) {
+			args := make([]any, 0, 7*len(chunk))
+			for _, id := range chunk {
+				args = append(args, uuid.NewString(), notificationUUID, id, sourceHost, moveType, engine.VMovePending, now)
+			}
+			if _, err := b.stmt(addVMovesQuery(len(chunk))).ExecContext(b.ctx, args...); err != nil {
+				return fmt.Errorf("record the vmoves of servers %s to %s: %w", chunk[0], chunk[len(chunk)-1], err)
 			}
 		}
 		return nil
-	})
+	}})
 }
 
 // UpdateVMove implements engine.VMoveRecorder. A server not recorded yet is
 // recorded (an evacuation of a server AddVMoves did not see).
-func (db *DB) UpdateVMove(ctx context.Context, notificationUUID, instanceUUID string, u engine.VMoveUpdate) error {
-	stamp := func(t *time.Time) any {
-		if t == nil {
+//
+// The update is written behind: a later update of the server queued before
+// it was written is folded into it (one row write for the evacuation's
+// start and end, when both wait for the same commit).
+func (db *DB) UpdateVMove(notificationUUID, instanceUUID string, u engine.VMoveUpdate, failed func(error)) {
+	v := &vmoveUpdate{u: u, now: db.stamp()}
+	db.behind(&write{row: "vmove\x00" + notificationUUID + "\x00" + instanceUUID, replace: true, failed: failed,
+		fold: func(q *write) { q.data.(*vmoveUpdate).then(v) },
+		data: v,
+		run: func(b *batch) error {
+			stamp := func(t *time.Time) any {
+				if t == nil {
+					return nil
+				}
+				return formatTime(*t)
+			}
+			u := v.u
+			_, err := b.stmt(updateVMoveQuery).ExecContext(b.ctx,
+				uuid.NewString(), notificationUUID, instanceUUID, u.InstanceName, u.DestHost, stamp(u.StartTime), stamp(u.EndTime),
+				engine.VMoveEvacuation, u.Status, engine.VMovePending, u.Message, v.now, v.now, u.Status)
+			if err != nil {
+				return fmt.Errorf("update vmove of server %s: %w", instanceUUID, err)
+			}
 			return nil
-		}
-		return formatTime(*t)
-	}
-	now := db.stamp()
-	_, err := db.prepared(nil, db.w, updateVMoveQuery).ExecContext(ctx,
-		uuid.NewString(), notificationUUID, instanceUUID, u.InstanceName, u.DestHost, stamp(u.StartTime), stamp(u.EndTime),
-		engine.VMoveEvacuation, u.Status, engine.VMovePending, u.Message, now, now, u.Status)
-	if err != nil {
-		return db.writes.note(fmt.Errorf("update vmove of server %s: %w", instanceUUID, err), db.now())
-	}
-	return db.writes.note(nil, db.now())
+		}})
+}
+
+// vmoveUpdate is a queued update of a vm move, with the time it was made
+// (the newest of the updates folded into it).
+type vmoveUpdate struct {
+	u   engine.VMoveUpdate
+	now string
+}
+
+func (v *vmoveUpdate) then(next *vmoveUpdate) {
+	v.u, v.now = v.u.Then(next.u), next.now
 }
 
 // VMoves lists the vm moves of a notification, paged and sorted as the

@@ -21,13 +21,16 @@ func testVMoves(t *testing.T, d *DB) {
 	}
 	start := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
 	end := start.Add(4 * time.Second)
-	if err := d.UpdateVMove(ctx, n.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveOngoing, InstanceName: "vm0", StartTime: &start}); err != nil {
+	d.UpdateVMove(n.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveOngoing, InstanceName: "vm0", StartTime: &start}, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.UpdateVMove(ctx, n.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveSucceeded, DestHost: "h1", EndTime: &end}); err != nil {
+	d.UpdateVMove(n.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveSucceeded, DestHost: "h1", EndTime: &end}, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.UpdateVMove(ctx, n.UUID, ids[1], engine.VMoveUpdate{Status: engine.VMoveFailed, Message: "Failed reason: timeout.", EndTime: &end}); err != nil {
+	d.UpdateVMove(n.UUID, ids[1], engine.VMoveUpdate{Status: engine.VMoveFailed, Message: "Failed reason: timeout.", EndTime: &end}, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// A retried recovery adds the same servers again: their records stay.
@@ -77,7 +80,8 @@ func testVMoves(t *testing.T, d *DB) {
 	// The update of a server AddVMoves did not see records it: a pending
 	// evacuation with the update applied, then updated as the others.
 	other := notify(t, d, "h0", 2)
-	if err := d.UpdateVMove(ctx, other.UUID, ids[0], engine.VMoveUpdate{InstanceName: "vm0", StartTime: &start}); err != nil {
+	d.UpdateVMove(other.UUID, ids[0], engine.VMoveUpdate{InstanceName: "vm0", StartTime: &start}, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, err = d.VMoves(ctx, other.UUID, VMoveFilter{}, Page{})
@@ -88,7 +92,8 @@ func testVMoves(t *testing.T, d *DB) {
 		v.SourceHost != nil || v.DestHost != nil || v.Message != nil || !v.StartTime.Equal(start) || v.EndTime != nil || v.UpdatedAt == nil {
 		t.Fatalf("vmove recorded by an update: %+v", v)
 	}
-	if err := d.UpdateVMove(ctx, other.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveFailed, Message: "gone", EndTime: &end}); err != nil {
+	d.UpdateVMove(other.UUID, ids[0], engine.VMoveUpdate{Status: engine.VMoveFailed, Message: "gone", EndTime: &end}, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := d.VMove(ctx, got[0].UUID); err != nil || *v.Status != "failed" || *v.Message != "gone" || v.InstanceName != "vm0" ||

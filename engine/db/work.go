@@ -140,13 +140,22 @@ func (db *DB) ReleaseAll(ctx context.Context) (int, error) {
 
 // Finish stores the final status of a notification owner runs; false when
 // owner had lost it (expired and claimed by another, or failed by expiry).
+// It goes through the writer: the run's writes left behind are on disk
+// before its final status.
 func (db *DB) Finish(ctx context.Context, id, owner, status string, message *string) (bool, error) {
-	res, err := db.prepared(nil, db.w, finishQuery).ExecContext(ctx,
-		status, message, db.stamp(), id, owner)
+	stamp := db.stamp()
+	var c int64
+	err := db.commit(ctx, &write{run: func(b *batch) error {
+		res, err := b.stmt(finishQuery).ExecContext(b.ctx, status, message, stamp, id, owner)
+		if err != nil {
+			return err
+		}
+		c, _ = res.RowsAffected()
+		return nil
+	}})
 	if err != nil {
 		return false, err
 	}
-	c, _ := res.RowsAffected()
 	return c == 1, nil
 }
 
@@ -197,7 +206,6 @@ func (db *DB) WithStatus(ctx context.Context, before time.Time, statuses ...stri
 // longer holds the notification's lease: its writes are dropped.
 var ErrNotOwner = errors.New("the notification is not held by this engine")
 
-// owns checks that owner holds the running notification.
 // The writes of a run's progress (prepared at open).
 const (
 	ownsQuery       = `SELECT id FROM notifications WHERE notification_uuid = ? AND owner = ? AND status = 'running'` // + the dialect's RowLock
@@ -210,75 +218,77 @@ const (
 	saveStoreQuery = `UPDATE flow_runs SET store = ?, updated_at = ? WHERE notification_uuid = ? AND flow = ?`
 )
 
-func (db *DB) owns(ctx context.Context, tx *sql.Tx, id, owner string) error {
-	// The row stays locked until the write commits: a claim by another
-	// engine after the lease expired cannot slip in between.
-	var n int64
-	err := db.prepared(tx, db.w, ownsQuery+db.d.RowLock).QueryRowContext(ctx, id, owner).Scan(&n)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotOwner
-	}
-	return err
-}
-
 // SaveTask stores a task's record (JSON) at its position in a flow run,
 // creating the flow run row on first use; only while owner holds the
-// notification.
+// notification. It returns once the record is on disk.
 func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error {
-	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
-		return db.saveTask(ctx, tx, id, flow, task, record, now)
-	})
+	return db.commit(ctx, db.taskWrite(id, owner, flow, task, record, nil))
+}
+
+// SaveProgress is SaveTask without the wait, for the records a task's
+// progress writes: the record is committed with the next batch, or replaced
+// by a newer record of the task before that. failed is told why a write
+// failed. A crash may lose the newest progress of a task that had not
+// ended; what a resume needs (a task's end and the flow store) is written
+// by SaveTask and SaveTaskAndStore, which wait.
+func (db *DB) SaveProgress(id, owner, flow, task string, record []byte, failed func(error)) {
+	w := db.taskWrite(id, owner, flow, task, record, nil)
+	w.failed = failed
+	db.behind(w)
 }
 
 // SaveTaskAndStore stores a task's record and the flow store in one
 // transaction (after a task succeeded), only while owner holds the
 // notification.
 func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error {
-	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
-		if err := db.saveTask(ctx, tx, id, flow, task, record, now); err != nil {
-			return err
-		}
-		return db.saveStore(ctx, tx, id, flow, store, now)
-	})
+	return db.commit(ctx, db.taskWrite(id, owner, flow, task, record, store))
 }
 
 // SaveStore stores the flow store alone (the reserved-host flow moved on to
 // its next reserved host), creating the flow run row on first use; only
 // while owner holds the notification.
 func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byte) error {
-	return db.saveProgress(ctx, id, owner, flow, func(tx *sql.Tx, now string) error {
-		return db.saveStore(ctx, tx, id, flow, store, now)
-	})
+	return db.commit(ctx, &write{run: db.progressWrite(id, owner, flow, nil, store)})
 }
 
-// saveProgress runs write in one transaction after checking that owner
-// holds the notification and making sure the flow run row exists.
-func (db *DB) saveProgress(ctx context.Context, id, owner, flow string, write func(tx *sql.Tx, now string) error) error {
+// taskWrite writes a task's record, and the flow store when store is set. A
+// record alone may replace a queued record of the task: it is the task's
+// whole state.
+func (db *DB) taskWrite(id, owner, flow, task string, record, store []byte) *write {
+	return &write{row: "task\x00" + id + "\x00" + flow + "\x00" + task, replace: store == nil,
+		run: db.progressWrite(id, owner, flow, func(b *batch, now string) error {
+			_, err := b.stmt(saveTaskQuery).ExecContext(b.ctx, id, flow, task, id, flow, string(record), now)
+			return err
+		}, store)}
+}
+
+// progressWrite checks that owner holds the notification, makes sure the
+// flow run row exists, then runs write (when set) and stores store (when
+// set).
+func (db *DB) progressWrite(id, owner, flow string, write func(b *batch, now string) error, store []byte) func(*batch) error {
 	now := formatTime(db.now())
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		if err := db.owns(ctx, tx, id, owner); err != nil {
+	return func(b *batch) error {
+		ctx := b.ctx
+		if err := b.owns(ctx, id, owner); err != nil {
 			return err
 		}
-		if err := db.ensureFlow(ctx, tx, id, flow, now); err != nil {
+		if f := [2]string{id, flow}; !b.flows[f] {
+			if _, err := b.stmt(ensureFlowQuery).ExecContext(ctx, id, flow, id, now); err != nil {
+				return err
+			}
+			b.flows[f] = true
+		}
+		if write != nil {
+			if err := write(b, now); err != nil {
+				return err
+			}
+		}
+		if store != nil {
+			_, err := b.stmt(saveStoreQuery).ExecContext(ctx, string(store), now, id, flow)
 			return err
 		}
-		return write(tx, now)
-	})
-}
-
-func (db *DB) saveTask(ctx context.Context, tx *sql.Tx, id, flow, task string, record []byte, now string) error {
-	_, err := db.prepared(tx, db.w, saveTaskQuery).ExecContext(ctx, id, flow, task, id, flow, string(record), now)
-	return err
-}
-
-func (db *DB) saveStore(ctx context.Context, tx *sql.Tx, id, flow string, store []byte, now string) error {
-	_, err := db.prepared(tx, db.w, saveStoreQuery).ExecContext(ctx, string(store), now, id, flow)
-	return err
-}
-
-func (db *DB) ensureFlow(ctx context.Context, tx *sql.Tx, id, flow, now string) error {
-	_, err := db.prepared(tx, db.w, ensureFlowQuery).ExecContext(ctx, id, flow, id, now)
-	return err
+		return nil
+	}
 }
 
 // FlowRuns returns the persisted flow runs of a notification in the order

@@ -180,11 +180,11 @@ func (m *Manager) releaseServerLocks(ctx context.Context, notificationUUID strin
 			log.WithField("instance_uuid", id).Errorf("could not unlock server locked by the recovery: %v", err)
 			continue
 		}
-		if err := m.ServerLocks.ForgetServerLock(ctx, notificationUUID, id); err != nil {
-			log.WithField("instance_uuid", id).Errorf("server unlocked, but the record of its lock stays: %v", err)
-			continue
-		}
-		log.WithField("instance_uuid", id).Info("unlocked server left locked by the recovery")
+		log := log.WithField("instance_uuid", id)
+		log.Info("unlocked server left locked by the recovery")
+		m.ServerLocks.ForgetServerLock(notificationUUID, id, func(err error) {
+			log.Errorf("server unlocked, but the record of its lock stays: %v", err)
+		})
 	}
 }
 

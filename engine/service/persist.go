@@ -60,6 +60,12 @@ func (s *Service) persist(e engine.Event) {
 		}
 		return
 	}
+	if e.Type == engine.TaskProgress {
+		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, func(err error) {
+			s.logPersistError(log(), e, err)
+		})
+		return
+	}
 	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
 		s.logPersistError(log(), e, err)
 	}

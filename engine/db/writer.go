@@ -1,0 +1,252 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// The writes of a run (its task records, flow stores, vm moves and server
+// locks) go through one writer, which commits every write queued while the
+// previous commit ran in one transaction: a recovery of many servers makes
+// a few commits, not several per server.
+//
+// A write is either waited for (commit: it is on disk when the call
+// returns) or left behind (behind: the call returns at once). Either way it
+// is committed in queue order: a waited-for write is on disk only with
+// every write queued before it. A queued write may be replaced by a later
+// one of the same row (see write): a task's record written again before the
+// first write was committed is written once, in its newest form.
+type writer struct {
+	mu      sync.Mutex
+	queue   []*write
+	byRow   map[string]*write
+	wake    chan struct{} // one token: the queue has writes
+	running bool
+}
+
+// write is one queued write: run makes it inside the batch's transaction.
+// row names what it writes, for the writes that replace a queued one:
+// a write with replace set replaces the queued write of the same row that
+// had replace set; a write of a row without replace replaces nothing, and
+// the writes of its row queued after it stand after it.
+type write struct {
+	row     string
+	replace bool
+	run     func(*batch) error
+	// fold, when set, folds this write into the queued one it replaces
+	// (whose run then writes both), instead of taking its place.
+	fold func(queued *write)
+	data any // what fold reads of the queued write
+	// waiters are answered with the write's outcome once it is committed;
+	// failed is told the failure of a write left behind.
+	waiters []chan error
+	failed  func(error)
+}
+
+// batch is the transaction of one commit, with what its writes share: the
+// statements prepared on it and the ownership checks made in it.
+type batch struct {
+	ctx context.Context // ends batchTimeout after the batch began
+	*sql.Tx
+	db    *DB
+	stmts map[string]*sql.Stmt
+	owned map[[2]string]error
+	flows map[[2]string]bool
+}
+
+// stmt returns a hot statement bound to the batch's transaction, once per
+// batch.
+func (b *batch) stmt(query string) stmtRunner {
+	if st, ok := b.stmts[query]; ok {
+		return stmtRunner{st: st}
+	}
+	r := b.db.prepared(b.Tx, b.db.w, query)
+	if r.err == nil && !r.close {
+		b.stmts[query] = r.st
+	}
+	return r
+}
+
+// batchTimeout bounds one batch: a database that does not answer fails the
+// batch's writes rather than holding the writer, and Close, for ever.
+const batchTimeout = 20 * time.Second
+
+// refused marks an error of a write that wrote nothing (the notification
+// is not the caller's): the other writes of the batch are committed.
+type refused struct{ error }
+
+func (r refused) Unwrap() error { return r.error }
+
+// commit queues w and waits until it is committed, ctx ends or the database
+// closes. A write whose wait ended may still be committed.
+func (db *DB) commit(ctx context.Context, w *write) error {
+	done := make(chan error, 1)
+	if err := db.enqueue(w, done); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// behind queues w without waiting for it; w.failed, when set, is told why
+// it failed.
+func (db *DB) behind(w *write) {
+	if err := db.enqueue(w, nil); err != nil && w.failed != nil {
+		w.failed(err)
+	}
+}
+
+func (db *DB) enqueue(w *write, done chan error) error {
+	wr := &db.writer
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	select {
+	case <-db.closing:
+		return errors.New("database is closing")
+	default:
+	}
+	if !wr.running {
+		wr.running = true
+		wr.wake = make(chan struct{}, 1)
+		wr.byRow = map[string]*write{}
+		db.writerDone = make(chan struct{})
+		go db.writeLoop()
+	}
+	if q := wr.byRow[w.row]; w.replace && q != nil {
+		if w.fold != nil {
+			w.fold(q)
+		} else {
+			q.run = w.run
+		}
+		if done != nil {
+			q.waiters = append(q.waiters, done)
+		}
+		if q.failed == nil {
+			q.failed = w.failed
+		}
+		return nil
+	}
+	if done != nil {
+		w.waiters = []chan error{done}
+	}
+	wr.queue = append(wr.queue, w)
+	switch {
+	case w.replace:
+		wr.byRow[w.row] = w
+	case w.row != "":
+		delete(wr.byRow, w.row)
+	}
+	select {
+	case wr.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// take empties the queue.
+func (wr *writer) take() []*write {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	q := wr.queue
+	wr.queue = nil
+	clear(wr.byRow)
+	return q
+}
+
+// writeLoop commits the queued writes until the database closes; what is
+// queued then is committed before it returns.
+func (db *DB) writeLoop() {
+	defer close(db.writerDone)
+	for {
+		select {
+		case <-db.writer.wake:
+		case <-db.closing:
+			db.commitBatch(db.writer.take())
+			return
+		}
+		db.commitBatch(db.writer.take())
+	}
+}
+
+// commitBatch commits ws in one transaction. A write refused (it wrote
+// nothing) does not stop the others; any other failure rolls the batch
+// back, and each write is then made in a transaction of its own, so that
+// one bad write fails alone.
+func (db *DB) commitBatch(ws []*write) {
+	if len(ws) == 0 {
+		return
+	}
+	errs := make([]error, len(ws))
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		b := db.newBatch(ctx, tx)
+		for i, w := range ws {
+			errs[i] = w.run(b)
+			var r refused
+			if errs[i] != nil && !errors.As(errs[i], &r) {
+				return errs[i]
+			}
+		}
+		return nil
+	})
+	if err != nil && len(ws) > 1 {
+		for i, w := range ws {
+			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+			errs[i] = db.tx(ctx, func(tx *sql.Tx) error { return w.run(db.newBatch(ctx, tx)) })
+			cancel()
+		}
+	} else if err != nil {
+		errs[0] = err
+	}
+	for i, w := range ws {
+		err := errs[i]
+		var r refused
+		if errors.As(err, &r) {
+			err = r.error
+		}
+		if err != nil && w.failed != nil {
+			w.failed(err)
+		}
+		for _, c := range w.waiters {
+			c <- err
+		}
+	}
+}
+
+func (db *DB) newBatch(ctx context.Context, tx *sql.Tx) *batch {
+	return &batch{ctx: ctx, Tx: tx, db: db, stmts: map[string]*sql.Stmt{}, owned: map[[2]string]error{}, flows: map[[2]string]bool{}}
+}
+
+// owns checks, once per batch, that owner holds the running notification id;
+// the row stays locked until the batch commits, so a claim by another engine
+// after the lease expired cannot slip in between.
+func (b *batch) owns(ctx context.Context, id, owner string) error {
+	k := [2]string{id, owner}
+	if err, ok := b.owned[k]; ok {
+		return err
+	}
+	var n int64
+	err := b.stmt(ownsQuery+b.db.d.RowLock).QueryRowContext(ctx, id, owner).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = refused{ErrNotOwner}
+	} else if err != nil {
+		err = fmt.Errorf("check the owner of notification %s: %w", id, err)
+	}
+	b.owned[k] = err
+	return err
+}
+
+// Flush waits until every write queued before it is committed (a write
+// that failed was told to its failed function).
+func (db *DB) Flush(ctx context.Context) error {
+	return db.commit(ctx, &write{run: func(*batch) error { return nil }})
+}
