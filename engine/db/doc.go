@@ -4,7 +4,7 @@
 // # Durability and resume
 //
 //   - A `202` is sent only after the notification is committed (SQLite in WAL mode with `synchronous=FULL`;
-//     concurrent creates share one commit).
+//     concurrent creates share one commit, with the runs' writes: see below).
 //   - Workers claim `new` notifications atomically under a lease (owner and `lease_until` columns) and set them
 //     `running`; a notification of a host waits while another one of the same host runs (Masakari's per-host
 //     lock). The segment-enabled check happens at pickup: a disabled segment makes the notification `ignored`

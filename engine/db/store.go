@@ -25,10 +25,7 @@ type DB struct {
 
 	stmts sync.Map // query -> *sql.Stmt
 
-	batchOnce sync.Once
-	creates   chan *createReq
 	closing   chan struct{}
-	batchDone chan struct{}
 	closeOnce sync.Once
 	// writer commits the writes of runs in batches (writer.go); writerDone
 	// is closed when its loop has ended.
@@ -66,9 +63,6 @@ func (db *DB) Dialect() Dialect { return db.d }
 // Close closes the pools and releases the database lock.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closing) })
-	if db.batchDone != nil {
-		<-db.batchDone
-	}
 	db.writer.mu.Lock()
 	writing := db.writer.running
 	db.writer.mu.Unlock()
@@ -790,87 +784,26 @@ func (db *DB) CreateNotification(ctx context.Context, nn NewNotification, window
 	if err != nil {
 		return Notification{}, fmt.Errorf("payload: %w", err)
 	}
-	req := &createReq{nn: nn, window: window, key: string(key), done: make(chan struct{})}
-	db.startBatcher()
-	select {
-	case db.creates <- req:
-	case <-ctx.Done():
-		return Notification{}, ctx.Err()
-	case <-db.closing:
-		return Notification{}, errors.New("database is closing")
+	if err := ctx.Err(); err != nil {
+		return Notification{}, err
 	}
-	<-req.done // once queued, the outcome is awaited: it may be committed
-	return req.n, req.err
-}
-
-type createReq struct {
-	nn     NewNotification
-	window time.Duration
-	key    string
-	n      Notification
-	err    error
-	done   chan struct{}
-}
-
-const maxBatch = 128
-
-func (db *DB) startBatcher() {
-	db.batchOnce.Do(func() {
-		db.creates = make(chan *createReq) // unbuffered: a sent request is always served
-		db.batchDone = make(chan struct{})
-		go db.batcher()
-	})
-}
-
-// batcher commits queued creates in groups.
-func (db *DB) batcher() {
-	defer close(db.batchDone)
-	for {
-		var first *createReq
-		select {
-		case first = <-db.creates:
-		case <-db.closing:
-			return
+	var n Notification
+	// Once queued, the outcome is awaited (the writer bounds a batch's
+	// time): a create that may have been committed is never answered as
+	// failed.
+	err = db.await(&write{run: func(b *batch) error {
+		var err error
+		n, err = db.insertNotification(b, nn, window, string(key))
+		if isCheckError(err) {
+			return refused{err}
 		}
-		batch := []*createReq{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-db.creates:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		err := db.tx(context.Background(), func(tx *sql.Tx) error {
-			inserted := false
-			for _, r := range batch {
-				r.n, r.err = db.insertNotification(tx, r)
-				if r.err != nil && !isCheckError(r.err) {
-					return r.err
-				}
-				inserted = inserted || r.err == nil
-			}
-			if !inserted {
-				// Nothing to commit: a commit would not show that writes work.
-				return errNothingInserted
-			}
-			return nil
-		})
-		if errors.Is(err, errNothingInserted) {
-			err = nil
-		}
-		for _, r := range batch {
-			if err != nil {
-				r.err, r.n = err, Notification{}
-			}
-			close(r.done)
-		}
+		return err
+	}})
+	if err != nil {
+		return Notification{}, err
 	}
+	return n, nil
 }
-
-// errNothingInserted ends a batch of refused creates without a commit.
-var errNothingInserted = errors.New("no notification to insert")
 
 func isCheckError(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrOnMaintenance) || errors.Is(err, ErrDuplicate)
@@ -881,9 +814,9 @@ const (
 	insertNotificationQuery = `INSERT INTO notifications (notification_uuid, generated_time, source_host_uuid, failover_segment_uuid, type, payload, payload_key, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?) RETURNING id`
 )
 
-func (db *DB) insertNotification(tx *sql.Tx, r *createReq) (Notification, error) {
-	ctx := context.Background()
-	h, err := scanHost(db.prepared(tx, db.w, hostByNameQuery).QueryRowContext(ctx, r.nn.Hostname))
+func (db *DB) insertNotification(b *batch, nn NewNotification, window time.Duration, key string) (Notification, error) {
+	ctx := b.ctx
+	h, err := scanHost(b.stmt(hostByNameQuery).QueryRowContext(ctx, nn.Hostname))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Notification{}, ErrNotFound
 	}
@@ -894,20 +827,20 @@ func (db *DB) insertNotification(tx *sql.Tx, r *createReq) (Notification, error)
 		return Notification{}, ErrOnMaintenance
 	}
 	var dup int
-	err = db.prepared(tx, db.w, dupQuery).QueryRowContext(ctx,
-		h.UUID, r.nn.Type, r.key, formatTime(r.nn.GeneratedTime.Add(-r.window))).Scan(&dup)
+	err = b.stmt(dupQuery).QueryRowContext(ctx,
+		h.UUID, nn.Type, key, formatTime(nn.GeneratedTime.Add(-window))).Scan(&dup)
 	if err != nil {
 		return Notification{}, err
 	}
 	if dup > 0 {
 		return Notification{}, ErrDuplicate
 	}
-	n := Notification{UUID: uuid.NewString(), GeneratedTime: r.nn.GeneratedTime.UTC().Truncate(time.Microsecond), SourceHostUUID: h.UUID,
-		SegmentUUID: h.SegmentUUID, Type: r.nn.Type, Payload: r.nn.Payload, Status: "new"}
+	n := Notification{UUID: uuid.NewString(), GeneratedTime: nn.GeneratedTime.UTC().Truncate(time.Microsecond), SourceHostUUID: h.UUID,
+		SegmentUUID: h.SegmentUUID, Type: nn.Type, Payload: nn.Payload, Status: "new"}
 	created := db.stamp()
 	n.CreatedAt, _ = parseTime(created)
-	err = db.prepared(tx, db.w, insertNotificationQuery).QueryRowContext(ctx,
-		n.UUID, formatTime(n.GeneratedTime), h.UUID, h.SegmentUUID, n.Type, string(r.nn.Payload), r.key, created).Scan(&n.ID)
+	err = b.stmt(insertNotificationQuery).QueryRowContext(ctx,
+		n.UUID, formatTime(n.GeneratedTime), h.UUID, h.SegmentUUID, n.Type, string(nn.Payload), key, created).Scan(&n.ID)
 	return n, err
 }
 

@@ -276,6 +276,9 @@ func (db *DB) progressWrite(id, owner, flow string, write func(b *batch, now str
 			if _, err := b.stmt(ensureFlowQuery).ExecContext(ctx, id, flow, id, now); err != nil {
 				return err
 			}
+			if b.flows == nil {
+				b.flows = map[[2]string]bool{}
+			}
 			b.flows[f] = true
 		}
 		if write != nil {

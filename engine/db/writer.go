@@ -66,6 +66,9 @@ func (b *batch) stmt(query string) stmtRunner {
 	}
 	r := b.db.prepared(b.Tx, b.db.w, query)
 	if r.err == nil && !r.close {
+		if b.stmts == nil {
+			b.stmts = map[string]*sql.Stmt{}
+		}
 		b.stmts[query] = r.st
 	}
 	return r
@@ -75,8 +78,13 @@ func (b *batch) stmt(query string) stmtRunner {
 // batch's writes rather than holding the writer, and Close, for ever.
 const batchTimeout = 20 * time.Second
 
+// errAllRefused ends a batch whose every write was refused, without a
+// commit.
+var errAllRefused = errors.New("every write of the batch was refused")
+
 // refused marks an error of a write that wrote nothing (the notification
-// is not the caller's): the other writes of the batch are committed.
+// is not the caller's, a create failed Masakari's checks): the other writes
+// of the batch are committed.
 type refused struct{ error }
 
 func (r refused) Unwrap() error { return r.error }
@@ -94,6 +102,17 @@ func (db *DB) commit(ctx context.Context, w *write) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// await queues w and waits until it is committed, whatever the caller's
+// context (a batch's time is bounded), or the database closes before it is
+// queued.
+func (db *DB) await(w *write) error {
+	done := make(chan error, 1)
+	if err := db.enqueue(w, done); err != nil {
+		return err
+	}
+	return <-done
 }
 
 // behind queues w without waiting for it; w.failed, when set, is told why
@@ -189,15 +208,24 @@ func (db *DB) commitBatch(ws []*write) {
 	defer cancel()
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		b := db.newBatch(ctx, tx)
+		wrote := false
 		for i, w := range ws {
 			errs[i] = w.run(b)
 			var r refused
 			if errs[i] != nil && !errors.As(errs[i], &r) {
 				return errs[i]
 			}
+			wrote = wrote || errs[i] == nil
+		}
+		if !wrote {
+			// Nothing to commit: a commit would not show that writes work.
+			return errAllRefused
 		}
 		return nil
 	})
+	if errors.Is(err, errAllRefused) {
+		err = nil
+	}
 	if err != nil && len(ws) > 1 {
 		for i, w := range ws {
 			ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
@@ -223,7 +251,7 @@ func (db *DB) commitBatch(ws []*write) {
 }
 
 func (db *DB) newBatch(ctx context.Context, tx *sql.Tx) *batch {
-	return &batch{ctx: ctx, Tx: tx, db: db, stmts: map[string]*sql.Stmt{}, owned: map[[2]string]error{}, flows: map[[2]string]bool{}}
+	return &batch{ctx: ctx, Tx: tx, db: db}
 }
 
 // owns checks, once per batch, that owner holds the running notification id;
@@ -240,6 +268,9 @@ func (b *batch) owns(ctx context.Context, id, owner string) error {
 		err = refused{ErrNotOwner}
 	} else if err != nil {
 		err = fmt.Errorf("check the owner of notification %s: %w", id, err)
+	}
+	if b.owned == nil {
+		b.owned = map[[2]string]error{}
 	}
 	b.owned[k] = err
 	return err
