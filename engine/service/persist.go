@@ -42,6 +42,13 @@ func (s *Service) persist(e engine.Event) {
 		log().Errorf("encode task record: %v", err)
 		return
 	}
+	// Progress is written behind: the run does not wait for it.
+	if e.Type == engine.TaskProgress {
+		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, func(err error) {
+			s.logPersistError(log(), e, err)
+		})
+		return
+	}
 	// A write gets a third of the lease (the renewal period): a database
 	// that hangs must not hold the run inside the listener, past the
 	// shutdown grace period or the lease itself. A write that runs out is
@@ -58,12 +65,6 @@ func (s *Service) persist(e engine.Event) {
 		if err := s.store.SaveTaskAndStore(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, store); err != nil {
 			s.logPersistError(log(), e, err)
 		}
-		return
-	}
-	if e.Type == engine.TaskProgress {
-		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, func(err error) {
-			s.logPersistError(log(), e, err)
-		})
 		return
 	}
 	if err := s.store.SaveTask(ctx, e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec); err != nil {
