@@ -117,12 +117,12 @@ func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveT
 // UpdateVMove implements engine.VMoveRecorder. A server not recorded yet is
 // recorded (an evacuation of a server AddVMoves did not see).
 //
-// The update is written behind: a later update of the server queued before
-// it was written is folded into it (one row write for the evacuation's
-// start and end, when both wait for the same commit).
+// The update is written behind and held (see writer): a later update of the
+// server queued before it was written is folded into it (one row write for
+// an evacuation's start and end that come within progressHold).
 func (db *DB) UpdateVMove(notificationUUID, instanceUUID string, u engine.VMoveUpdate, failed func(error)) {
 	v := &vmoveUpdate{u: u, now: db.stamp()}
-	db.behind(&write{row: "vmove\x00" + notificationUUID + "\x00" + instanceUUID, replace: true, failed: failed,
+	db.behind(&write{row: "vmove\x00" + notificationUUID + "\x00" + instanceUUID, replace: true, held: true, failed: failed,
 		fold: func(q *write) { q.data.(*vmoveUpdate).then(v) },
 		data: v,
 		run: func(b *batch) error {

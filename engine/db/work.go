@@ -145,7 +145,7 @@ func (db *DB) ReleaseAll(ctx context.Context) (int, error) {
 func (db *DB) Finish(ctx context.Context, id, owner, status string, message *string) (bool, error) {
 	stamp := db.stamp()
 	var c int64
-	err := db.commit(ctx, &write{run: func(b *batch) error {
+	err := db.commit(ctx, &write{release: true, run: func(b *batch) error {
 		res, err := b.stmt(finishQuery).ExecContext(b.ctx, status, message, stamp, id, owner)
 		if err != nil {
 			return err
@@ -226,14 +226,14 @@ func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record
 }
 
 // SaveProgress is SaveTask without the wait, for the records a task's
-// progress writes: the record is committed with the next batch, or replaced
-// by a newer record of the task before that. failed is told why a write
+// progress writes: the record is held (see writer) and committed within
+// progressHold, or replaced by a newer record of the task before that. failed is told why a write
 // failed. A crash may lose the newest progress of a task that had not
 // ended; what a resume needs (a task's end and the flow store) is written
 // by SaveTask and SaveTaskAndStore, which wait.
 func (db *DB) SaveProgress(id, owner, flow, task string, record []byte, failed func(error)) {
 	w := db.taskWrite(id, owner, flow, task, record, nil)
-	w.failed = failed
+	w.failed, w.held = failed, true
 	db.behind(w)
 }
 

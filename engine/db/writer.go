@@ -20,13 +20,30 @@ import (
 // every write queued before it. A queued write may be replaced by a later
 // one of the same row (see write): a task's record written again before the
 // first write was committed is written once, in its newest form.
+//
+// A write left behind may be held (held): it waits up to the writer's hold
+// for newer forms of its row before it is committed, so that a task's
+// progress, whose record grows with every entry, is written a few times a
+// second rather than with every commit of the run. Held writes are the one
+// exception to queue order, and a narrow one: a held write is committed
+// before any later write of its row that does not replace it (a task's
+// end), and before a write that releases (a notification's final status,
+// Flush).
 type writer struct {
 	mu      sync.Mutex
 	queue   []*write
 	byRow   map[string]*write
 	wake    chan struct{} // one token: the queue has writes
 	running bool
+	// hold is how long a held write may wait (progressHold unless a test
+	// sets it before the first write).
+	hold time.Duration
 }
+
+// progressHold is how long a held write (a task's progress, a vm move's
+// update) may wait for a newer form of its row: what the API shows of a
+// running task is at most this late.
+const progressHold = 250 * time.Millisecond
 
 // write is one queued write: run makes it inside the batch's transaction.
 // row names what it writes, for the writes that replace a queued one:
@@ -45,6 +62,12 @@ type write struct {
 	// failed is told the failure of a write left behind.
 	waiters []chan error
 	failed  func(error)
+	// held marks a write left behind that may wait for newer forms of its
+	// row; due is when its wait ends (set when it is queued).
+	held bool
+	due  time.Time
+	// release commits every held write queued before it with it.
+	release bool
 }
 
 // batch is the transaction of one commit, with what its writes share: the
@@ -136,6 +159,9 @@ func (db *DB) enqueue(w *write, done chan error) error {
 		wr.running = true
 		wr.wake = make(chan struct{}, 1)
 		wr.byRow = map[string]*write{}
+		if wr.hold == 0 {
+			wr.hold = progressHold
+		}
 		db.writerDone = make(chan struct{})
 		go db.writeLoop()
 	}
@@ -144,6 +170,13 @@ func (db *DB) enqueue(w *write, done chan error) error {
 			w.fold(q)
 		} else {
 			q.run = w.run
+		}
+		if !w.held && q.held {
+			// A write that is not held (a task's end) does not wait in
+			// the held one it replaces. A held one keeps the wait of the
+			// first: a task's record is written at least every hold.
+			q.held, q.due = false, time.Time{}
+			wr.signal()
 		}
 		if done != nil {
 			q.waiters = append(q.waiters, done)
@@ -156,42 +189,85 @@ func (db *DB) enqueue(w *write, done chan error) error {
 	if done != nil {
 		w.waiters = []chan error{done}
 	}
+	if w.held {
+		w.due = time.Now().Add(wr.hold)
+	}
 	wr.queue = append(wr.queue, w)
 	switch {
 	case w.replace:
 		wr.byRow[w.row] = w
 	case w.row != "":
+		if q := wr.byRow[w.row]; q != nil {
+			// Committed before the write of its row that stands after it.
+			q.held, q.due = false, time.Time{}
+		}
 		delete(wr.byRow, w.row)
 	}
+	if w.release {
+		for _, q := range wr.queue {
+			q.held, q.due = false, time.Time{}
+		}
+	}
+	wr.signal()
+	return nil
+}
+
+// signal wakes the write loop. Callers hold wr.mu.
+func (wr *writer) signal() {
 	select {
 	case wr.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
-// take empties the queue.
-func (wr *writer) take() []*write {
+// take takes the queued writes to commit now, in queue order: all of them
+// when all is set, else all but the held writes whose wait has not ended at
+// now. next is the end of the earliest wait of the writes it left (zero when
+// none).
+func (wr *writer) take(now time.Time, all bool) (ready []*write, next time.Time) {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
-	q := wr.queue
-	wr.queue = nil
-	clear(wr.byRow)
-	return q
+	var kept []*write
+	for _, w := range wr.queue {
+		if w.held && !all && w.due.After(now) {
+			kept = append(kept, w)
+			if next.IsZero() || w.due.Before(next) {
+				next = w.due
+			}
+			continue
+		}
+		ready = append(ready, w)
+		if wr.byRow[w.row] == w {
+			// Being committed: a later write of its row is one of its own.
+			delete(wr.byRow, w.row)
+		}
+	}
+	wr.queue = kept
+	return ready, next
 }
 
 // writeLoop commits the queued writes until the database closes; what is
-// queued then is committed before it returns.
+// queued then, held or not, is committed before it returns.
 func (db *DB) writeLoop() {
 	defer close(db.writerDone)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-db.writer.wake:
+		case <-timer.C:
 		case <-db.closing:
-			db.commitBatch(db.writer.take())
+			ready, _ := db.writer.take(time.Time{}, true)
+			db.commitBatch(ready)
 			return
 		}
-		db.commitBatch(db.writer.take())
+		ready, next := db.writer.take(time.Now(), false)
+		db.commitBatch(ready)
+		if next.IsZero() {
+			timer.Stop()
+		} else {
+			timer.Reset(time.Until(next))
+		}
 	}
 }
 
@@ -276,8 +352,8 @@ func (b *batch) owns(ctx context.Context, id, owner string) error {
 	return err
 }
 
-// Flush waits until every write queued before it is committed (a write
-// that failed was told to its failed function).
+// Flush waits until every write queued before it is committed, held or
+// not (a write that failed was told to its failed function).
 func (db *DB) Flush(ctx context.Context) error {
-	return db.commit(ctx, &write{run: func(*batch) error { return nil }})
+	return db.commit(ctx, &write{release: true, run: func(*batch) error { return nil }})
 }

@@ -84,13 +84,97 @@ func TestWriterCommitsWhatQueuedMeanwhileInOneBatch(t *testing.T) {
 		if len(batches) != 1 {
 			t.Fatalf("5 writes queued together made %d batches", len(batches))
 		}
-		// A waited-for write is on disk with what was queued before it.
-		d.SaveProgress(n.UUID, "a", "f", "t1", []byte(`{"name":"t1","state":"RUNNING"}`), func(err error) { t.Error(err) })
-		if err := d.SaveTask(context.Background(), n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"RUNNING"}`)); err != nil {
+		// A waited-for write is on disk with the writes left behind (and
+		// not held) before it.
+		ctx := context.Background()
+		locks := ServerLocks{d}
+		if err := locks.RecordServerLock(ctx, n.UUID, "s1"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := records(t, d, n.UUID); got["t1"] != "RUNNING" || got["t2"] != "RUNNING" {
-			t.Fatalf("records %v", got)
+		locks.ForgetServerLock(n.UUID, "s1", func(err error) { t.Error(err) })
+		if err := d.SaveTask(ctx, n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"RUNNING"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if ids, err := locks.ServerLocks(ctx, n.UUID); err != nil || len(ids) != 0 {
+			t.Fatalf("server locks %v, %v after the release left behind; want none", ids, err)
+		}
+	})
+}
+
+// setHold sets how long the writer holds progress.
+func setHold(d *DB, hold time.Duration) {
+	d.writer.mu.Lock()
+	defer d.writer.mu.Unlock()
+	d.writer.hold = hold
+}
+
+func TestWriterHoldsProgressUntilItsRowOrAReleaseNeedsIt(t *testing.T) {
+	each(t, func(t *testing.T, d *DB) {
+		seed(t, d, 1)
+		n := claimed(t, d, "h0", "a", 0, time.Now())
+		ctx := context.Background()
+		fail := func(err error) { t.Error(err) }
+		setHold(d, time.Hour)
+		d.SaveProgress(n.UUID, "a", "f", "t1", []byte(`{"name":"t1","state":"RUNNING","n":1}`), fail)
+		// Other waited-for writes do not take the held record with them.
+		if err := d.SaveTask(ctx, n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"RUNNING"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := records(t, d, n.UUID); got["t1"] != "" || got["t2"] != "RUNNING" {
+			t.Fatalf("records %v; want t2 alone, t1's progress still held", got)
+		}
+		// The task's end replaces its held progress and is not held.
+		if err := d.SaveTask(ctx, n.UUID, "a", "f", "t1", []byte(`{"name":"t1","state":"FAILURE"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := records(t, d, n.UUID); got["t1"] != "FAILURE" {
+			t.Fatalf("records %v; want t1's end", got)
+		}
+		// A success, written with the store, stands after the held
+		// progress, which is committed before it.
+		d.SaveProgress(n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"RUNNING","n":2}`), fail)
+		if err := d.SaveTaskAndStore(ctx, n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"SUCCESS"}`), []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := records(t, d, n.UUID); got["t2"] != "SUCCESS" || queued(d) != 0 {
+			t.Fatalf("records %v, %d writes queued; want t2's success, nothing queued", got, queued(d))
+		}
+		// The final status releases what is held.
+		d.SaveProgress(n.UUID, "a", "f", "t3", []byte(`{"name":"t3","state":"RUNNING"}`), fail)
+		d.UpdateVMove(n.UUID, "s1", engine.VMoveUpdate{Status: engine.VMoveOngoing}, fail)
+		if ok, err := d.Finish(ctx, n.UUID, "a", "finished", nil); err != nil || !ok {
+			t.Fatalf("finish: %v, %v", ok, err)
+		}
+		if got, _ := records(t, d, n.UUID); got["t3"] != "RUNNING" {
+			t.Fatalf("records %v; want t3's progress, released by the final status", got)
+		}
+		moves, err := d.VMoves(ctx, n.UUID, VMoveFilter{}, Page{})
+		if err != nil || len(moves) != 1 || moves[0].Status == nil || *moves[0].Status != engine.VMoveOngoing {
+			t.Fatalf("vmoves %+v, %v; want s1 ongoing", moves, err)
+		}
+	})
+}
+
+func TestWriterCommitsHeldProgressWhenItsHoldEnds(t *testing.T) {
+	each(t, func(t *testing.T, d *DB) {
+		seed(t, d, 1)
+		n := claimed(t, d, "h0", "a", 0, time.Now())
+		setHold(d, 20*time.Millisecond)
+		d.SaveProgress(n.UUID, "a", "f", "t", []byte(`{"name":"t","state":"RUNNING"}`), func(err error) { t.Error(err) })
+		// Nothing else is written: the writer's timer commits it.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			runs, err := d.FlowRuns(context.Background(), n.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) == 1 && len(runs[0].Records) == 1 {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("held progress not committed 10 s after its hold of 20 ms ended (%d writes queued)", queued(d))
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	})
 }
