@@ -463,9 +463,12 @@ func (r *TaskRecord) earlyEnd() error {
 	return nil
 }
 
+// cloneRecord returns a copy of r for a listener. Progress entries are only
+// ever appended, so the copy shares those r has so far, without room to
+// append: a task of many entries is not copied whole at each entry.
 func cloneRecord(r *TaskRecord) TaskRecord {
 	c := *r
-	c.Details = slices.Clone(r.Details)
+	c.Details = slices.Clip(r.Details)
 	return c
 }
 
