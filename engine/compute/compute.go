@@ -21,7 +21,8 @@ var (
 )
 
 // Server is what tasks read of a Nova server (microversion 2.53 field names in
-// comments).
+// comments). Its Metadata may be shared by the values a Cloud returns: it is
+// read, never changed.
 type Server struct {
 	ID                 string            `json:"id"`
 	Name               string            `json:"name"`

@@ -3,7 +3,6 @@ package simulated
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -382,7 +381,7 @@ func (c *Cloud) view(s *server) compute.Server {
 		TaskState:          s.taskState,
 		PowerState:         s.powerState,
 		Locked:             s.locked,
-		Metadata:           maps.Clone(s.metadata),
+		Metadata:           s.metadata, // set at New, never changed: shared (see compute.Server)
 		TenantID:           s.tenantID,
 		UserID:             s.userID,
 	}

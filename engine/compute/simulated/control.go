@@ -239,7 +239,8 @@ type AggregateState struct {
 	Hosts []string `json:"hosts"`
 }
 
-// Snapshot returns the current state.
+// Snapshot returns the current state. Its servers' Metadata is shared with
+// the cloud, as the servers its calls return (see compute.Server).
 func (c *Cloud) Snapshot() Snapshot {
 	now := c.lock()
 	defer c.mu.Unlock()
