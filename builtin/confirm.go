@@ -87,7 +87,7 @@ func (c *confirmer) know(list []compute.Server, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range list {
-		c.seen[strings.ToLower(s.ID)] = sighting{srv: s, at: at}
+		c.seen[serverKey(s.ID)] = sighting{srv: s, at: at}
 	}
 	c.covered = at
 }
@@ -97,7 +97,7 @@ func (c *confirmer) know(list []compute.Server, at time.Time) {
 // stateFreshness of now, else from a read of its own.
 func (c *confirmer) current(ctx context.Context, id string) (compute.Server, error) {
 	c.mu.Lock()
-	s, ok := c.seen[strings.ToLower(id)]
+	s, ok := c.seen[serverKey(id)]
 	fresh := !c.covered.IsZero() && c.clk.Now().Sub(c.covered) <= stateFreshness
 	c.mu.Unlock()
 	if !ok || !fresh {
@@ -112,7 +112,7 @@ func (c *confirmer) current(ctx context.Context, id string) (compute.Server, err
 // watch makes the lists look out for server id, whose evacuation is about to
 // be asked for; the returned function forgets it.
 func (c *confirmer) watch(id string) func() {
-	key := strings.ToLower(id)
+	key := serverKey(id)
 	c.mu.Lock()
 	if _, ok := c.inflight[key]; !ok {
 		c.inflight[key] = c.clk.Now()
@@ -137,13 +137,16 @@ func (c *confirmer) next(t time.Time) time.Time {
 	return c.align(t.Add(1))
 }
 
-// peek returns the newest sighting of watched server id the lists made so far
-// showed, without a call; ok is false when none has shown it since it was
-// watched.
-func (c *confirmer) peek(id string) (seen sighting, ok bool) {
+// serverKey is the key of server id in the confirmer's maps.
+func serverKey(id string) string { return strings.ToLower(id) }
+
+// peek returns the newest sighting of the watched server of key (serverKey)
+// the lists made so far showed, without a call; ok is false when none has
+// shown it since it was watched.
+func (c *confirmer) peek(key string) (seen sighting, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.sightingLocked(strings.ToLower(id))
+	return c.sightingLocked(key)
 }
 
 // sightingLocked returns the sighting of watched server key made since it
@@ -156,12 +159,12 @@ func (c *confirmer) sightingLocked(key string) (sighting, bool) {
 	return seen, true
 }
 
-// read returns the newest sighting of watched server id, from a list started
-// at or after at or a later one; ok is false when no list has shown it since
-// it was watched (it has not changed since). The first caller of a round
-// makes the list; the others wait for it through the clock.
-func (c *confirmer) read(ctx context.Context, id string, at time.Time) (seen sighting, ok bool, err error) {
-	key := strings.ToLower(id)
+// read returns the newest sighting of the watched server of key (serverKey),
+// from a list started at or after at or a later one; ok is false when no
+// list has shown it since it was watched (it has not changed since). The
+// first caller of a round makes the list; the others wait for it through the
+// clock.
+func (c *confirmer) read(ctx context.Context, key string, at time.Time) (seen sighting, ok bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.round
@@ -230,7 +233,7 @@ func (c *confirmer) record(r *round, list []compute.Server, err error) {
 		c.covered = r.start
 	}
 	for _, s := range list {
-		key := strings.ToLower(s.ID)
+		key := serverKey(s.ID)
 		_, watched := c.inflight[key]
 		if _, known := c.seen[key]; !watched && !known {
 			continue

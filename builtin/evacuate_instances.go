@@ -409,6 +409,7 @@ func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log 
 func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, batch *confirmer, id, host, old string) (string, error) {
 	forget := batch.watch(id)
 	defer forget()
+	key := serverKey(id)
 	start := clk.Now()
 	sched := newSchedule(start, t.opt.verifyInterval)
 	var judged time.Time // the round of the newest sighting judged
@@ -424,14 +425,14 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 			if err := clk.Sleep(ctx, minTime(batch.next(now), at).Sub(now)); err != nil {
 				return "", err
 			}
-			if s, ok := batch.peek(id); ok && s.at.After(judged) {
+			if s, ok := batch.peek(key); ok && s.at.After(judged) {
 				if dest, done, err := judge(s); done || err != nil {
 					return dest, err
 				}
 			}
 		}
 		began := clk.Now()
-		s, seen, err := batch.read(ctx, id, at)
+		s, seen, err := batch.read(ctx, key, at)
 		if err != nil {
 			return "", err
 		}
