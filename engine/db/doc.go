@@ -9,14 +9,15 @@
 //     `running`; a notification of a host waits while another one of the same host runs (Masakari's per-host
 //     lock). The segment-enabled check happens at pickup: a disabled segment makes the notification `ignored`
 //     with Masakari's message `Recovery aboart: the segment HA is disabled.`
-//   - A task's start and end and, after each success, the flow store are on disk before the run goes on; a
-//     server's lock is recorded on disk before Nova is asked for it. Progress entries, vm move updates and the
-//     record of a released lock are written behind: the task does not wait for them. A released lock's record
-//     is committed with the next commit. Progress and vm move updates are held up to 250 ms for newer forms of
-//     their row, so that a long task's growing record is written a few times a second, not with every commit:
-//     what the API shows of a running task is at most that late. They are always on disk before the task's
-//     end and before the notification's final status. A crash may lose the newest of them for the task that
-//     was running, which its resume runs again.
+//   - A task's end and, after each success, the flow store are on disk before the run goes on; a server's
+//     lock is recorded on disk before Nova is asked for it. A task's start, its progress entries, vm move
+//     updates and the record of a released lock are written behind: the task does not wait for them. A
+//     released lock's record is committed with the next commit. The others are held up to 250 ms for newer
+//     forms of their row, so that a long task's growing record is written a few times a second, not with
+//     every commit: what the API shows of a running task is at most that late. They are always on disk
+//     before the task's end and before the notification's final status. A crash may lose the newest of them
+//     for the task that was running, which its resume runs again: a resume runs every task whose success is
+//     not on disk.
 //   - The writes of runs go through one writer, which commits every write queued while its previous commit
 //     ran in one transaction: a recovery of many servers makes a few commits, not several per server. A write
 //     that fails in such a batch is made again alone, so that it fails alone.

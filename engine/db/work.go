@@ -226,7 +226,7 @@ func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record
 }
 
 // SaveProgress is SaveTask without the wait, for the records a task's
-// progress writes: the record is held (see writer) and committed within
+// start and progress write: the record is held (see writer) and committed within
 // progressHold, or replaced by a newer record of the task before that. failed is told why a write
 // failed. A crash may lose the newest progress of a task that had not
 // ended; what a resume needs (a task's end and the flow store) is written

@@ -42,8 +42,10 @@ func (s *Service) persist(e engine.Event) {
 		log().Errorf("encode task record: %v", err)
 		return
 	}
-	// Progress is written behind: the run does not wait for it.
-	if e.Type == engine.TaskProgress {
+	// A task's start and progress are written behind: the run does not
+	// wait for them. A resume needs neither: it runs again every task
+	// whose success is not on disk.
+	if e.Type == engine.TaskStarted || e.Type == engine.TaskProgress {
 		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, func(err error) {
 			s.logPersistError(log(), e, err)
 		})

@@ -600,7 +600,7 @@ func TestHangingPersistenceWritesAreTimeLimited(t *testing.T) {
 	// One write on its own returns after the limit.
 	done := make(chan struct{})
 	go func() {
-		svc.persist(engine.Event{Type: engine.TaskStarted, NotificationUUID: "n", Flow: conf.FlowInstance, Task: "first"})
+		svc.persist(engine.Event{Type: engine.TaskFailed, NotificationUUID: "n", Flow: conf.FlowInstance, Task: "first"})
 		close(done)
 	}()
 	select {
