@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,18 @@ type Cloud struct {
 	due     []*server // settle's, kept between calls
 	nextDue time.Time // earliest completion of a pending operation
 	hasDue  bool
+	// changes logs every change of a server in time order, so that a list
+	// of the servers changed since a time reads the newest changes alone.
+	changes []change
+	listGen int       // marks the servers a walk of changes has seen (server.listed)
+	found   []*server // a list's servers, kept between lists
+}
+
+// change is an entry of Cloud.changes: s changed at at (or just before it,
+// when the change came in out of order).
+type change struct {
+	s  *server
+	at time.Time
 }
 
 var _ compute.Cloud = (*Cloud)(nil)
@@ -77,6 +90,7 @@ type server struct {
 	index      int            // position in the fixture
 	inPending  bool           // in Cloud.pending
 	calls      map[string]int // API calls about the server, by operation
+	listed     int            // the walk of Cloud.changes that saw it last (Cloud.listGen)
 }
 
 // pending is work a compute host does after the API accepted it.
@@ -317,7 +331,7 @@ func (c *Cloud) complete(s *server) {
 	op := s.op
 	s.op = nil
 	s.taskState = ""
-	s.updated = op.due
+	c.touch(s, op.due)
 	if op.fail {
 		s.vmState = "error"
 		if op.mig != nil {
@@ -464,23 +478,57 @@ func (c *Cloud) ListServersChangedSince(ctx context.Context, since time.Time) ([
 	if err := c.injected("list_servers_changed", nil, ""); err != nil {
 		return nil, err
 	}
-	changed := func(s *server) bool { return !s.updated.IsZero() && !s.updated.Before(since) }
-	n := 0
-	for _, s := range c.servers {
-		if changed(s) {
-			n++
+	// The changes log is in time order: the servers changed since are
+	// among its newest entries.
+	c.listGen++
+	found := c.found[:0]
+	defer func() { clear(found); c.found = found[:0] }()
+	for i := len(c.changes) - 1; i >= 0 && !c.changes[i].at.Before(since); i-- {
+		s := c.changes[i].s
+		if s.listed == c.listGen || s.updated.Before(since) {
+			continue
 		}
+		s.listed = c.listGen
+		found = append(found, s)
 	}
-	if n == 0 {
+	if len(found) == 0 {
 		return nil, nil
 	}
-	out := make([]compute.Server, 0, n)
-	for _, s := range c.servers {
-		if changed(s) {
-			out = append(out, c.view(s))
-		}
+	slices.SortFunc(found, func(a, b *server) int { return a.index - b.index })
+	out := make([]compute.Server, len(found))
+	for i, s := range found {
+		out[i] = c.view(s)
 	}
 	return out, nil
+}
+
+// touch records that s changed at t (Nova's updated_at) in the changes log.
+// A change is logged no earlier than the one before it, so that the log
+// stays in time order; the log keeps each server's newest change once it
+// has grown to twice the servers.
+func (c *Cloud) touch(s *server, t time.Time) {
+	s.updated = t
+	at := t
+	if n := len(c.changes); n > 0 && at.Before(c.changes[n-1].at) {
+		at = c.changes[n-1].at
+	}
+	c.changes = append(c.changes, change{s: s, at: at})
+	if len(c.changes) < 2*len(c.servers)+64 {
+		return
+	}
+	// Newest first, each server's newest entry moved to the back end.
+	c.listGen++
+	w := len(c.changes)
+	for i := len(c.changes) - 1; i >= 0; i-- {
+		if e := c.changes[i]; e.s.listed != c.listGen {
+			e.s.listed = c.listGen
+			w--
+			c.changes[w] = e
+		}
+	}
+	n := copy(c.changes, c.changes[w:])
+	clear(c.changes[n:])
+	c.changes = c.changes[:n]
 }
 
 // GetServer returns one server; an unknown id is 404.
@@ -667,7 +715,8 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
 		Created: now, Updated: now}
 	c.migrations = append(c.migrations, mig)
-	s.taskState, s.updated = "rebuilding", now
+	s.taskState = "rebuilding"
+	c.touch(s, now)
 	dest := c.schedule(s, target, now)
 	if dest == "" {
 		// The conductor's NoValidHost: the API has already answered.
@@ -754,7 +803,8 @@ func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
 		s.op = nil
 		c.recomputeDue()
 	}
-	s.vmState, s.taskState, s.updated = state, "", now
+	s.vmState, s.taskState = state, ""
+	c.touch(s, now)
 	return nil
 }
 
@@ -790,7 +840,8 @@ func (c *Cloud) power(ctx context.Context, id, action string, from []string, tas
 		return errInvalidState(action, id, "task_state", s.taskState)
 	}
 	c.accept(op)
-	s.taskState, s.updated = task, now
+	s.taskState = task
+	c.touch(s, now)
 	c.dispatch(s, op, s.host, now, d)
 	return nil
 }
@@ -817,7 +868,8 @@ func (c *Cloud) setLock(ctx context.Context, id, op string, locked bool) error {
 	if err := c.injected(op, s, s.host); err != nil {
 		return err
 	}
-	s.locked, s.updated = locked, now
+	s.locked = locked
+	c.touch(s, now)
 	return nil
 }
 

@@ -1248,4 +1248,21 @@ func TestListServersChangedSince(t *testing.T) {
 	if got := ids(done.Add(time.Millisecond)); len(got) != 0 {
 		t.Fatalf("changed after the completion: %v", got)
 	}
+	// A server changed many times is listed once, in fixture order, and
+	// the log of changes that lists read keeps what they need as it is
+	// compacted.
+	var last time.Time
+	for range 300 {
+		clk.Advance(time.Millisecond)
+		last = clk.Now()
+		if err := c.Lock(ctx, vm4); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ids(asked); !slices.Equal(got, []string{vm1, vm4}) {
+		t.Fatalf("changed since the evacuation, after 300 locks: %v, want vm1 and vm4", got)
+	}
+	if got := ids(last); !slices.Equal(got, []string{vm4}) {
+		t.Fatalf("changed since the last lock: %v, want vm4", got)
+	}
 }
