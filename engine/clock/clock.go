@@ -6,6 +6,7 @@ package clock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,8 +105,11 @@ func (t realTicker) Stop()               { t.t.Stop() }
 // Advance or a Sleep moved it there; BlockUntil lets a test wait until the
 // code under test has set the timers it is about to wait on.
 type Fake struct {
-	mu      sync.Mutex
-	now     time.Time
+	mu    sync.Mutex
+	start time.Time
+	// off is the virtual time's distance from start, read without mu (Now
+	// is called far more often than the time moves) and written under it.
+	off     atomic.Int64
 	waiters []*fakeWaiter // pending timers and tickers
 	changed chan struct{} // closed and replaced when waiters change
 }
@@ -119,13 +123,11 @@ type fakeWaiter struct {
 }
 
 // NewFake returns a fake clock that starts at start.
-func NewFake(start time.Time) *Fake { return &Fake{now: start} }
+func NewFake(start time.Time) *Fake { return &Fake{start: start} }
 
 // Now returns the virtual time.
 func (f *Fake) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
+	return f.start.Add(time.Duration(f.off.Load()))
 }
 
 // Advance moves the virtual time forward by d, firing the timers and
@@ -134,7 +136,7 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if d > 0 {
-		f.setLocked(f.now.Add(d))
+		f.setLocked(f.Now().Add(d))
 	}
 }
 
@@ -147,9 +149,10 @@ func (f *Fake) Sleep(ctx context.Context, d time.Duration) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	target := f.now.Add(d)
+	now := f.Now()
+	target := now.Add(d)
 	if dl, ok := Deadline(ctx); ok && target.After(dl) {
-		if dl.After(f.now) {
+		if dl.After(now) {
 			f.setLocked(dl)
 		}
 		return context.DeadlineExceeded
@@ -205,9 +208,10 @@ func (f *Fake) BlockUntil(ctx context.Context, n int) error {
 func (f *Fake) add(d, period time.Duration) *fakeWaiter {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	w := &fakeWaiter{f: f, at: f.now.Add(d), period: period, c: make(chan time.Time, 1)}
+	now := f.Now()
+	w := &fakeWaiter{f: f, at: now.Add(d), period: period, c: make(chan time.Time, 1)}
 	if d <= 0 {
-		w.c <- f.now
+		w.c <- now
 		return w
 	}
 	f.waiters = append(f.waiters, w)
@@ -219,7 +223,7 @@ func (f *Fake) add(d, period time.Duration) *fakeWaiter {
 // (it is then no longer pending), a ticker once however many periods passed,
 // as a time.Ticker does for a slow receiver.
 func (f *Fake) setLocked(now time.Time) {
-	f.now = now
+	f.off.Store(int64(now.Sub(f.start)))
 	kept := f.waiters[:0]
 	fired := false
 	for _, w := range f.waiters {
