@@ -73,6 +73,9 @@ type host struct {
 	aggregates []string
 	bmc        string // the BMC's behaviour (Host.BMC)
 	poweredOff bool
+	// load is the scheduler's weight of the host: its servers and the
+	// evacuations under way to it (see setOp and complete).
+	load int
 }
 
 type server struct {
@@ -86,11 +89,11 @@ type server struct {
 	tenantID   string
 	userID     string
 	op         *pending
-	updated    time.Time      // last change through the API or its completion (Nova's updated_at)
-	index      int            // position in the fixture
-	inPending  bool           // in Cloud.pending
-	calls      map[string]int // API calls about the server, by operation
-	listed     int            // the walk of Cloud.changes that saw it last (Cloud.listGen)
+	updated    time.Time           // last change through the API or its completion (Nova's updated_at)
+	index      int                 // position in the fixture
+	inPending  bool                // in Cloud.pending
+	calls      [len(serverOps)]int // API calls about the server, by operation (serverOps)
+	listed     int                 // the walk of Cloud.changes that saw it last (Cloud.listGen)
 }
 
 // pending is work a compute host does after the API accepted it.
@@ -209,6 +212,9 @@ func New(f Fixture, clk clock.Clock) (*Cloud, error) {
 		}
 		c.servers = append(c.servers, s)
 		c.serverByID[s.id] = s
+		if h := c.hostByName[s.host]; h != nil {
+			h.load++
+		}
 	}
 	for _, ft := range f.Faults {
 		c.faults = append(c.faults, c.newFault(ft))
@@ -329,7 +335,7 @@ func (c *Cloud) recomputeDue() {
 // complete applies the end of s's pending operation, at its due time.
 func (c *Cloud) complete(s *server) {
 	op := s.op
-	s.op = nil
+	c.setOp(s, nil)
 	s.taskState = ""
 	c.touch(s, op.due)
 	if op.fail {
@@ -347,7 +353,13 @@ func (c *Cloud) complete(s *server) {
 	case "evacuate":
 		// A rebuild on the destination keeps a stopped server stopped and
 		// makes an active or error one active.
+		if h := c.hostOf(s); h != nil {
+			h.load--
+		}
 		s.host = op.dest
+		if h := c.hostOf(s); h != nil {
+			h.load++
+		}
 		if s.vmState == "stopped" {
 			s.powerState = powerShutdown
 		} else {
@@ -357,10 +369,26 @@ func (c *Cloud) complete(s *server) {
 	}
 }
 
+// setOp makes op (nil: none) the pending operation of s, keeping the load of
+// the destinations of evacuations under way.
+func (c *Cloud) setOp(s *server, op *pending) {
+	if old := s.op; old != nil && old.kind == "evacuate" {
+		if h := c.hostByName[old.dest]; h != nil {
+			h.load--
+		}
+	}
+	if op != nil && op.kind == "evacuate" {
+		if h := c.hostByName[op.dest]; h != nil {
+			h.load++
+		}
+	}
+	s.op = op
+}
+
 // dispatch schedules a pending operation to complete after d, unless the
 // compute that must do it is dead.
 func (c *Cloud) dispatch(s *server, op *pending, worker string, now time.Time, d time.Duration) {
-	s.op = op
+	c.setOp(s, op)
 	if !s.inPending {
 		s.inPending = true
 		c.pending = append(c.pending, s)
@@ -429,10 +457,7 @@ func (c *Cloud) serverFor(op, id string) (*server, error) {
 		return nil, errInstanceNotFound(id)
 	}
 	c.counts.add(op, "", "")
-	if s.calls == nil {
-		s.calls = map[string]int{}
-	}
-	s.calls[op]++
+	s.calls[slices.Index(serverOps[:], op)]++
 	return s, nil
 }
 
@@ -707,7 +732,7 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 		if old.mig != nil {
 			old.mig.Status, old.mig.Updated = "failed", now
 		}
-		s.op = nil
+		c.setOp(s, nil)
 		c.recomputeDue()
 	}
 	c.accept(op)
@@ -734,46 +759,22 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 // than the source (the requested target only, when there is one), the least
 // loaded first, then by name. "" is Nova's NoValidHost.
 func (c *Cloud) schedule(s *server, target string, now time.Time) string {
-	// The load counts only where it decides: on the hosts that may take
-	// the server.
-	var cands []*host
+	var best *host
 	for _, h := range c.hosts {
 		if h.name == s.host || (target != "" && h.name != target) {
 			continue
 		}
-		if h.disabled || !c.reportedUp(h, now) {
+		if h.disabled || !c.reportedUp(h, now) || (h.maxServers > 0 && h.load >= h.maxServers) {
 			continue
 		}
-		cands = append(cands, h)
+		if best == nil || h.load < best.load || (h.load == best.load && h.name < best.name) {
+			best = h
+		}
 	}
-	if len(cands) == 0 {
+	if best == nil {
 		return ""
 	}
-	load := make([]int, len(cands))
-	for _, o := range c.servers {
-		evac := o.op != nil && o.op.kind == "evacuate"
-		for i, h := range cands {
-			if o.host == h.name {
-				load[i]++
-			}
-			if evac && o.op.dest == h.name {
-				load[i]++
-			}
-		}
-	}
-	best := -1
-	for i, h := range cands {
-		if h.maxServers > 0 && load[i] >= h.maxServers {
-			continue
-		}
-		if best < 0 || load[i] < load[best] || (load[i] == load[best] && h.name < cands[best].name) {
-			best = i
-		}
-	}
-	if best < 0 {
-		return ""
-	}
-	return cands[best].name
+	return best.name
 }
 
 // ResetState sets vm_state to active or error and clears task_state
@@ -800,7 +801,7 @@ func (c *Cloud) ResetState(ctx context.Context, id, state string) error {
 		if s.op.mig != nil {
 			s.op.mig.Status = "failed"
 		}
-		s.op = nil
+		c.setOp(s, nil)
 		c.recomputeDue()
 	}
 	s.vmState, s.taskState = state, ""

@@ -571,6 +571,7 @@ func TestScheduler(t *testing.T) {
 			if s.Host != tt.want || s.VMState != "active" || s.TaskState != "" {
 				t.Errorf("server %+v, want on %s", s, tt.want)
 			}
+			checkLoads(t, c)
 		})
 	}
 
@@ -593,7 +594,56 @@ func TestScheduler(t *testing.T) {
 				t.Errorf("%s to %s, want %s (all: %v)", id[:8], dests[id], d, dests)
 			}
 		}
+		checkLoads(t, c)
 	})
+
+	t.Run("abandoned evacuations free their destination", func(t *testing.T) {
+		f := baseFixture()
+		f.Latency.Evacuate = 1000
+		c, clk := newCloud(t, f)
+		ctx := context.Background()
+		// vm1 to compute3, evacuated again while rebuilding (the first
+		// rebuild is abandoned: compute3 again), then reset, which
+		// abandons the second: compute3 is empty again for vm2.
+		for _, step := range []func() error{
+			func() error { return c.Evacuate(ctx, vm1, "") },
+			func() error { return c.Evacuate(ctx, vm1, "") },
+			func() error { return c.ResetState(ctx, vm1, "error") },
+			func() error { return c.Evacuate(ctx, vm2, "") },
+		} {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+			checkLoads(t, c)
+		}
+		clk.Advance(time.Minute)
+		checkLoads(t, c)
+		if s := mustGet(t, c, vm2); s.Host != "compute3" {
+			t.Errorf("vm2 on %s after vm1's evacuations were abandoned, want compute3 (empty)", s.Host)
+		}
+	})
+}
+
+// checkLoads fails t unless every host's load is its servers and the
+// evacuations under way to it.
+func checkLoads(t *testing.T, c *Cloud) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, h := range c.hosts {
+		want := 0
+		for _, s := range c.servers {
+			if s.host == h.name {
+				want++
+			}
+			if s.op != nil && s.op.kind == "evacuate" && s.op.dest == h.name {
+				want++
+			}
+		}
+		if h.load != want {
+			t.Errorf("load of %s is %d, want %d", h.name, h.load, want)
+		}
+	}
 }
 
 func TestStopStart(t *testing.T) {
@@ -1165,6 +1215,7 @@ func TestConcurrentEvacuations(t *testing.T) {
 		}
 		perHost[s.Host]++
 	}
+	checkLoads(t, c)
 	for _, h := range []string{"compute2", "compute3", "compute4"} {
 		if perHost[h] != n/3 {
 			t.Errorf("scheduler spread %v, want %d per host", perHost, n/3)

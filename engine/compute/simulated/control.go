@@ -68,8 +68,13 @@ func (c *Cloud) Counters() Counters {
 	}
 	servers := cp(c.counts.servers)
 	for _, s := range c.servers {
-		if len(s.calls) > 0 {
-			servers[s.id] = copyCounts(s.calls)
+		for i, n := range s.calls {
+			if n > 0 {
+				if servers[s.id] == nil {
+					servers[s.id] = map[string]int{}
+				}
+				servers[s.id][serverOps[i]] = n
+			}
 		}
 	}
 	return Counters{Ops: copyCounts(c.counts.ops), Servers: servers, Hosts: cp(c.counts.hosts),

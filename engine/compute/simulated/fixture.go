@@ -118,7 +118,8 @@ var faultOps = []string{
 	"list_aggregates", "add_host_to_aggregate",
 }
 
-var serverOps = []string{"get_server", "evacuate", "reset_state", "stop", "start", "lock", "unlock"}
+// serverOps are the calls about one server (counted in server.calls).
+var serverOps = [...]string{"get_server", "evacuate", "reset_state", "stop", "start", "lock", "unlock"}
 
 var asyncOps = []string{"evacuate", "stop", "start"}
 
@@ -634,7 +635,7 @@ func (ft Fault) check(hosts, servers []string) Problems {
 		add(".op", "unknown op %q%s", ft.Op, suggest(ft.Op, faultOps))
 	}
 	if ft.Server != "" {
-		if ft.Op != "" && contains(faultOps, ft.Op) && !contains(serverOps, ft.Op) {
+		if ft.Op != "" && contains(faultOps, ft.Op) && !contains(serverOps[:], ft.Op) {
 			add(".server", "op %q does not act on one server; use \"host\"", ft.Op)
 		}
 		found := false
