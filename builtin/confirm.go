@@ -110,20 +110,23 @@ func (c *confirmer) current(ctx context.Context, id string) (compute.Server, err
 }
 
 // watch makes the lists look out for server id, whose evacuation is about to
-// be asked for; the returned function forgets it.
-func (c *confirmer) watch(id string) func() {
+// be asked for, and returns its key (serverKey) for forget.
+func (c *confirmer) watch(id string) string {
 	key := serverKey(id)
 	c.mu.Lock()
 	if _, ok := c.inflight[key]; !ok {
 		c.inflight[key] = c.clk.Now()
 	}
 	c.mu.Unlock()
-	return func() {
-		c.mu.Lock()
-		delete(c.inflight, key)
-		delete(c.seen, key)
-		c.mu.Unlock()
-	}
+	return key
+}
+
+// forget ends the watch of the server of key.
+func (c *confirmer) forget(key string) {
+	c.mu.Lock()
+	delete(c.inflight, key)
+	delete(c.seen, key)
+	c.mu.Unlock()
 }
 
 // align returns the first round of the grid at or after t.

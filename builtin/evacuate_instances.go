@@ -329,8 +329,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 
 	vmove.start()
 	// Watched from before the call, so that the lists reach back to it.
-	forget := batch.watch(id)
-	defer forget()
+	defer batch.forget(batch.watch(id))
 	if err := nova.Evacuate(ctx, id, rh); err != nil {
 		return fmt.Errorf("evacuate server %s: %w", id, err)
 	}
@@ -425,9 +424,8 @@ func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log 
 // server no list has shown after a verify_interval is read on its own. It
 // returns the destination, or errTimeout after wait_period_after_evacuation.
 func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova compute.Cloud, batch *confirmer, id, host, old string) (string, error) {
-	forget := batch.watch(id)
-	defer forget()
-	key := serverKey(id)
+	key := batch.watch(id)
+	defer batch.forget(key)
 	start := clk.Now()
 	sched := newSchedule(start, t.opt.verifyInterval)
 	var judged time.Time // the round of the newest sighting judged
