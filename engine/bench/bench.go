@@ -238,6 +238,9 @@ func runHTTP(ctx context.Context, cfg *conf.Config, register Register, c Case) (
 	if err != nil {
 		return Result{}, err
 	}
+	// Before simcloud stops (deferred earlier, run later): its graceful
+	// shutdown waits for connections that never carried a request.
+	defer driver.Close()
 	if r, err = measure(ctx, cfg, register, c, clock.Real{}, driver); err != nil {
 		return Result{}, err
 	}

@@ -49,6 +49,12 @@ type Cloud struct {
 
 var _ compute.Cloud = (*Cloud)(nil)
 
+// Close closes the client's idle connections to Nova and Keystone, among
+// them any its transport dialled for a request that then went on another:
+// a server shutting down gracefully waits for those. A call made after Close
+// opens new connections.
+func (c *Cloud) Close() { c.sc.ProviderClient.HTTPClient.CloseIdleConnections() }
+
 // Option adjusts a Cloud.
 type Option func(*options)
 
