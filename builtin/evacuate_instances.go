@@ -18,15 +18,15 @@ import (
 
 // Progress messages of evacuate_instances_task (Masakari's).
 const (
-	msgStartEvacuation    = "Start evacuation of instances from failed host '%s', instance uuids are: '%s'" // 0.0
-	msgEnablingReserved   = "Enabling reserved host: '%s'"                                                  // 0.1
-	msgAddToAggregate     = "Add host %s to aggregate %s"                                                   // 0.2
-	msgAddedToAggregate   = "Added host %s to aggregate %s"                                                 // 0.3
-	msgAlreadyInAggregate = "Host '%s' already has been added to aggregate '%s'."                           // 1.0
-	msgEvacuationStarted  = "Evacuation of instance started: '%s'"                                          // 0.5
-	msgEvacuated          = "Successfully evacuate instances '%s' from host '%s'"                           // 0.7
-	msgEvacuationFailed   = "Failed to evacuate instances '%s' from host '%s'"                              // 0.7
-	msgEvacuationDone     = "Evacuation process completed!"                                                 // 1.0
+	msgStartEvacuation         = "Start evacuation of instances from failed host '%s', instance uuids are: '%s'" // 0.0
+	msgEnablingReserved        = "Enabling reserved host: '%s'"                                                  // 0.1
+	msgAddToAggregate          = "Add host %s to aggregate %s"                                                   // 0.2
+	msgAddedToAggregate        = "Added host %s to aggregate %s"                                                 // 0.3
+	msgAlreadyInAggregate      = "Host '%s' already has been added to aggregate '%s'."                           // 1.0
+	msgEvacuationStartedPrefix = "Evacuation of instance started: '"                                             // and the id, quoted: 0.5
+	msgEvacuated               = "Successfully evacuate instances '%s' from host '%s'"                           // 0.7
+	msgEvacuationFailed        = "Failed to evacuate instances '%s' from host '%s'"                              // 0.7
+	msgEvacuationDone          = "Evacuation process completed!"                                                 // 1.0
 )
 
 // taskRebuilding is the task_state of a server Nova is evacuating (or
@@ -189,7 +189,8 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 		}
 	}
 	for i, id := range ids {
-		env.Progress(fmt.Sprintf(msgEvacuationStarted, id), 0.5)
+		// Not Sprintf: this line is made per server.
+		env.Progress(msgEvacuationStartedPrefix+id+"'", 0.5)
 		err := g.Go(ctx, func() {
 			errs[i] = t.evacuateOne(ctx, env, nova, batch, id, host, rh)
 			if errs[i] != nil {

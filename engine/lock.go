@@ -79,24 +79,27 @@ type ServerLocker interface {
 // which is enough where nothing resumes (kaifuku run, the test harness).
 type LocalServerLocks struct {
 	mu   sync.Mutex
-	held map[string]map[string]bool // notification uuid -> server ids
+	held map[heldLock]struct{}
 }
+
+// heldLock is a server locked by a notification's recovery. The records are
+// one flat map, not a map per notification: a host's evacuations record and
+// forget a few locks at a time, and an inner map emptied and made again at
+// each was two allocations per server.
+type heldLock struct{ notificationUUID, serverID string }
 
 var _ ServerLocker = (*LocalServerLocks)(nil)
 
 // NewLocalServerLocks returns a LocalServerLocks with nothing recorded.
 func NewLocalServerLocks() *LocalServerLocks {
-	return &LocalServerLocks{held: map[string]map[string]bool{}}
+	return &LocalServerLocks{held: map[heldLock]struct{}{}}
 }
 
 // RecordServerLock records the server for the notification.
 func (l *LocalServerLocks) RecordServerLock(_ context.Context, notificationUUID, serverID string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.held[notificationUUID] == nil {
-		l.held[notificationUUID] = map[string]bool{}
-	}
-	l.held[notificationUUID][serverID] = true
+	l.held[heldLock{notificationUUID, serverID}] = struct{}{}
 	return nil
 }
 
@@ -104,19 +107,18 @@ func (l *LocalServerLocks) RecordServerLock(_ context.Context, notificationUUID,
 func (l *LocalServerLocks) ForgetServerLock(notificationUUID, serverID string, _ func(error)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.held[notificationUUID], serverID)
-	if len(l.held[notificationUUID]) == 0 {
-		delete(l.held, notificationUUID)
-	}
+	delete(l.held, heldLock{notificationUUID, serverID})
 }
 
 // ServerLocks lists the servers recorded for the notification.
 func (l *LocalServerLocks) ServerLocks(_ context.Context, notificationUUID string) ([]string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids := make([]string, 0, len(l.held[notificationUUID]))
-	for id := range l.held[notificationUUID] {
-		ids = append(ids, id)
+	var ids []string
+	for k := range l.held {
+		if k.notificationUUID == notificationUUID {
+			ids = append(ids, k.serverID)
+		}
 	}
 	slices.Sort(ids)
 	return ids, nil

@@ -34,7 +34,8 @@ type VMove struct {
 }
 
 // VMoveUpdate changes the record of one server's move; empty and nil fields
-// are left as they are.
+// are left as they are. A recorder keeps the times it is given, not copies:
+// the caller does not change them afterwards.
 type VMoveUpdate struct {
 	Status       string
 	InstanceName string
@@ -144,12 +145,10 @@ func applyVMoveUpdate(v *VMove, u VMoveUpdate) {
 		v.DestHost = u.DestHost
 	}
 	if u.StartTime != nil {
-		t := *u.StartTime
-		v.StartTime = &t
+		v.StartTime = u.StartTime
 	}
 	if u.EndTime != nil {
-		t := *u.EndTime
-		v.EndTime = &t
+		v.EndTime = u.EndTime
 	}
 	if u.Message != "" {
 		v.Message = u.Message

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -79,21 +78,22 @@ type host struct {
 }
 
 type server struct {
-	id, name   string
-	host       string
-	vmState    string
-	taskState  string
-	powerState int
-	locked     bool
-	metadata   map[string]string
-	tenantID   string
-	userID     string
-	op         *pending
-	updated    time.Time           // last change through the API or its completion (Nova's updated_at)
-	index      int                 // position in the fixture
-	inPending  bool                // in Cloud.pending
-	calls      [len(serverOps)]int // API calls about the server, by operation (serverOps)
-	listed     int                 // the walk of Cloud.changes that saw it last (Cloud.listGen)
+	id, name    string
+	host        string
+	vmState     string
+	taskState   string
+	powerState  int
+	locked      bool
+	metadata    map[string]string
+	tenantID    string
+	userID      string
+	op          *pending
+	updated     time.Time           // last change through the API or its completion (Nova's updated_at)
+	index       int                 // position in the fixture
+	inPending   bool                // in Cloud.pending
+	calls       [len(serverOps)]int // API calls about the server, by operation (serverOps)
+	evacuations int                 // evacuations Nova accepted
+	listed      int                 // the walk of Cloud.changes that saw it last (Cloud.listGen)
 }
 
 // pending is work a compute host does after the API accepted it.
@@ -297,11 +297,11 @@ func (c *Cloud) settle(now time.Time) {
 			due = append(due, s)
 		}
 	}
-	sort.Slice(due, func(i, j int) bool {
-		if !due[i].op.due.Equal(due[j].op.due) {
-			return due[i].op.due.Before(due[j].op.due)
+	slices.SortFunc(due, func(a, b *server) int {
+		if c := a.op.due.Compare(b.op.due); c != 0 {
+			return c
 		}
-		return due[i].index < due[j].index
+		return a.index - b.index
 	})
 	for _, s := range due {
 		c.complete(s)
@@ -736,7 +736,7 @@ func (c *Cloud) Evacuate(ctx context.Context, id, target string) error {
 		c.recomputeDue()
 	}
 	c.accept(op)
-	c.counts.evacuations[s.id]++
+	s.evacuations++
 	mig := &Migration{ID: len(c.migrations) + 1, ServerID: s.id, Source: s.host, Status: "accepted",
 		Created: now, Updated: now}
 	c.migrations = append(c.migrations, mig)

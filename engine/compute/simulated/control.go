@@ -12,17 +12,16 @@ import (
 // server and per host they are kept flat, by key and operation, and nested
 // only when read (Counters).
 type counters struct {
-	ops         map[string]int
-	servers     map[keyOp]int
-	hosts       map[keyOp]int
-	evacuations map[string]int
+	ops     map[string]int
+	servers map[keyOp]int
+	hosts   map[keyOp]int
 }
 
 // keyOp is a server id or host name and an operation.
 type keyOp struct{ key, op string }
 
 func newCounters() counters {
-	return counters{ops: map[string]int{}, servers: map[keyOp]int{}, hosts: map[keyOp]int{}, evacuations: map[string]int{}}
+	return counters{ops: map[string]int{}, servers: map[keyOp]int{}, hosts: map[keyOp]int{}}
 }
 
 // add counts a call; serverID is lower case (as the cloud keys servers).
@@ -67,7 +66,11 @@ func (c *Cloud) Counters() Counters {
 		return out
 	}
 	servers := cp(c.counts.servers)
+	evacuations := map[string]int{}
 	for _, s := range c.servers {
+		if s.evacuations > 0 {
+			evacuations[s.id] = s.evacuations
+		}
 		for i, n := range s.calls {
 			if n > 0 {
 				if servers[s.id] == nil {
@@ -78,7 +81,7 @@ func (c *Cloud) Counters() Counters {
 		}
 	}
 	return Counters{Ops: copyCounts(c.counts.ops), Servers: servers, Hosts: cp(c.counts.hosts),
-		Evacuations: copyCounts(c.counts.evacuations)}
+		Evacuations: evacuations}
 }
 
 func copyCounts(m map[string]int) map[string]int {
