@@ -86,6 +86,9 @@ func newConfirmer(nova compute.Cloud, clk clock.Clock, interval time.Duration) *
 func (c *confirmer) know(list []compute.Server, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.seen) == 0 {
+		c.seen = make(map[string]sighting, len(list))
+	}
 	for _, s := range list {
 		c.seen[serverKey(s.ID)] = sighting{srv: s, at: at}
 	}

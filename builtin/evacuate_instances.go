@@ -33,10 +33,6 @@ const (
 // rebuilding).
 const taskRebuilding = "rebuilding"
 
-// cleanupTimeout bounds, on the run's clock, the unlock of a server after its
-// evacuation, which runs even when the task was cancelled or timed out.
-const cleanupTimeout = time.Minute
-
 // LockHeldError is Masakari's LockAlreadyAcquired: another flow is using the
 // reserved host. In the reserved-host flow the recovery then tries the next
 // reserved host.
@@ -180,6 +176,7 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 	// One confirmer for the host: the evacuations share its list calls,
 	// starting from the host's list.
 	batch := newConfirmer(nova, envClock(env), t.opt.verifyInterval)
+	he := &hostEvacuation{nova: nova, batch: batch, host: host, rh: rh, cleanup: cleanupContext(ctx)}
 	if len(ids) > 0 {
 		listed := envClock(env).Now()
 		if list, err := nova.ListServers(ctx, host); err != nil {
@@ -192,7 +189,7 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 		// Not Sprintf: this line is made per server.
 		env.Progress(msgEvacuationStartedPrefix+id+"'", 0.5)
 		err := g.Go(ctx, func() {
-			errs[i] = t.evacuateOne(ctx, env, nova, batch, id, host, rh)
+			errs[i] = t.evacuateOne(ctx, env, he, id)
 			if errs[i] != nil {
 				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
 			}
@@ -223,9 +220,29 @@ func interrupted(ctx context.Context, clk clock.Clock) error {
 	return nil
 }
 
+// hostEvacuation is what the evacuations of one host's servers share.
+type hostEvacuation struct {
+	nova     compute.Cloud
+	batch    *confirmer
+	host, rh string // the failed host; the reserved host, or ""
+	// cleanup is the context of the unlocks after the evacuations.
+	cleanup context.Context
+}
+
+// cleanupContext is the context of the calls that clean up after a task
+// (the unlock of a server after its evacuation): they run even when the
+// task was cancelled or ran out of time, so it keeps ctx's values but not
+// its cancellation or clock deadline. Each call is bounded by the compute
+// client's own request timeout (and, on the simulated cloud, by its
+// latencies). It is made once per task, not per server.
+func cleanupContext(ctx context.Context) context.Context {
+	return clock.WithoutDeadline(context.WithoutCancel(ctx))
+}
+
 // evacuateOne is Masakari's _evacuate_and_confirm for one server. Nothing it
 // does escapes as a panic; every failure is its return value.
-func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, nova compute.Cloud, batch *confirmer, id, host, rh string) (err error) {
+func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, he *hostEvacuation, id string) (err error) {
+	nova, batch, host, rh := he.nova, he.batch, he.host, he.rh
 	vmove := &vmoveRecord{ctx: ctx, env: env, id: id}
 	defer vmove.finish(&err) // runs last, after a panic became err
 	defer func() {
@@ -253,7 +270,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 		// Nova refuses to evacuate a server whose host is up.
 		log.info(srv.Host, "server no longer on the failed host; not evacuated again")
 		if ours {
-			unlockServer(ctx, env, nova, log, id)
+			unlockServer(he.cleanup, env, nova, log, id)
 		}
 		return nil
 	}
@@ -275,7 +292,7 @@ func (t *EvacuateInstances) evacuateOne(ctx context.Context, env *engine.Env, no
 				return err
 			}
 		}
-		defer unlockServer(ctx, env, nova, log, id)
+		defer unlockServer(he.cleanup, env, nova, log, id)
 	}
 
 	vm, task := srv.VMState, srv.TaskState
@@ -400,13 +417,10 @@ func lockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, id str
 }
 
 // unlockServer unlocks a server this recovery locked and forgets the record
-// of its lock. It runs even when the task was cancelled or ran out of time,
-// on its own deadline; the compute client's own request timeout bounds the
-// call. A failed unlock keeps the record, for the notification's end to
-// release.
-func unlockServer(ctx context.Context, env *engine.Env, nova compute.Cloud, log serverLog, id string) {
-	uctx := clock.WithDeadline(context.WithoutCancel(ctx), envClock(env).Now().Add(cleanupTimeout))
-	if err := nova.Unlock(uctx, id); err != nil {
+// of its lock, on cleanup (cleanupContext). A failed unlock keeps the
+// record, for the notification's end to release.
+func unlockServer(cleanup context.Context, env *engine.Env, nova compute.Cloud, log serverLog, id string) {
+	if err := nova.Unlock(cleanup, id); err != nil {
 		log.entry().Errorf("could not unlock server after its evacuation: %v", err)
 		return
 	}

@@ -17,6 +17,9 @@ type vmoveRecord struct {
 	id   string
 	name string // the server's name, once read
 	dest string // where it runs now, once confirmed
+	// failed logs a write the recorder could not make; made at the first
+	// update, for every update of the move.
+	failed func(error)
 }
 
 // addVMoves records the servers of a host recovery as pending moves.
@@ -34,11 +37,15 @@ func (r *vmoveRecord) update(u engine.VMoveUpdate) {
 		return
 	}
 	u.InstanceName = r.name
+	if r.failed == nil {
+		env, id := r.env, r.id
+		r.failed = func(err error) {
+			envLog(env).WithField("instance_uuid", id).Errorf("could not record the vmove: %v", err)
+		}
+	}
 	// Written even when the task's context ended, so that the record says
 	// how far the move got.
-	r.env.VMoves.UpdateVMove(r.env.NotificationUUID, r.id, u, func(err error) {
-		envLog(r.env).WithField("instance_uuid", r.id).Errorf("could not record the vmove as %s: %v", u.Status, err)
-	})
+	r.env.VMoves.UpdateVMove(r.env.NotificationUUID, r.id, u, r.failed)
 }
 
 // start marks the move ongoing.

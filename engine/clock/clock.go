@@ -54,6 +54,12 @@ func WithDeadline(ctx context.Context, t time.Time) context.Context {
 	return context.WithValue(ctx, deadlineKey{}, t)
 }
 
+// WithoutDeadline hides from ctx the clock deadline WithDeadline recorded in
+// it (the context's own deadline is the caller's to drop).
+func WithoutDeadline(ctx context.Context) context.Context {
+	return context.WithValue(ctx, deadlineKey{}, nil)
+}
+
 // Deadline returns the clock deadline recorded by WithDeadline.
 func Deadline(ctx context.Context) (time.Time, bool) {
 	t, ok := ctx.Value(deadlineKey{}).(time.Time)

@@ -45,6 +45,23 @@ func TestFakeSleepStopsAtTheDeadline(t *testing.T) {
 	}
 }
 
+func TestWithoutDeadlineHidesTheClockDeadline(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := NewFake(start)
+	ctx := WithoutDeadline(WithDeadline(context.Background(), start.Add(time.Second)))
+	if dl, ok := Deadline(ctx); ok {
+		t.Fatalf("deadline %v still seen", dl)
+	}
+	if err := f.Sleep(ctx, time.Minute); err != nil {
+		t.Fatalf("sleep past the hidden deadline: %v", err)
+	}
+	// A deadline recorded again counts.
+	ctx = WithDeadline(ctx, f.Now().Add(time.Second))
+	if err := f.Sleep(ctx, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want the new deadline", err)
+	}
+}
+
 func TestSleepHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -137,7 +137,7 @@ func (db *DB) UpdateVMove(notificationUUID, instanceUUID string, u engine.VMoveU
 				uuid.NewString(), notificationUUID, instanceUUID, u.InstanceName, u.DestHost, stamp(u.StartTime), stamp(u.EndTime),
 				engine.VMoveEvacuation, u.Status, engine.VMovePending, u.Message, v.now, v.now, u.Status)
 			if err != nil {
-				return fmt.Errorf("update vmove of server %s: %w", instanceUUID, err)
+				return fmt.Errorf("update vmove of server %s (%s): %w", instanceUUID, u.Status, err)
 			}
 			return nil
 		}})
