@@ -226,15 +226,23 @@ func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record
 }
 
 // SaveProgress is SaveTask without the wait, for the records a task's
-// start and progress write: the record is held (see writer) and committed within
-// progressHold, or replaced by a newer record of the task before that. failed is told why a write
+// start and progress write: the record is held (see writer) and committed
+// within progressHold, or replaced by a newer record of the task before
+// that. record is called when the write is made, so that a record replaced
+// before then is never encoded: a host's evacuation task makes a record per
+// server, each longer than the one before. failed is told why a write
 // failed. A crash may lose the newest progress of a task that had not
 // ended; what a resume needs (a task's end and the flow store) is written
 // by SaveTask and SaveTaskAndStore, which wait.
-func (db *DB) SaveProgress(id, owner, flow, task string, record []byte, failed func(error)) {
-	w := db.taskWrite(id, owner, flow, task, record, nil)
-	w.failed, w.held = failed, true
-	db.behind(w)
+func (db *DB) SaveProgress(id, owner, flow, task string, record func() ([]byte, error), failed func(error)) {
+	db.behind(&write{row: taskRow(id, flow, task), replace: true, held: true, failed: failed,
+		run: db.progressWrite(id, owner, flow, func(b *batch, now string) error {
+			rec, err := record()
+			if err != nil {
+				return fmt.Errorf("encode the record of task %s: %w", task, err)
+			}
+			return saveTask(b, now, id, flow, task, rec)
+		}, nil)})
 }
 
 // SaveTaskAndStore stores a task's record and the flow store in one
@@ -255,11 +263,19 @@ func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byt
 // record alone may replace a queued record of the task: it is the task's
 // whole state.
 func (db *DB) taskWrite(id, owner, flow, task string, record, store []byte) *write {
-	return &write{row: "task\x00" + id + "\x00" + flow + "\x00" + task, replace: store == nil,
+	return &write{row: taskRow(id, flow, task), replace: store == nil,
 		run: db.progressWrite(id, owner, flow, func(b *batch, now string) error {
-			_, err := b.stmt(saveTaskQuery).ExecContext(b.ctx, id, flow, task, id, flow, string(record), now)
-			return err
+			return saveTask(b, now, id, flow, task, record)
 		}, store)}
+}
+
+// taskRow names the row of a task's record in the writer's queue.
+func taskRow(id, flow, task string) string { return "task\x00" + id + "\x00" + flow + "\x00" + task }
+
+// saveTask writes a task's record in batch b.
+func saveTask(b *batch, now, id, flow, task string, record []byte) error {
+	_, err := b.stmt(saveTaskQuery).ExecContext(b.ctx, id, flow, task, id, flow, string(record), now)
+	return err
 }
 
 // progressWrite checks that owner holds the notification, makes sure the

@@ -37,18 +37,21 @@ func (s *Service) persist(e engine.Event) {
 	log := func() *logrus.Entry {
 		return s.log.WithField("notification_uuid", e.NotificationUUID).WithField("task", e.Task)
 	}
+	// A task's start and progress are written behind: the run does not
+	// wait for them. A resume needs neither: it runs again every task
+	// whose success is not on disk. The record is encoded when it is
+	// written: most are replaced by a newer one before then. Every task's
+	// end is a write waited for, made after its held progress, so no
+	// encode of a flow's records comes after its FlowFinished forgets them.
+	if e.Type == engine.TaskStarted || e.Type == engine.TaskProgress {
+		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task,
+			func() ([]byte, error) { return s.records.encode(e) },
+			func(err error) { s.logPersistError(log(), e, err) })
+		return
+	}
 	rec, err := s.records.encode(e)
 	if err != nil {
 		log().Errorf("encode task record: %v", err)
-		return
-	}
-	// A task's start and progress are written behind: the run does not
-	// wait for them. A resume needs neither: it runs again every task
-	// whose success is not on disk.
-	if e.Type == engine.TaskStarted || e.Type == engine.TaskProgress {
-		s.store.SaveProgress(e.NotificationUUID, s.owner, string(e.Flow), e.Task, rec, func(err error) {
-			s.logPersistError(log(), e, err)
-		})
 		return
 	}
 	// A write gets a third of the lease (the renewal period): a database

@@ -93,7 +93,7 @@ type Store interface {
 	WithStatus(ctx context.Context, before time.Time, statuses ...string) ([]db.Notification, error)
 	HostByUUID(ctx context.Context, id string) (db.Host, error)
 	SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error
-	SaveProgress(id, owner, flow, task string, record []byte, failed func(error))
+	SaveProgress(id, owner, flow, task string, record func() ([]byte, error), failed func(error))
 	SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error
 	SaveStore(ctx context.Context, id, owner, flow string, store []byte) error
 	FlowRuns(ctx context.Context, id string) ([]db.FlowRun, error)
