@@ -81,10 +81,11 @@ func (db *DB) Close() error {
 // unprepared call. They are the claims, the intake of notifications and the
 // writes of a run's progress.
 func (db *DB) hotQueries() []string {
-	return []string{claimResume, claimNew, claimTake, claimRead, finishQuery,
+	qs := []string{claimResume, claimNew, claimTake, claimRead, finishQuery,
 		hostByNameQuery, dupQuery, insertNotificationQuery,
 		ownsQuery + db.d.RowLock, ensureFlowQuery, saveTaskQuery, saveStoreQuery,
-		recordLockQuery, forgetLockQuery, addVMovesQuery(addVMovesRows), updateVMoveQuery}
+		recordLockQuery, forgetLockQuery, updateVMoveQuery}
+	return append(qs, addVMovesQueries...)
 }
 
 var hotReadQueries = map[string]bool{hostByUUIDQuery: true}

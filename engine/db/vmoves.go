@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -86,8 +85,10 @@ const (
 		WHERE vmoves.deleted = 0`
 )
 
-// addVMovesRows is how many servers one statement of AddVMoves records (its
-// statement for that many is prepared at open).
+// addVMovesRows is the most servers one statement of AddVMoves records, a
+// power of two: a statement for each power of two up to it is prepared at
+// open, and a host's servers are recorded in runs of those sizes (10 as 8
+// and 2), so that no recovery prepares a statement of its own.
 const addVMovesRows = 32
 
 // addVMovesQuery records n servers as pending moves.
@@ -96,18 +97,34 @@ func addVMovesQuery(n int) string {
 		strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n-1) + `(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (notification_uuid, instance_uuid) DO NOTHING`
 }
 
+// addVMovesQueries are addVMovesQuery of each power of two up to
+// addVMovesRows, by the power.
+var addVMovesQueries = func() (qs []string) {
+	for n := 1; n <= addVMovesRows; n *= 2 {
+		qs = append(qs, addVMovesQuery(n))
+	}
+	return qs
+}()
+
 // AddVMoves implements engine.VMoveRecorder: each server not yet recorded for
 // the notification gets a pending row.
 func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
 	return db.commit(ctx, &write{run: func(b *batch) error {
 		now := db.stamp()
-		for chunk := range slices.Chunk(instances, addVMovesRows) {
-			args := make([]any, 0, 7*len(chunk))
+		for rest := instances; len(rest) > 0; {
+			p := len(addVMovesQueries) - 1
+			for 1<<p > len(rest) {
+				p--
+			}
+			n := 1 << p
+			chunk := rest[:n]
+			rest = rest[n:]
+			args := make([]any, 0, 7*n)
 			for _, id := range chunk {
 				args = append(args, uuid.NewString(), notificationUUID, id, sourceHost, moveType, engine.VMovePending, now)
 			}
-			if _, err := b.stmt(addVMovesQuery(len(chunk))).ExecContext(b.ctx, args...); err != nil {
-				return fmt.Errorf("record the vmoves of servers %s to %s: %w", chunk[0], chunk[len(chunk)-1], err)
+			if _, err := b.stmt(addVMovesQueries[p]).ExecContext(b.ctx, args...); err != nil {
+				return fmt.Errorf("record the vmoves of servers %s to %s: %w", chunk[0], chunk[n-1], err)
 			}
 		}
 		return nil

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -99,5 +100,36 @@ func testVMoves(t *testing.T, d *DB) {
 	if v, err := d.VMove(ctx, got[0].UUID); err != nil || *v.Status != "failed" || *v.Message != "gone" || v.InstanceName != "vm0" ||
 		!v.StartTime.Equal(start) || !v.EndTime.Equal(end) {
 		t.Fatalf("vmove after its second update: %+v, %v", v, err)
+	}
+}
+
+// A host's servers are recorded in runs of the prepared statements' sizes,
+// whatever their number, each once.
+func TestAddVMovesAnyNumber(t *testing.T) { each(t, testAddVMovesAnyNumber) }
+
+func testAddVMovesAnyNumber(t *testing.T, d *DB) {
+	ctx := context.Background()
+	seed(t, d, 1)
+	for i, count := range []int{1, 10, 37, 100} {
+		n := notify(t, d, "h0", i)
+		var ids []string
+		for j := range count {
+			ids = append(ids, fmt.Sprintf("%08d-0000-4000-8000-%012d", i, j))
+		}
+		if err := d.AddVMoves(ctx, n.UUID, "h0", engine.VMoveEvacuation, ids); err != nil {
+			t.Fatalf("%d servers: %v", count, err)
+		}
+		all, err := d.VMoves(ctx, n.UUID, VMoveFilter{}, Page{Limit: 1000, Sort: []Sort{{Key: "instance_uuid"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != count {
+			t.Fatalf("%d servers: %d vmoves", count, len(all))
+		}
+		for j, v := range all {
+			if v.InstanceUUID != ids[j] || v.Status == nil || *v.Status != engine.VMovePending {
+				t.Fatalf("%d servers: vmove %d is %s %v", count, j, v.InstanceUUID, v.Status)
+			}
+		}
 	}
 }
