@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -112,10 +113,8 @@ func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveT
 	return db.commit(ctx, &write{run: func(b *batch) error {
 		now := db.stamp()
 		for rest := instances; len(rest) > 0; {
-			p := len(addVMovesQueries) - 1
-			for 1<<p > len(rest) {
-				p--
-			}
+			// The largest prepared size that fits.
+			p := min(bits.Len(uint(len(rest))), len(addVMovesQueries)) - 1
 			n := 1 << p
 			chunk := rest[:n]
 			rest = rest[n:]

@@ -222,7 +222,7 @@ const (
 // creating the flow run row on first use; only while owner holds the
 // notification. It returns once the record is on disk.
 func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record []byte) error {
-	return db.commit(ctx, db.taskWrite(id, owner, flow, task, record, nil))
+	return db.commit(ctx, db.taskWrite(id, owner, flow, task, encoded(record), nil))
 }
 
 // SaveProgress is SaveTask without the wait, for the records a task's
@@ -235,21 +235,16 @@ func (db *DB) SaveTask(ctx context.Context, id, owner, flow, task string, record
 // ended; what a resume needs (a task's end and the flow store) is written
 // by SaveTask and SaveTaskAndStore, which wait.
 func (db *DB) SaveProgress(id, owner, flow, task string, record func() ([]byte, error), failed func(error)) {
-	db.behind(&write{row: taskRow(id, flow, task), replace: true, held: true, failed: failed,
-		run: db.progressWrite(id, owner, flow, func(b *batch, now string) error {
-			rec, err := record()
-			if err != nil {
-				return fmt.Errorf("encode the record of task %s: %w", task, err)
-			}
-			return saveTask(b, now, id, flow, task, rec)
-		}, nil)})
+	w := db.taskWrite(id, owner, flow, task, record, nil)
+	w.failed, w.held = failed, true
+	db.behind(w)
 }
 
 // SaveTaskAndStore stores a task's record and the flow store in one
 // transaction (after a task succeeded), only while owner holds the
 // notification.
 func (db *DB) SaveTaskAndStore(ctx context.Context, id, owner, flow, task string, record, store []byte) error {
-	return db.commit(ctx, db.taskWrite(id, owner, flow, task, record, store))
+	return db.commit(ctx, db.taskWrite(id, owner, flow, task, encoded(record), store))
 }
 
 // SaveStore stores the flow store alone (the reserved-host flow moved on to
@@ -259,23 +254,24 @@ func (db *DB) SaveStore(ctx context.Context, id, owner, flow string, store []byt
 	return db.commit(ctx, &write{run: db.progressWrite(id, owner, flow, nil, store)})
 }
 
-// taskWrite writes a task's record, and the flow store when store is set. A
-// record alone may replace a queued record of the task: it is the task's
-// whole state.
-func (db *DB) taskWrite(id, owner, flow, task string, record, store []byte) *write {
-	return &write{row: taskRow(id, flow, task), replace: store == nil,
+// taskWrite writes a task's record, encoded by record when the write is
+// made, and the flow store when store is set. A record alone may replace a
+// queued record of the task: it is the task's whole state.
+func (db *DB) taskWrite(id, owner, flow, task string, record func() ([]byte, error), store []byte) *write {
+	return &write{row: "task\x00" + id + "\x00" + flow + "\x00" + task, replace: store == nil,
 		run: db.progressWrite(id, owner, flow, func(b *batch, now string) error {
-			return saveTask(b, now, id, flow, task, record)
+			rec, err := record()
+			if err != nil {
+				return fmt.Errorf("encode the record of task %s: %w", task, err)
+			}
+			_, err = b.stmt(saveTaskQuery).ExecContext(b.ctx, id, flow, task, id, flow, string(rec), now)
+			return err
 		}, store)}
 }
 
-// taskRow names the row of a task's record in the writer's queue.
-func taskRow(id, flow, task string) string { return "task\x00" + id + "\x00" + flow + "\x00" + task }
-
-// saveTask writes a task's record in batch b.
-func saveTask(b *batch, now, id, flow, task string, record []byte) error {
-	_, err := b.stmt(saveTaskQuery).ExecContext(b.ctx, id, flow, task, id, flow, string(record), now)
-	return err
+// encoded is a record already encoded, for taskWrite.
+func encoded(record []byte) func() ([]byte, error) {
+	return func() ([]byte, error) { return record, nil }
 }
 
 // progressWrite checks that owner holds the notification, makes sure the

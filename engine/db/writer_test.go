@@ -115,7 +115,7 @@ func TestWriterHoldsProgressUntilItsRowOrAReleaseNeedsIt(t *testing.T) {
 		ctx := context.Background()
 		fail := func(err error) { t.Error(err) }
 		setHold(d, time.Hour)
-		d.SaveProgress(n.UUID, "a", "f", "t1", recordOf(`{"name":"t1","state":"RUNNING","n":1}`), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t1", encoded([]byte(`{"name":"t1","state":"RUNNING","n":1}`)), fail)
 		// Other waited-for writes do not take the held record with them.
 		if err := d.SaveTask(ctx, n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"RUNNING"}`)); err != nil {
 			t.Fatal(err)
@@ -132,7 +132,7 @@ func TestWriterHoldsProgressUntilItsRowOrAReleaseNeedsIt(t *testing.T) {
 		}
 		// A success, written with the store, stands after the held
 		// progress, which is committed before it.
-		d.SaveProgress(n.UUID, "a", "f", "t2", recordOf(`{"name":"t2","state":"RUNNING","n":2}`), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t2", encoded([]byte(`{"name":"t2","state":"RUNNING","n":2}`)), fail)
 		if err := d.SaveTaskAndStore(ctx, n.UUID, "a", "f", "t2", []byte(`{"name":"t2","state":"SUCCESS"}`), []byte(`{}`)); err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +140,7 @@ func TestWriterHoldsProgressUntilItsRowOrAReleaseNeedsIt(t *testing.T) {
 			t.Fatalf("records %v, %d writes queued; want t2's success, nothing queued", got, queued(d))
 		}
 		// The final status releases what is held.
-		d.SaveProgress(n.UUID, "a", "f", "t3", recordOf(`{"name":"t3","state":"RUNNING"}`), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t3", encoded([]byte(`{"name":"t3","state":"RUNNING"}`)), fail)
 		d.UpdateVMove(n.UUID, "s1", engine.VMoveUpdate{Status: engine.VMoveOngoing}, fail)
 		if ok, err := d.Finish(ctx, n.UUID, "a", "finished", nil); err != nil || !ok {
 			t.Fatalf("finish: %v, %v", ok, err)
@@ -160,7 +160,7 @@ func TestWriterCommitsHeldProgressWhenItsHoldEnds(t *testing.T) {
 		seed(t, d, 1)
 		n := claimed(t, d, "h0", "a", 0, time.Now())
 		setHold(d, 20*time.Millisecond)
-		d.SaveProgress(n.UUID, "a", "f", "t", recordOf(`{"name":"t","state":"RUNNING"}`), func(err error) { t.Error(err) })
+		d.SaveProgress(n.UUID, "a", "f", "t", encoded([]byte(`{"name":"t","state":"RUNNING"}`)), func(err error) { t.Error(err) })
 		// Nothing else is written: the writer's timer commits it.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -186,8 +186,8 @@ func TestWriterWritesATaskRecordOnceInItsNewestForm(t *testing.T) {
 		ctx := context.Background()
 		fail := func(err error) { t.Error(err) }
 		release := holdWriter(t, d)
-		d.SaveProgress(n.UUID, "a", "f", "t", recordOf(`{"name":"t","state":"RUNNING","n":1}`), fail)
-		d.SaveProgress(n.UUID, "a", "f", "t", recordOf(`{"name":"t","state":"RUNNING","n":2}`), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t", encoded([]byte(`{"name":"t","state":"RUNNING","n":1}`)), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t", encoded([]byte(`{"name":"t","state":"RUNNING","n":2}`)), fail)
 		if q := queued(d); q != 1 {
 			t.Fatalf("two progress records of one task: %d writes queued, want 1", q)
 		}
@@ -200,7 +200,7 @@ func TestWriterWritesATaskRecordOnceInItsNewestForm(t *testing.T) {
 		for queued(d) < 2 {
 			time.Sleep(time.Millisecond)
 		}
-		d.SaveProgress(n.UUID, "a", "f", "t", recordOf(`{"name":"t","state":"REVERTED"}`), fail)
+		d.SaveProgress(n.UUID, "a", "f", "t", encoded([]byte(`{"name":"t","state":"REVERTED"}`)), fail)
 		if q := queued(d); q != 3 {
 			t.Fatalf("a record after the task's success: %d writes queued, want 3", q)
 		}
@@ -280,7 +280,7 @@ func TestWriterTellsAFailedWriteBehind(t *testing.T) {
 		seed(t, d, 1)
 		other := claimed(t, d, "h0", "b", 0, time.Now())
 		failed := make(chan error, 1)
-		d.SaveProgress(other.UUID, "a", "f", "t", recordOf(`{}`), func(err error) { failed <- err })
+		d.SaveProgress(other.UUID, "a", "f", "t", encoded([]byte(`{}`)), func(err error) { failed <- err })
 		select {
 		case err := <-failed:
 			if !errors.Is(err, ErrNotOwner) {
@@ -331,7 +331,7 @@ func TestCloseCommitsTheWritesLeftBehind(t *testing.T) {
 	seed(t, d, 1)
 	n := claimed(t, d, "h0", "a", 0, time.Now())
 	release := holdWriter(t, d)
-	d.SaveProgress(n.UUID, "a", "f", "t", recordOf(`{"name":"t","state":"RUNNING"}`), func(err error) { t.Error(err) })
+	d.SaveProgress(n.UUID, "a", "f", "t", encoded([]byte(`{"name":"t","state":"RUNNING"}`)), func(err error) { t.Error(err) })
 	closed := make(chan error, 1)
 	go func() { closed <- d.Close() }()
 	release()
@@ -349,9 +349,4 @@ func TestCloseCommitsTheWritesLeftBehind(t *testing.T) {
 	if err := d.SaveTask(context.Background(), n.UUID, "a", "f", "t", []byte(`{}`)); err == nil {
 		t.Fatal("a write after close was taken")
 	}
-}
-
-// recordOf is a task record for SaveProgress.
-func recordOf(json string) func() ([]byte, error) {
-	return func() ([]byte, error) { return []byte(json), nil }
 }
