@@ -166,13 +166,11 @@ func (t *EvacuateInstances) prepareReservedHost(ctx context.Context, env *engine
 // evacuateAll evacuates every server, at most host_failure_recovery_threads
 // at a time, and returns one error (nil on success) per server. Failures of
 // single servers are logged and returned in the slice; the error is set only
-// when the task itself was cancelled or ran out of time.
+// when the task itself was cancelled or ran out of time (the servers whose
+// turn came after that were not evacuated).
 func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, nova compute.Cloud, host, rh string, ids []string) ([]error, error) {
 	log := envLog(env)
 	errs := make([]error, len(ids))
-	// A clock.Group, so that on a dry run's discrete-event clock the
-	// evacuations overlap in virtual time as they do on the wall clock.
-	g := clock.NewGroup(envClock(env), t.opt.threads)
 	// One confirmer for the host: the evacuations share its list calls,
 	// starting from the host's list.
 	batch := newConfirmer(nova, envClock(env), t.opt.verifyInterval)
@@ -185,23 +183,17 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 			batch.know(list, listed)
 		}
 	}
-	for i, id := range ids {
+	// On a dry run's discrete-event clock the evacuations overlap in
+	// virtual time as they do on the wall clock (see clock.Each).
+	started := func(i int) {
 		// Not Sprintf: this line is made per server.
-		env.Progress(msgEvacuationStartedPrefix+id+"'", 0.5)
-		err := g.Go(ctx, func() {
-			errs[i] = t.evacuateOne(ctx, env, he, id)
-			if errs[i] != nil {
-				log.WithField("instance_uuid", id).Warnf("evacuation failed: %v", errs[i])
-			}
-		})
-		if err != nil {
-			for j := i; j < len(ids); j++ {
-				errs[j] = err
-			}
-			break
-		}
+		env.Progress(msgEvacuationStartedPrefix+ids[i]+"'", 0.5)
 	}
-	g.Wait()
+	clock.Each(ctx, envClock(env), t.opt.threads, len(ids), started, func(i int) {
+		if errs[i] = t.evacuateOne(ctx, env, he, ids[i]); errs[i] != nil {
+			log.WithField("instance_uuid", ids[i]).Warnf("evacuation failed: %v", errs[i])
+		}
+	})
 	if err := interrupted(ctx, envClock(env)); err != nil {
 		return nil, fmt.Errorf("evacuate instances from host %q: %w", host, err)
 	}

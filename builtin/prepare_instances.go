@@ -3,6 +3,7 @@ package builtin
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kaifuku-ha/kaifuku/engine"
@@ -42,27 +43,29 @@ func (t *PrepareHAEnabledInstances) Execute(ctx context.Context, env *engine.Env
 	}
 	env.Progress(fmt.Sprintf(msgTotalOnHost, host, len(servers)), 0.3)
 
-	ha := t.filter(env, servers)
-	if len(ha) == 0 {
+	names := t.filter(env, servers)
+	if len(names) == 0 {
 		msg := fmt.Sprintf(msgSkippedHost, host)
 		env.Progress(msg, 1.0)
 		log.Info(msg)
 		return nil, engine.Skip("%s", msg)
 	}
-	ids := make([]any, len(ha))
-	names := make([]string, len(ha))
-	for i, s := range ha {
-		ids[i], names[i] = s.ID, s.ID
+	ids := make([]any, len(names))
+	for i, id := range names {
+		ids[i] = id
 	}
 	env.Progress(fmt.Sprintf(msgToBeEvacuated, strings.Join(names, ",")), 1.0)
 	return engine.Store{KeyInstanceList: ids}, nil
 }
 
-// filter returns the servers to evacuate: HA-enabled first, then the others
-// when evacuate_all_instances, each group in Nova's list order.
-func (t *PrepareHAEnabledInstances) filter(env *engine.Env, servers []compute.Server) []compute.Server {
+// filter returns the ids of the servers to evacuate: HA-enabled first, then
+// the others when evacuate_all_instances, each group in Nova's list order.
+func (t *PrepareHAEnabledInstances) filter(env *engine.Env, servers []compute.Server) []string {
 	opt := t.opt.host
-	var ha, nonHA []compute.Server
+	// One array for both groups: the HA-enabled from the front, the others
+	// from the back (reversed into place below).
+	ids := make([]string, len(servers))
+	nHA, nOther := 0, 0
 	for _, s := range servers {
 		enabled := truthy(s.Metadata, opt.HAEnabledInstanceMetadataKey)
 		if opt.IgnoreInstancesInErrorState && s.VMState == vmError {
@@ -74,16 +77,21 @@ func (t *PrepareHAEnabledInstances) filter(env *engine.Env, servers []compute.Se
 			continue
 		}
 		if enabled {
-			ha = append(ha, s)
+			ids[nHA] = s.ID
+			nHA++
 		} else {
-			nonHA = append(nonHA, s)
+			nOther++
+			ids[len(ids)-nOther] = s.ID
 		}
 	}
-	env.Progress(fmt.Sprintf(msgTotalHA, len(ha)), 0.6)
-	if opt.EvacuateAllInstances {
-		env.Progress(fmt.Sprintf(msgTotalNonHA, len(nonHA)), 0.7)
-		ha = append(ha, nonHA...)
-		env.Progress(fmt.Sprintf(msgAllConsidered, len(ha)), 0.8)
+	env.Progress(fmt.Sprintf(msgTotalHA, nHA), 0.6)
+	if !opt.EvacuateAllInstances {
+		return ids[:nHA:nHA]
 	}
-	return ha
+	env.Progress(fmt.Sprintf(msgTotalNonHA, nOther), 0.7)
+	others := ids[len(ids)-nOther:]
+	slices.Reverse(others)
+	ids = append(ids[:nHA], others...)
+	env.Progress(fmt.Sprintf(msgAllConsidered, len(ids)), 0.8)
+	return ids
 }

@@ -364,8 +364,11 @@ func (ru *run) execute(ctx context.Context, t FlowTask) error {
 	} else {
 		rec.State, rec.Error = StateFailure, err.Error()
 	}
-	snap = cloneRecord(rec)
-	store := ru.store.Clone()
+	var store Store
+	if ru.r.Listener != nil {
+		// Copies for the listener only: without one, nobody reads them.
+		snap, store = cloneRecord(rec), ru.store.Clone()
+	}
 	ru.mu.Unlock()
 
 	switch {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -75,6 +76,10 @@ type vmoveKey struct{ notification, instance string }
 func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.index == nil {
+		m.index = make(map[vmoveKey]int, len(instances))
+	}
+	m.moves = slices.Grow(m.moves, len(instances))
 	for _, id := range instances {
 		if m.find(notificationUUID, id) >= 0 {
 			continue

@@ -9,12 +9,9 @@ import (
 // Group runs functions in goroutines, at most limit at a time, and waits for
 // them: a bounded sync.WaitGroup. On a Sim its goroutines take part in the
 // run, and waiting for a slot or for the group counts as waiting on the
-// clock, so that parallel work overlaps in virtual time.
-//
-// On any other clock a goroutine whose function has returned runs the next
-// function Go is given, until Wait returns: a host's evacuations, one per
-// server, then cost a goroutine (and the growth of its stack) per slot, not
-// per server. Call Wait once the functions are given.
+// clock, so that parallel work overlaps in virtual time. For many short
+// functions of one kind (a host's evacuations, one per server), Each costs
+// less.
 type Group struct {
 	clk   Clock
 	limit int
@@ -28,8 +25,6 @@ type Group struct {
 	// On any other clock.
 	slots chan struct{}
 	wg    sync.WaitGroup
-	mu    sync.Mutex
-	idle  []chan func() // goroutines done with their function, waiting for another
 }
 
 // NewGroup returns a group of at most limit goroutines at a time (at least
@@ -63,45 +58,20 @@ func (g *Group) Go(ctx context.Context, f func()) error {
 		return err
 	}
 	g.wg.Add(1)
-	g.mu.Lock()
-	if n := len(g.idle); n > 0 {
-		next := g.idle[n-1]
-		g.idle = g.idle[:n-1]
-		g.mu.Unlock()
-		next <- f
-		return nil
-	}
-	g.mu.Unlock()
-	go g.run(f)
-	return nil
-}
-
-// run runs f, then each function Go hands it, until Wait lets it go.
-func (g *Group) run(f func()) {
-	next := make(chan func(), 1)
-	for f != nil {
+	go func() {
+		defer func() {
+			<-g.slots
+			g.wg.Done()
+		}()
 		f()
-		// Idle before the slot is free: the Go that takes the slot finds
-		// this goroutine.
-		g.mu.Lock()
-		g.idle = append(g.idle, next)
-		g.mu.Unlock()
-		g.wg.Done()
-		<-g.slots
-		f = <-next
-	}
+	}()
+	return nil
 }
 
 // Wait waits until every function Go started has returned.
 func (g *Group) Wait() {
 	if g.sim == nil {
 		g.wg.Wait()
-		g.mu.Lock()
-		for _, next := range g.idle {
-			next <- nil
-		}
-		g.idle = nil
-		g.mu.Unlock()
 		return
 	}
 	s := g.sim
@@ -187,6 +157,70 @@ func (g *Group) dropLocked(e *event) {
 			return
 		}
 	}
+}
+
+// Each calls run(0), …, run(n-1), at most limit at a time, in the order of
+// the indices, and waits for the calls to return. begin, when not nil, is
+// called for each index as its turn comes, one at a time and in the order of
+// the indices (a progress line per index stays in order). An index whose
+// turn comes once ctx has ended or the clock deadline recorded in it has
+// passed is not run: a caller tells such a run by the context.
+//
+// On a Sim the calls run in a Group, so that they overlap in virtual time.
+// On any other clock each of at most limit goroutines, the caller's among
+// them, takes the next index as soon as its call returns: nothing is handed
+// from one goroutine to another per index, which for a host's evacuations
+// on a fast cloud cost more than the evacuations.
+func Each(ctx context.Context, clk Clock, limit, n int, begin, run func(i int)) {
+	if begin == nil {
+		begin = func(int) {}
+	}
+	limit = max(limit, 1)
+	if s, ok := clk.(*Sim); ok {
+		g := NewGroup(s, limit)
+		for i := range n {
+			begin(i)
+			if g.Go(ctx, func() { run(i) }) != nil {
+				break
+			}
+		}
+		g.Wait()
+		return
+	}
+	workers := min(limit, n)
+	if workers == 0 || expired(ctx, clk) != nil {
+		return
+	}
+	// The first indices are given out at once, as Go would start them:
+	// on a Fake clock the caller's first call may move the time past the
+	// deadline before another goroutine has begun.
+	for i := range workers {
+		begin(i)
+	}
+	var mu sync.Mutex
+	next := workers
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= n || expired(ctx, clk) != nil {
+			return 0, false
+		}
+		i := next
+		next++
+		begin(i)
+		return i, true
+	}
+	work := func(i int) {
+		for ok := true; ok; i, ok = take() {
+			run(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() { work(w) })
+	}
+	work(0)
+	wg.Wait()
 }
 
 // expired reports whether ctx ended or the clock deadline recorded in it

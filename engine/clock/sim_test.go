@@ -280,42 +280,81 @@ func TestGroupOnTheRealClock(t *testing.T) {
 	}
 }
 
-// Off the Sim a Group runs its functions on at most limit goroutines, reused
-// from one function to the next, and lets them go when Wait returns.
-func TestGroupReusesItsGoroutinesUntilWait(t *testing.T) {
-	before := runtime.NumGoroutine()
-	g := NewGroup(NewFake(simStart), 2)
-	var mu sync.Mutex
-	peak := 0
-	for round := range 2 {
-		ran := 0
-		for range 50 {
-			if err := g.Go(context.Background(), func() {
+// Each runs every index once, at most limit at a time, on at most limit
+// goroutines (the caller's among them), and calls begin in index order, on
+// the real clock, a Fake one and a Sim.
+func TestEachRunsEveryIndexInOrder(t *testing.T) {
+	clocks := map[string]func() Clock{
+		"real": func() Clock { return Real{} },
+		"fake": func() Clock { return NewFake(simStart) },
+		"sim":  func() Clock { return NewSim(simStart) },
+	}
+	for name, newClock := range clocks {
+		t.Run(name, func(t *testing.T) {
+			clk := newClock()
+			before := runtime.NumGoroutine()
+			var mu sync.Mutex
+			var begun []int
+			ran := make([]int, 50)
+			active, peak, peakG := 0, 0, 0
+			Each(context.Background(), clk, 3, len(ran), func(i int) {
 				mu.Lock()
-				ran++
-				if round == 0 {
-					// (The second round may start before the first one's
-					// goroutines have gone.)
-					peak = max(peak, runtime.NumGoroutine()-before)
-				}
+				begun = append(begun, i)
 				mu.Unlock()
-			}); err != nil {
-				t.Fatal(err)
+			}, func(i int) {
+				mu.Lock()
+				ran[i]++
+				active++
+				peak = max(peak, active)
+				peakG = max(peakG, runtime.NumGoroutine()-before)
+				mu.Unlock()
+				_ = clk.Sleep(context.Background(), time.Millisecond)
+				mu.Lock()
+				active--
+				mu.Unlock()
+			})
+			if !slices.IsSorted(begun) || len(begun) != len(ran) {
+				t.Fatalf("begun %v, want every index in order", begun)
 			}
-		}
-		g.Wait()
-		if ran != 50 {
-			t.Fatalf("round %d: %d functions ran, want 50", round+1, ran)
-		}
+			for i, n := range ran {
+				if n != 1 {
+					t.Fatalf("index %d ran %d times", i, n)
+				}
+			}
+			if peak > 3 {
+				t.Fatalf("%d calls at once, limit 3", peak)
+			}
+			if _, sim := clk.(*Sim); !sim && peakG > 2 {
+				t.Fatalf("%d goroutines besides the caller's for a limit of 3", peakG)
+			}
+		})
 	}
-	if peak > 2 {
-		t.Fatalf("%d goroutines for a group of 2", peak)
+}
+
+// An index whose turn comes once the clock deadline has passed is not run;
+// the first indices, given out at once, all run.
+func TestEachStopsAtTheDeadline(t *testing.T) {
+	f := NewFake(simStart)
+	ctx := WithDeadline(context.Background(), simStart.Add(10*time.Second))
+	var mu sync.Mutex
+	var ran []int
+	Each(ctx, f, 2, 10, nil, func(i int) {
+		mu.Lock()
+		ran = append(ran, i)
+		mu.Unlock()
+		_ = f.Sleep(ctx, 4*time.Second)
+	})
+	slices.Sort(ran)
+	// Indices 0 and 1 start at 0 s; each call moves the Fake clock 4 s, so
+	// at most two more turns (at 4 s and 8 s) come before the deadline.
+	if len(ran) < 2 || len(ran) > 4 || ran[0] != 0 || ran[1] != 1 {
+		t.Fatalf("ran %v", ran)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left after Wait, %d before", runtime.NumGoroutine(), before)
-		}
-		time.Sleep(time.Millisecond)
+	ran = nil
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	Each(cancelled, f, 2, 10, nil, func(i int) { ran = append(ran, i) })
+	if len(ran) != 0 {
+		t.Fatalf("ran %v with an ended context", ran)
 	}
 }
