@@ -74,7 +74,7 @@ func (t *EvacuateInstances) Execute(ctx context.Context, env *engine.Env, in eng
 		return nil, err
 	}
 	env.Progress(fmt.Sprintf(msgStartEvacuation, host, strings.Join(ids, ",")), 0.0)
-	addVMoves(ctx, env, host, ids)
+	addVMoves(env, host, ids)
 
 	if rh != "" {
 		if env.Claims != nil {

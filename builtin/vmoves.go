@@ -23,13 +23,13 @@ type vmoveRecord struct {
 }
 
 // addVMoves records the servers of a host recovery as pending moves.
-func addVMoves(ctx context.Context, env *engine.Env, host string, ids []string) {
+func addVMoves(env *engine.Env, host string, ids []string) {
 	if env.VMoves == nil {
 		return
 	}
-	if err := env.VMoves.AddVMoves(ctx, env.NotificationUUID, host, engine.VMoveEvacuation, ids); err != nil {
+	env.VMoves.AddVMoves(env.NotificationUUID, host, engine.VMoveEvacuation, ids, func(err error) {
 		envLog(env).Errorf("could not record the pending vmoves: %v", err)
-	}
+	})
 }
 
 func (r *vmoveRecord) update(u engine.VMoveUpdate) {

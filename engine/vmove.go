@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"slices"
 	"sort"
 	"sync"
@@ -51,8 +50,12 @@ type VMoveUpdate struct {
 type VMoveRecorder interface {
 	// AddVMoves records each server as a pending move of the notification
 	// from sourceHost; a server already recorded for the notification (a
-	// retried or resumed recovery) keeps its record.
-	AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error
+	// retried or resumed recovery) keeps its record. Like UpdateVMove it may
+	// return before the records are durable: the database writes them with
+	// the run's next write that is waited for (the lock of the first server
+	// the recovery touches), before that write. failed is told why they
+	// could not be recorded, maybe later and from another goroutine.
+	AddVMoves(notificationUUID, sourceHost, moveType string, instances []string, failed func(error))
 	// UpdateVMove changes the record of one server of the notification. It
 	// may return before the change is durable: the database writes it with
 	// the run's next write that is waited for (a task's end), before that
@@ -73,7 +76,7 @@ type MemoryVMoves struct {
 type vmoveKey struct{ notification, instance string }
 
 // AddVMoves implements VMoveRecorder.
-func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
+func (m *MemoryVMoves) AddVMoves(notificationUUID, sourceHost, moveType string, instances []string, _ func(error)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.index == nil {
@@ -86,7 +89,6 @@ func (m *MemoryVMoves) AddVMoves(_ context.Context, notificationUUID, sourceHost
 		}
 		m.add(VMove{NotificationUUID: notificationUUID, InstanceUUID: id, SourceHost: sourceHost, Type: moveType, Status: VMovePending})
 	}
-	return nil
 }
 
 // UpdateVMove implements VMoveRecorder; an unknown server is recorded.

@@ -54,7 +54,8 @@ func TestVMovesAPI(t *testing.T) {
 	}
 	n := f.vars["n"]
 	ids := []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"}
-	if err := f.store.AddVMoves(ctx, n, "compute-1", engine.VMoveEvacuation, ids); err != nil {
+	f.store.AddVMoves(n, "compute-1", engine.VMoveEvacuation, ids, func(err error) { t.Error(err) })
+	if err := f.store.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 25, 21, 44, 20, 0, time.UTC)

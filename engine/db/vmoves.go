@@ -108,9 +108,12 @@ var addVMovesQueries = func() (qs []string) {
 }()
 
 // AddVMoves implements engine.VMoveRecorder: each server not yet recorded for
-// the notification gets a pending row.
-func (db *DB) AddVMoves(ctx context.Context, notificationUUID, sourceHost, moveType string, instances []string) error {
-	return db.commit(ctx, &write{run: func(b *batch) error {
+// the notification gets a pending row. The rows ride (see writer): the
+// recovery's next waited write (the record of a server's lock, before Nova
+// is asked for it) commits them, so that a host's recovery does not spend a
+// commit on them alone.
+func (db *DB) AddVMoves(notificationUUID, sourceHost, moveType string, instances []string, failed func(error)) {
+	db.behind(&write{lazy: true, failed: failed, run: func(b *batch) error {
 		now := db.stamp()
 		for rest := instances; len(rest) > 0; {
 			// The largest prepared size that fits.

@@ -17,7 +17,8 @@ func testVMoves(t *testing.T, d *DB) {
 	seed(t, d, 1)
 	n := notify(t, d, "h0", 0)
 	ids := []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"}
-	if err := d.AddVMoves(ctx, n.UUID, "h0", engine.VMoveEvacuation, ids); err != nil {
+	d.AddVMoves(n.UUID, "h0", engine.VMoveEvacuation, ids, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
@@ -35,7 +36,8 @@ func testVMoves(t *testing.T, d *DB) {
 		t.Fatal(err)
 	}
 	// A retried recovery adds the same servers again: their records stay.
-	if err := d.AddVMoves(ctx, n.UUID, "h0", engine.VMoveEvacuation, ids); err != nil {
+	d.AddVMoves(n.UUID, "h0", engine.VMoveEvacuation, ids, func(err error) { t.Error(err) })
+	if err := d.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	all, err := d.VMoves(ctx, n.UUID, VMoveFilter{}, Page{Sort: []Sort{{Key: "instance_uuid"}}})
@@ -116,8 +118,9 @@ func testAddVMovesAnyNumber(t *testing.T, d *DB) {
 		for j := range count {
 			ids = append(ids, fmt.Sprintf("%08d-0000-4000-8000-%012d", i, j))
 		}
-		if err := d.AddVMoves(ctx, n.UUID, "h0", engine.VMoveEvacuation, ids); err != nil {
-			t.Fatalf("%d servers: %v", count, err)
+		d.AddVMoves(n.UUID, "h0", engine.VMoveEvacuation, ids, func(err error) { t.Errorf("%d servers: %v", count, err) })
+		if err := d.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
 		all, err := d.VMoves(ctx, n.UUID, VMoveFilter{}, Page{Limit: 1000, Sort: []Sort{{Key: "instance_uuid"}}})
 		if err != nil {

@@ -29,6 +29,11 @@ import (
 // before any later write of its row that does not replace it (a task's
 // end), and before a write that releases (a notification's final status,
 // Flush).
+//
+// A write left behind may instead ride (lazy): it goes with the next batch
+// committed for any other reason, or on its own once the hold has passed. A
+// host recovery's pending vm moves ride with the record of its first
+// server's lock, rather than cost a commit of their own.
 type writer struct {
 	mu      sync.Mutex
 	queue   []*write
@@ -66,6 +71,9 @@ type write struct {
 	// row; due is when its wait ends (set when it is queued).
 	held bool
 	due  time.Time
+	// lazy marks a write left behind that is committed with the next batch,
+	// or at due when no batch comes before.
+	lazy bool
 	// release commits every held write queued before it with it.
 	release bool
 }
@@ -189,7 +197,7 @@ func (db *DB) enqueue(w *write, done chan error) error {
 	if done != nil {
 		w.waiters = []chan error{done}
 	}
-	if w.held {
+	if w.held || w.lazy {
 		w.due = time.Now().Add(wr.hold)
 	}
 	wr.queue = append(wr.queue, w)
@@ -205,7 +213,7 @@ func (db *DB) enqueue(w *write, done chan error) error {
 	}
 	if w.release {
 		for _, q := range wr.queue {
-			q.held, q.due = false, time.Time{}
+			q.held, q.lazy, q.due = false, false, time.Time{}
 		}
 	}
 	wr.signal()
@@ -222,14 +230,22 @@ func (wr *writer) signal() {
 
 // take takes the queued writes to commit now, in queue order: all of them
 // when all is set, else all but the held writes whose wait has not ended at
-// now. next is the end of the earliest wait of the writes it left (zero when
-// none).
+// now, and but the lazy ones too when nothing else is to be committed. next
+// is the end of the earliest wait of the writes it left (zero when none).
 func (wr *writer) take(now time.Time, all bool) (ready []*write, next time.Time) {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
+	waits := func(w *write) bool { return !all && (w.held || w.lazy) && w.due.After(now) }
+	batch := false // a write is due now: the lazy ones go with it
+	for _, w := range wr.queue {
+		if !waits(w) {
+			batch = true
+			break
+		}
+	}
 	var kept []*write
 	for _, w := range wr.queue {
-		if w.held && !all && w.due.After(now) {
+		if waits(w) && !(w.lazy && batch) {
 			kept = append(kept, w)
 			if next.IsZero() || w.due.Before(next) {
 				next = w.due

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -298,7 +299,8 @@ func TestWriterFoldsTheUpdatesOfAVMove(t *testing.T) {
 		n := claimed(t, d, "h0", "a", 0, time.Now())
 		ctx := context.Background()
 		id := "11111111-1111-4111-8111-111111111111"
-		if err := d.AddVMoves(ctx, n.UUID, "h0", engine.VMoveEvacuation, []string{id}); err != nil {
+		d.AddVMoves(n.UUID, "h0", engine.VMoveEvacuation, []string{id}, func(err error) { t.Error(err) })
+		if err := d.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -349,4 +351,42 @@ func TestCloseCommitsTheWritesLeftBehind(t *testing.T) {
 	if err := d.SaveTask(context.Background(), n.UUID, "a", "f", "t", []byte(`{}`)); err == nil {
 		t.Fatal("a write after close was taken")
 	}
+}
+
+// A lazy write (a host's pending vm moves) is not committed on its own while
+// its hold lasts; it goes with the next batch committed for another write,
+// and alone once the hold has passed.
+func TestWriterLazyWriteRidesWithTheNextCommit(t *testing.T) {
+	each(t, func(t *testing.T, d *DB) {
+		ctx := context.Background()
+		setHold(d, time.Hour)
+		var mu sync.Mutex
+		var order []string
+		note := func(s string) func(*batch) error {
+			return func(*batch) error { mu.Lock(); order = append(order, s); mu.Unlock(); return nil }
+		}
+		d.behind(&write{lazy: true, run: note("lazy")})
+		time.Sleep(50 * time.Millisecond)
+		if q := queued(d); q != 1 {
+			t.Fatalf("%d writes queued 50 ms after a lazy one with a hold of an hour, want it still queued", q)
+		}
+		if err := d.commit(ctx, &write{run: note("waited")}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got := slices.Clone(order)
+		mu.Unlock()
+		if !slices.Equal(got, []string{"lazy", "waited"}) {
+			t.Fatalf("committed %v, want the lazy write with the waited one, in queue order", got)
+		}
+
+		setHold(d, 20*time.Millisecond)
+		done := make(chan struct{})
+		d.behind(&write{lazy: true, run: func(*batch) error { close(done); return nil }})
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a lazy write alone was not committed 10 s after its hold of 20 ms")
+		}
+	})
 }
