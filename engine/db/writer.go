@@ -229,14 +229,14 @@ func (wr *writer) signal() {
 }
 
 // take takes the queued writes to commit now, in queue order: all of them
-// when all is set, else all but the held writes whose wait has not ended at
-// now, and but the lazy ones too when nothing else is to be committed. next
+// when all is set, else all but those whose wait has not ended at now: the
+// held ones, and the lazy ones when no other write is to be committed. next
 // is the end of the earliest wait of the writes it left (zero when none).
 func (wr *writer) take(now time.Time, all bool) (ready []*write, next time.Time) {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
 	waits := func(w *write) bool { return !all && (w.held || w.lazy) && w.due.After(now) }
-	batch := false // a write is due now: the lazy ones go with it
+	batch := false // a write is to be committed now: the lazy ones go with it
 	for _, w := range wr.queue {
 		if !waits(w) {
 			batch = true
