@@ -200,7 +200,9 @@ func (c *confirmer) read(ctx context.Context, key string, at time.Time) (seen si
 		w := clock.NewSignal(c.clk)
 		r.waiters = append(r.waiters, w)
 		c.mu.Unlock()
-		// The list is waited for to its end, as its maker's context allows.
+		// The list is waited for to its end, as its maker's context
+		// allows; the reader's pool of clock.Each is told.
+		clock.Waiting(ctx)
 		_ = w.Wait(context.Background())
 		c.mu.Lock()
 	}

@@ -189,7 +189,7 @@ func (t *EvacuateInstances) evacuateAll(ctx context.Context, env *engine.Env, no
 		// Not Sprintf: this line is made per server.
 		env.Progress(msgEvacuationStartedPrefix+ids[i]+"'", 0.5)
 	}
-	clock.Each(ctx, envClock(env), t.opt.threads, len(ids), started, func(i int) {
+	clock.Each(ctx, envClock(env), t.opt.threads, len(ids), started, func(ctx context.Context, i int) {
 		if errs[i] = t.evacuateOne(ctx, env, he, ids[i]); errs[i] != nil {
 			log.WithField("instance_uuid", ids[i]).Warnf("evacuation failed: %v", errs[i])
 		}

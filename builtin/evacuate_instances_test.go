@@ -409,6 +409,8 @@ func (c *concurrencyCloud) Unlock(ctx context.Context, id string) error {
 }
 
 func (c *concurrencyCloud) Evacuate(ctx context.Context, id, target string) error {
+	// It makes the call wait, as Nova does: the evacuations' pool is told.
+	clock.Waiting(ctx)
 	c.mu.Lock()
 	if c.gated < c.want {
 		c.gated++

@@ -72,11 +72,12 @@ type Real struct{}
 // Now returns time.Now().
 func (Real) Now() time.Time { return time.Now() }
 
-// Sleep waits on a timer.
+// Sleep waits on a timer; a pool of Each in ctx is told (Waiting).
 func (Real) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
+	Waiting(ctx)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

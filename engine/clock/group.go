@@ -3,6 +3,7 @@ package clock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -159,19 +160,26 @@ func (g *Group) dropLocked(e *event) {
 	}
 }
 
-// Each calls run(0), …, run(n-1), at most limit at a time, in the order of
-// the indices, and waits for the calls to return. begin, when not nil, is
-// called for each index as its turn comes, one at a time and in the order of
-// the indices (a progress line per index stays in order). An index whose
-// turn comes once ctx has ended or the clock deadline recorded in it has
-// passed is not run: a caller tells such a run by the context.
+// Each calls run(ctx, 0), …, run(ctx, n-1), at most limit at a time, in the
+// order of the indices, and waits for the calls to return. begin, when not
+// nil, is called for each index as its turn comes, one at a time and in the
+// order of the indices (a progress line per index stays in order). The
+// first min(limit, n) indices are given out at once, as goroutines started
+// together would take them, and run whatever the time; an index whose turn
+// comes later, once ctx has ended or the clock deadline recorded in it has
+// passed, is not run: a caller tells such a run by the context.
 //
 // On a Sim the calls run in a Group, so that they overlap in virtual time.
-// On any other clock each of at most limit goroutines, the caller's among
-// them, takes the next index as soon as its call returns: nothing is handed
-// from one goroutine to another per index, which for a host's evacuations
-// on a fast cloud cost more than the evacuations.
-func Each(ctx context.Context, clk Clock, limit, n int, begin, run func(i int)) {
+// On any other clock the calls start one after another on the caller's
+// goroutine, and another goroutine joins, up to limit in all, each time a
+// call waits for something other than the CPU: a call that tells so by
+// calling Waiting with the ctx Each gave it (a sleep on the real clock, a
+// wait for a Signal, a Nova request, a database commit do). Every goroutine
+// takes the next index as soon as its call returns. On a cloud that answers
+// at once the calls then run on one goroutine, which costs less than
+// running them on several cores contending for the same locks; on one that
+// makes them wait, limit goroutines are running within limit waits.
+func Each(ctx context.Context, clk Clock, limit, n int, begin func(i int), run func(ctx context.Context, i int)) {
 	if begin == nil {
 		begin = func(int) {}
 	}
@@ -180,7 +188,7 @@ func Each(ctx context.Context, clk Clock, limit, n int, begin, run func(i int)) 
 		g := NewGroup(s, limit)
 		for i := range n {
 			begin(i)
-			if g.Go(ctx, func() { run(i) }) != nil {
+			if g.Go(ctx, func() { run(ctx, i) }) != nil {
 				break
 			}
 		}
@@ -191,36 +199,87 @@ func Each(ctx context.Context, clk Clock, limit, n int, begin, run func(i int)) 
 	if workers == 0 || expired(ctx, clk) != nil {
 		return
 	}
-	// The first indices are given out at once, as Go would start them:
-	// on a Fake clock the caller's first call may move the time past the
-	// deadline before another goroutine has begun.
 	for i := range workers {
 		begin(i)
 	}
-	var mu sync.Mutex
-	next := workers
-	take := func() (int, bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= n || expired(ctx, clk) != nil {
+	p := &pool{clk: clk, n: n, limit: workers, given: workers, workers: 1, begin: begin, run: run}
+	p.full.Store(workers == 1)
+	p.ctx = context.WithValue(ctx, poolKey{}, p)
+	p.work()
+	p.wg.Wait()
+}
+
+// Waiting tells the pool of Each that gave ctx to the caller, if any, that
+// the caller is about to wait for something other than the CPU, so that
+// another goroutine may take the next index meanwhile. Without such a pool
+// it does nothing; it is cheap once the pool has all its goroutines.
+func Waiting(ctx context.Context) {
+	if p, ok := ctx.Value(poolKey{}).(*pool); ok && !p.full.Load() {
+		p.grow()
+	}
+}
+
+type poolKey struct{}
+
+// pool is the goroutines of one call of Each off a Sim.
+type pool struct {
+	ctx   context.Context // Each's, carrying the pool
+	clk   Clock
+	n     int
+	limit int // goroutines at most, the caller's among them
+	given int // indices given out at once: run whatever the time
+	begin func(int)
+	run   func(context.Context, int)
+
+	full atomic.Bool // no goroutine will join any more
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	next    int // the next index to take
+	workers int // goroutines running work, the caller's among them
+}
+
+// work runs the next index until there is none.
+func (p *pool) work() {
+	for i, ok := p.take(); ok; i, ok = p.take() {
+		p.run(p.ctx, i)
+	}
+}
+
+// take returns the next index to run, calling begin for it unless it was
+// given out at once; ok is false once none is left or the time is up.
+func (p *pool) take() (i int, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next >= p.n {
+		p.full.Store(true)
+		return 0, false
+	}
+	if p.next >= p.given {
+		if expired(p.ctx, p.clk) != nil {
+			p.next = p.n
+			p.full.Store(true)
 			return 0, false
 		}
-		i := next
-		next++
-		begin(i)
-		return i, true
+		p.begin(p.next)
 	}
-	work := func(i int) {
-		for ok := true; ok; i, ok = take() {
-			run(i)
-		}
+	i = p.next
+	p.next++
+	return i, true
+}
+
+// grow starts another goroutine, unless the pool has limit of them or no
+// index is left for it.
+func (p *pool) grow() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.workers >= p.limit || p.next >= p.n {
+		p.full.Store(true)
+		return
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		wg.Go(func() { work(w) })
-	}
-	work(0)
-	wg.Wait()
+	p.workers++
+	p.full.Store(p.workers >= p.limit)
+	p.wg.Go(p.work)
 }
 
 // expired reports whether ctx ended or the clock deadline recorded in it

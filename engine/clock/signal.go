@@ -54,9 +54,16 @@ func (g *Signal) Fire() {
 }
 
 // Wait blocks until the signal fires, or returns ctx's error if ctx ends
-// first. A Wait that returns nil saw the signal fire.
+// first. A Wait that returns nil saw the signal fire. Off a Sim, a pool of
+// Each in ctx is told before it blocks (Waiting).
 func (g *Signal) Wait(ctx context.Context) error {
 	if g.sim == nil {
+		select {
+		case <-g.ch:
+			return nil
+		default:
+		}
+		Waiting(ctx)
 		select {
 		case <-g.ch:
 			return nil

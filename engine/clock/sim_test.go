@@ -282,7 +282,9 @@ func TestGroupOnTheRealClock(t *testing.T) {
 
 // Each runs every index once, at most limit at a time, on at most limit
 // goroutines (the caller's among them), and calls begin in index order, on
-// the real clock, a Fake one and a Sim.
+// the real clock, a Fake one and a Sim. On the real clock the calls sleep,
+// which grows the pool to its limit; on a Fake one a sleep does not wait,
+// so every call runs on the caller's goroutine.
 func TestEachRunsEveryIndexInOrder(t *testing.T) {
 	clocks := map[string]func() Clock{
 		"real": func() Clock { return Real{} },
@@ -301,14 +303,14 @@ func TestEachRunsEveryIndexInOrder(t *testing.T) {
 				mu.Lock()
 				begun = append(begun, i)
 				mu.Unlock()
-			}, func(i int) {
+			}, func(ctx context.Context, i int) {
 				mu.Lock()
 				ran[i]++
 				active++
 				peak = max(peak, active)
 				peakG = max(peakG, runtime.NumGoroutine()-before)
 				mu.Unlock()
-				_ = clk.Sleep(context.Background(), time.Millisecond)
+				_ = clk.Sleep(ctx, time.Millisecond)
 				mu.Lock()
 				active--
 				mu.Unlock()
@@ -324,10 +326,45 @@ func TestEachRunsEveryIndexInOrder(t *testing.T) {
 			if peak > 3 {
 				t.Fatalf("%d calls at once, limit 3", peak)
 			}
-			if _, sim := clk.(*Sim); !sim && peakG > 2 {
-				t.Fatalf("%d goroutines besides the caller's for a limit of 3", peakG)
+			switch clk.(type) {
+			case Real:
+				if peak < 2 || peakG > 2 {
+					t.Fatalf("%d calls at once on %d goroutines besides the caller's, want 2-3 on at most 2", peak, peakG)
+				}
+			case *Fake:
+				if peak != 1 || peakG != 0 {
+					t.Fatalf("%d calls at once on %d goroutines besides the caller's, want one on the caller's", peak, peakG)
+				}
 			}
 		})
+	}
+}
+
+// A call that waits for a Signal lets another goroutine take the next
+// index: three calls that each wait until three are running all finish.
+// Calls that never wait stay on the caller's goroutine.
+func TestEachGrowsWhileCallsWait(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	running := 0
+	all := NewSignal(Real{})
+	Each(ctx, Real{}, 3, 3, nil, func(ctx context.Context, i int) {
+		mu.Lock()
+		if running++; running == 3 {
+			all.Fire()
+		}
+		mu.Unlock()
+		if err := all.Wait(ctx); err != nil {
+			t.Errorf("call %d: %v (the pool did not grow)", i, err)
+		}
+	})
+	before, extra := runtime.NumGoroutine(), 0
+	Each(ctx, Real{}, 8, 20, nil, func(ctx context.Context, i int) {
+		extra = max(extra, runtime.NumGoroutine()-before) // one goroutine: no race
+	})
+	if extra != 0 {
+		t.Fatalf("calls that never wait ran on %d more goroutines", extra)
 	}
 }
 
@@ -338,7 +375,7 @@ func TestEachStopsAtTheDeadline(t *testing.T) {
 	ctx := WithDeadline(context.Background(), simStart.Add(10*time.Second))
 	var mu sync.Mutex
 	var ran []int
-	Each(ctx, f, 2, 10, nil, func(i int) {
+	Each(ctx, f, 2, 10, nil, func(ctx context.Context, i int) {
 		mu.Lock()
 		ran = append(ran, i)
 		mu.Unlock()
@@ -353,7 +390,7 @@ func TestEachStopsAtTheDeadline(t *testing.T) {
 	ran = nil
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	Each(cancelled, f, 2, 10, nil, func(i int) { ran = append(ran, i) })
+	Each(cancelled, f, 2, 10, nil, func(_ context.Context, i int) { ran = append(ran, i) })
 	if len(ran) != 0 {
 		t.Fatalf("ran %v with an ended context", ran)
 	}

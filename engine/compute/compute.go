@@ -70,7 +70,10 @@ type Aggregate struct {
 }
 
 // Cloud is the compute API the tasks use (Masakari's masakari/compute/nova.py).
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use, and a call that waits
+// (for Nova's answer, on a clock) calls clock.Waiting with its context
+// first, or sleeps on the clock, which does: a host's evacuations run
+// in parallel only while their calls wait (see clock.Each).
 type Cloud interface {
 	// ListServers lists the servers on host across all tenants (detailed).
 	ListServers(ctx context.Context, host string) ([]Server, error)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/kaifuku-ha/kaifuku/engine/clock"
 )
 
 // The writes of a run (its task records, flow stores, vm moves and server
@@ -121,12 +123,14 @@ type refused struct{ error }
 func (r refused) Unwrap() error { return r.error }
 
 // commit queues w and waits until it is committed, ctx ends or the database
-// closes. A write whose wait ended may still be committed.
+// closes. A write whose wait ended may still be committed. A pool of
+// clock.Each in ctx is told of the wait.
 func (db *DB) commit(ctx context.Context, w *write) error {
 	done := make(chan error, 1)
 	if err := db.enqueue(w, done); err != nil {
 		return err
 	}
+	clock.Waiting(ctx)
 	select {
 	case err := <-done:
 		return err

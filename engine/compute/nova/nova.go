@@ -204,5 +204,15 @@ func httpClient(c conf.Nova) (*http.Client, error) {
 		tc.RootCAs = pool
 	}
 	tr.TLSClientConfig = tc
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return &http.Client{Transport: waitingTransport{tr}, Timeout: timeout}, nil
+}
+
+// waitingTransport tells a pool of clock.Each in a request's context that
+// the request waits for Nova (clock.Waiting), so that a host's evacuations
+// run in parallel while Nova answers.
+type waitingTransport struct{ base http.RoundTripper }
+
+func (t waitingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	clock.Waiting(req.Context())
+	return t.base.RoundTrip(req)
 }

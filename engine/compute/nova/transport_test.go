@@ -69,3 +69,45 @@ func TestBurstsReuseConnections(t *testing.T) {
 		}
 	}
 }
+
+// The driver's requests tell the pool of clock.Each they wait for Nova: a
+// host's evacuations run in parallel while Nova answers, here four calls that
+// each wait until Nova holds all four.
+func TestRequestsLetEachRunTheNextCallMeanwhile(t *testing.T) {
+	const parallel = 4
+	cloud, err := simulated.New(fixture(), clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := simcloud.New(cloud, simcloud.Options{Tokens: []string{staticToken}})
+	var mu sync.Mutex
+	held := 0
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if held++; held == parallel {
+			close(all)
+		}
+		mu.Unlock()
+		select {
+		case <-all:
+		case <-time.After(5 * time.Second):
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	c, err := nova.New(ctx, conf.Nova{Token: staticToken, Endpoint: srv.URL + "/v2.1", Timeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	clock.Each(ctx, clock.Real{}, parallel, parallel, nil, func(ctx context.Context, i int) {
+		if _, err := c.GetServer(ctx, srvA); err != nil {
+			t.Error(err)
+		}
+	})
+	if d := time.Since(began); d > 4*time.Second {
+		t.Fatalf("%d calls took %s: they ran one after another", parallel, d)
+	}
+}
