@@ -34,9 +34,12 @@ func (s ServerLocks) RecordServerLock(ctx context.Context, notificationUUID, ser
 	return nil
 }
 
-// ForgetServerLock drops the record of the server's lock.
+// ForgetServerLock drops the record of the server's lock. The write rides
+// (lazy) with the next commit, the next server's lock record or the task's
+// end, which the notification's end comes after, or goes alone once the
+// hold has passed.
 func (s ServerLocks) ForgetServerLock(notificationUUID, serverID string, failed func(error)) {
-	s.DB.behind(&write{failed: failed, run: func(b *batch) error {
+	s.DB.behind(&write{lazy: true, failed: failed, run: func(b *batch) error {
 		if _, err := b.stmt(forgetLockQuery).ExecContext(b.ctx, notificationUUID, serverID); err != nil {
 			return fmt.Errorf("forget the lock of server %s: %w", serverID, err)
 		}

@@ -35,7 +35,8 @@ import (
 // A write left behind may instead ride (lazy): it goes with the next batch
 // committed for any other reason, or on its own once the hold has passed. A
 // host recovery's pending vm moves ride with the record of its first
-// server's lock, rather than cost a commit of their own.
+// server's lock, and the deletion of a server's lock record with the next
+// one, rather than cost a commit of their own.
 type writer struct {
 	mu      sync.Mutex
 	queue   []*write
