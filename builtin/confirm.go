@@ -60,9 +60,11 @@ type confirmer struct {
 	covered time.Time
 }
 
-// sighting is a server's state as the list started at at showed it.
+// sighting is a server's state as the list started at at showed it: an
+// element of that list, which a map keeps inline where a whole
+// compute.Server would be an allocation of its own.
 type sighting struct {
-	srv compute.Server
+	srv *compute.Server
 	at  time.Time
 }
 
@@ -89,8 +91,8 @@ func (c *confirmer) know(list []compute.Server, at time.Time) {
 	if len(c.seen) == 0 {
 		c.seen = make(map[string]sighting, len(list))
 	}
-	for _, s := range list {
-		c.seen[serverKey(s.ID)] = sighting{srv: s, at: at}
+	for i := range list {
+		c.seen[serverKey(list[i].ID)] = sighting{srv: &list[i], at: at}
 	}
 	c.covered = at
 }
@@ -109,7 +111,7 @@ func (c *confirmer) current(ctx context.Context, id string) (compute.Server, err
 	if strings.EqualFold(s.srv.Status, "DELETED") {
 		return compute.Server{}, fmt.Errorf("get server %s: %w", id, compute.ErrNotFound)
 	}
-	return s.srv, nil
+	return *s.srv, nil
 }
 
 // watch makes the lists look out for server id, whose evacuation is about to
@@ -240,8 +242,8 @@ func (c *confirmer) record(r *round, list []compute.Server, err error) {
 	if !c.covered.IsZero() && r.start.After(c.covered) {
 		c.covered = r.start
 	}
-	for _, s := range list {
-		key := serverKey(s.ID)
+	for i := range list {
+		key := serverKey(list[i].ID)
 		_, watched := c.inflight[key]
 		if _, known := c.seen[key]; !watched && !known {
 			continue
@@ -249,7 +251,7 @@ func (c *confirmer) record(r *round, list []compute.Server, err error) {
 		// Rounds may overlap: an older one finishing last must not hide
 		// what a newer one showed.
 		if old, ok := c.seen[key]; !ok || !old.at.After(r.start) {
-			c.seen[key] = sighting{srv: s, at: r.start}
+			c.seen[key] = sighting{srv: &list[i], at: r.start}
 		}
 	}
 }

@@ -460,9 +460,11 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 			return "", err
 		}
 		if !seen && began.Sub(start) >= t.opt.verifyInterval {
-			if s.srv, err = getServer(ctx, nova, id); err != nil {
+			srv, err := getServer(ctx, nova, id)
+			if err != nil {
 				return "", err
 			}
+			s.srv = &srv
 			s.at, seen = began, true
 		}
 		if seen {
@@ -481,7 +483,7 @@ func (t *EvacuateInstances) confirm(ctx context.Context, clk clock.Clock, nova c
 // evacuatedTo judges cur, the state of server id being evacuated from host
 // whose vm_state was old when it was asked for: done with the destination
 // once it runs elsewhere, an error once it was deleted or went to error.
-func evacuatedTo(cur compute.Server, id, host, old string) (dest string, done bool, err error) {
+func evacuatedTo(cur *compute.Server, id, host, old string) (dest string, done bool, err error) {
 	if strings.EqualFold(cur.Status, "DELETED") {
 		// A list of changes shows deleted servers too, where a read of the
 		// server would have been refused.
